@@ -1,1 +1,38 @@
-pub fn hello() {}
+//! Tape-based reverse-mode automatic differentiation over dense `f32`/`f64` tensors, with
+//! exact second derivatives.
+//!
+//! Every op's backward rule is written in tape ops, so a gradient can be recorded on the
+//! same tape ([`Tape::grad_graph`], PyTorch's `create_graph=True`) and differentiated
+//! again: that gives Hessian-vector products ([`hvp`], [`Curvature`]), the primitive the
+//! Hessian analysis of `unstuck-hessian` stands on. A plain first-order gradient
+//! ([`Tape::grad`], [`gradient`]) records nothing.
+//!
+//! ```
+//! use unstuck_autodiff::{Tape, Tensor};
+//! let tape = Tape::<f64>::new();
+//! let w = tape.leaf(Tensor::matrix(vec![1.0, 2.0, 3.0, 4.0], 2, 2).unwrap());
+//! let x = tape.constant(Tensor::matrix(vec![1.0, 0.0, 0.0, 1.0], 2, 2).unwrap());
+//! let y = tape.sum(tape.tanh(tape.matmul(x, w)));
+//! let g = tape.grad(y, &[w]);
+//! assert!((g[0].data()[0] - (1.0 - 1f64.tanh().powi(2))).abs() < 1e-15);
+//! ```
+
+#![warn(missing_docs)]
+
+mod backend;
+mod backward;
+mod check;
+mod curvature;
+mod error;
+mod float;
+mod kernels;
+mod ops;
+mod tape;
+mod tensor;
+
+pub use check::{CheckOptions, GradCheck, check_grad, check_hvp};
+pub use curvature::{Curvature, gradient, hvp};
+pub use error::AutodiffError;
+pub use float::Float;
+pub use tape::{Tape, Var};
+pub use tensor::{Shape, Tensor};

@@ -1,0 +1,161 @@
+//! Gradients and Hessian-vector products of a scalar function of one flat vector.
+
+use crate::backend::{NumVal, Numeric};
+use crate::backward::sweep;
+use crate::error::{ensure_finite, ensure_len};
+use crate::tape::{Node, Tape, Var};
+use crate::tensor::Tensor;
+use crate::{AutodiffError, Float};
+use rayon::prelude::*;
+
+/// Runs `f` on a fresh tape at `theta` and checks that it returned a finite scalar.
+fn record<T: Float, F>(f: F, theta: &[T]) -> Result<(Tape<T>, Var, Var), AutodiffError>
+where
+    F: FnOnce(&Tape<T>, Var) -> Var,
+{
+    ensure_finite("theta", theta)?;
+    let tape = Tape::new();
+    let theta_var = tape.leaf(Tensor::vector(theta.to_vec()));
+    let y = f(&tape, theta_var);
+    let shape = tape.shape_of(y);
+    if shape.numel() != 1 {
+        return Err(AutodiffError::NotScalar {
+            shape: shape.dims().to_vec(),
+        });
+    }
+    ensure_finite("f(theta)", &[tape.scalar_value(y)])?;
+    Ok((tape, theta_var, y))
+}
+
+/// The value and gradient of `f` at `theta`.
+///
+/// ```
+/// use unstuck_autodiff::gradient;
+/// // L(w1, w2) = (1 - w1 w2)^2, the lecture's one-hidden-unit network
+/// let loss = |tape: &unstuck_autodiff::Tape<f64>, w| {
+///     let w1 = tape.slice(w, 0, 1);
+///     let w2 = tape.slice(w, 1, 1);
+///     tape.sum(tape.square(tape.shift(tape.neg(tape.mul(w1, w2)), 1.0)))
+/// };
+/// let (value, grad) = gradient(loss, &[0.5, 2.0]).unwrap();
+/// assert_eq!(value, 0.0);
+/// assert_eq!(grad, vec![0.0, 0.0]);
+/// ```
+pub fn gradient<T: Float, F>(f: F, theta: &[T]) -> Result<(T, Vec<T>), AutodiffError>
+where
+    F: FnOnce(&Tape<T>, Var) -> Var,
+{
+    let (tape, theta_var, y) = record(f, theta)?;
+    let value = tape.scalar_value(y);
+    let grad = tape
+        .grad(y, &[theta_var])
+        .pop()
+        .expect("one gradient per input");
+    Ok((value, grad.into_data()))
+}
+
+/// The Hessian-vector product `H(theta) · v` of `f`.
+///
+/// ```
+/// use unstuck_autodiff::hvp;
+/// // f(x) = x0^2 x1: H = [[2 x1, 2 x0], [2 x0, 0]]
+/// let f = |tape: &unstuck_autodiff::Tape<f64>, x| {
+///     let x0 = tape.slice(x, 0, 1);
+///     let x1 = tape.slice(x, 1, 1);
+///     tape.sum(tape.mul(tape.square(x0), x1))
+/// };
+/// let hv = hvp(f, &[1.0, 3.0], &[1.0, 0.0]).unwrap();
+/// assert_eq!(hv, vec![6.0, 2.0]);
+/// ```
+pub fn hvp<T: Float, F>(f: F, theta: &[T], v: &[T]) -> Result<Vec<T>, AutodiffError>
+where
+    F: FnOnce(&Tape<T>, Var) -> Var,
+{
+    Curvature::new(f, theta)?.hvp(v)
+}
+
+/// `f` recorded once at `theta` with its gradient graph, ready for many `H · v`.
+///
+/// Recording the forward pass and the differentiable gradient happens once; each
+/// Hessian-vector product is then a single non-recording backward sweep through the
+/// gradient's graph, seeded with `v` (reverse-over-reverse). The recorded nodes are
+/// frozen, so `Curvature` is `Sync` and many threads may apply it at once.
+#[derive(Debug)]
+pub struct Curvature<T: Float> {
+    nodes: Vec<Node<T>>,
+    theta_index: usize,
+    grad_index: usize,
+    value: T,
+    gradient: Vec<T>,
+}
+
+impl<T: Float> Curvature<T> {
+    /// Records `f` and its gradient graph at `theta`.
+    pub fn new<F>(f: F, theta: &[T]) -> Result<Self, AutodiffError>
+    where
+        F: FnOnce(&Tape<T>, Var) -> Var,
+    {
+        let (tape, theta_var, y) = record(f, theta)?;
+        let grad = tape.grad_graph(y, &[theta_var])[0];
+        let value = tape.scalar_value(y);
+        let gradient = tape.value(grad).into_data();
+        Ok(Curvature {
+            nodes: tape.nodes.into_inner(),
+            theta_index: theta_var.index(),
+            grad_index: grad.index(),
+            value,
+            gradient,
+        })
+    }
+
+    /// The number of parameters `P`.
+    pub fn dim(&self) -> usize {
+        self.gradient.len()
+    }
+
+    /// `f(theta)`.
+    pub fn value(&self) -> T {
+        self.value
+    }
+
+    /// `∇f(theta)`.
+    pub fn gradient(&self) -> &[T] {
+        &self.gradient
+    }
+
+    /// `H · v`.
+    pub fn hvp(&self, v: &[T]) -> Result<Vec<T>, AutodiffError> {
+        ensure_len("hvp direction", self.dim(), v.len())?;
+        ensure_finite("hvp direction", v)?;
+        Ok(self.hvp_unchecked(v))
+    }
+
+    fn hvp_unchecked(&self, v: &[T]) -> Vec<T> {
+        let mut numeric = Numeric { nodes: &self.nodes };
+        let seed = NumVal::Owned(Tensor::vector(v.to_vec()));
+        let mut grads = sweep(&mut numeric, self.grad_index, seed, &[self.theta_index]);
+        match grads.pop().flatten() {
+            Some(hv) => numeric.take_tensor(hv).into_data(),
+            None => vec![T::ZERO; self.dim()],
+        }
+    }
+
+    /// `H · V` for `k` vectors stored one after another (vector `j` is
+    /// `vs[j*P..(j+1)*P]`); the result has the same layout.
+    ///
+    /// The vectors are spread over rayon's threads, one product each; every product is
+    /// computed the same way whatever the thread count, so results are bit-identical.
+    pub fn hvp_block(&self, vs: &[T], k: usize) -> Result<Vec<T>, AutodiffError> {
+        let p = self.dim();
+        ensure_len("hvp_block vectors", p * k, vs.len())?;
+        ensure_finite("hvp_block vectors", vs)?;
+        let mut out = vec![T::ZERO; p * k];
+        if p == 0 {
+            return Ok(out);
+        }
+        out.par_chunks_mut(p)
+            .zip(vs.par_chunks(p))
+            .for_each(|(dst, v)| dst.copy_from_slice(&self.hvp_unchecked(v)));
+        Ok(out)
+    }
+}

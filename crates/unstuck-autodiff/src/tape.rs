@@ -1,0 +1,177 @@
+//! The tape: an append-only arena of nodes, addressed by index.
+
+use crate::Float;
+use crate::ops::Op;
+use crate::tensor::{Shape, Tensor};
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// A handle to a value recorded on a [`Tape`]; only valid on the tape that made it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Var {
+    pub(crate) tape: u32,
+    pub(crate) index: u32,
+}
+
+impl Var {
+    /// The node's position on its tape (creation order, which is a topological order).
+    pub fn index(self) -> usize {
+        self.index as usize
+    }
+}
+
+/// One recorded value and the op that produced it.
+#[derive(Debug, Clone)]
+pub(crate) struct Node<T> {
+    pub(crate) value: Tensor<T>,
+    pub(crate) op: Op<T>,
+    /// Whether any leaf flows into this node; constants and their functions do not.
+    pub(crate) tracked: bool,
+}
+
+static NEXT_TAPE_ID: AtomicU32 = AtomicU32::new(0);
+
+/// A reverse-mode tape.
+///
+/// Nodes live in one `Vec`; a [`Var`] is an index into it, so creation order is a
+/// topological order and the reverse pass is a plain backwards loop. The arena sits in a
+/// single `RefCell` so that ops take `&self` and models can be written as closures
+/// `Fn(&Tape<T>, Var) -> Var`.
+///
+/// ```
+/// use unstuck_autodiff::{Tape, Tensor};
+/// let tape = Tape::<f64>::new();
+/// let x = tape.leaf(Tensor::vector(vec![1.0, 2.0]));
+/// let y = tape.sum(tape.square(x)); // y = x0^2 + x1^2
+/// let g = tape.grad(y, &[x]);
+/// assert_eq!(g[0].data(), &[2.0, 4.0]);
+/// ```
+#[derive(Debug)]
+pub struct Tape<T: Float = f64> {
+    id: u32,
+    pub(crate) nodes: RefCell<Vec<Node<T>>>,
+}
+
+impl<T: Float> Default for Tape<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T: Float> Tape<T> {
+    /// An empty tape.
+    pub fn new() -> Self {
+        Tape {
+            id: NEXT_TAPE_ID.fetch_add(1, Ordering::Relaxed),
+            nodes: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// Records a differentiable input.
+    pub fn leaf(&self, value: Tensor<T>) -> Var {
+        self.push(value, Op::Leaf, true)
+    }
+
+    /// Records an input that gradients do not flow into (data, labels, masks).
+    pub fn constant(&self, value: Tensor<T>) -> Var {
+        self.push(value, Op::Constant, false)
+    }
+
+    /// Records a scalar constant.
+    pub fn scalar(&self, x: T) -> Var {
+        self.constant(Tensor::scalar(x))
+    }
+
+    /// A copy of a recorded value.
+    pub fn value(&self, v: Var) -> Tensor<T> {
+        self.check(v);
+        self.nodes.borrow()[v.index()].value.clone()
+    }
+
+    /// The value of a single-element node.
+    ///
+    /// # Panics
+    /// If the node holds more than one element.
+    pub fn scalar_value(&self, v: Var) -> T {
+        self.check(v);
+        let nodes = self.nodes.borrow();
+        let value = &nodes[v.index()].value;
+        assert!(
+            value.numel() == 1,
+            "scalar_value: node has shape {:?}",
+            value.shape()
+        );
+        value.data()[0]
+    }
+
+    /// The dimensions of a recorded value.
+    pub fn dims(&self, v: Var) -> Vec<usize> {
+        self.shape_of(v).dims().to_vec()
+    }
+
+    /// The number of nodes recorded so far.
+    pub fn len(&self) -> usize {
+        self.nodes.borrow().len()
+    }
+
+    /// Whether nothing has been recorded.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub(crate) fn shape_of(&self, v: Var) -> Shape {
+        self.check(v);
+        self.nodes.borrow()[v.index()].value.shape()
+    }
+
+    pub(crate) fn is_tracked(&self, v: Var) -> bool {
+        self.nodes.borrow()[v.index()].tracked
+    }
+
+    pub(crate) fn push(&self, value: Tensor<T>, op: Op<T>, tracked: bool) -> Var {
+        let mut nodes = self.nodes.borrow_mut();
+        let index = u32::try_from(nodes.len()).expect("tape holds at most u32::MAX nodes");
+        nodes.push(Node { value, op, tracked });
+        Var {
+            tape: self.id,
+            index,
+        }
+    }
+
+    pub(crate) fn var(&self, index: usize) -> Var {
+        Var {
+            tape: self.id,
+            index: index as u32,
+        }
+    }
+
+    /// Panics if `v` was made by another tape: mixing tapes is a programming error.
+    pub(crate) fn check(&self, v: Var) {
+        assert!(
+            v.tape == self.id,
+            "Var {} belongs to tape {}, not to tape {}",
+            v.index,
+            v.tape,
+            self.id
+        );
+    }
+
+    /// Runs `f` on a recorded value without copying it.
+    pub(crate) fn with_value<R>(&self, v: Var, f: impl FnOnce(&Tensor<T>) -> R) -> R {
+        self.check(v);
+        f(&self.nodes.borrow()[v.index()].value)
+    }
+
+    /// Runs `f` on two recorded values without copying them.
+    pub(crate) fn with_values<R>(
+        &self,
+        a: Var,
+        b: Var,
+        f: impl FnOnce(&Tensor<T>, &Tensor<T>) -> R,
+    ) -> R {
+        self.check(a);
+        self.check(b);
+        let nodes = self.nodes.borrow();
+        f(&nodes[a.index()].value, &nodes[b.index()].value)
+    }
+}
