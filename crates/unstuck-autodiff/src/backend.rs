@@ -2,7 +2,7 @@
 
 use crate::Float;
 use crate::kernels;
-use crate::ops::{Op, reduce_plan};
+use crate::ops::{Op, Placement, reduce_plan};
 use crate::tape::{Node, Tape, Var};
 use crate::tensor::{Shape, Tensor};
 use std::sync::Arc;
@@ -47,8 +47,9 @@ pub(crate) trait Backend<T: Float> {
     /// The derivative of (leaky) ReLU at node `i`'s value: 1 where positive, `slope`
     /// elsewhere. A constant: it is piecewise constant, so its own derivative is zero.
     fn step_mask(&mut self, i: usize, slope: T) -> Self::V;
-    /// `acc + g`, reusing `acc`'s storage where the backend can.
-    fn accumulate(&mut self, acc: Self::V, g: Self::V) -> Self::V;
+    /// `acc + g` (or `g` alone when nothing has accumulated yet), with `g` placed as
+    /// `placement` says; reuses `acc`'s storage where the backend can.
+    fn accumulate(&mut self, acc: Option<Self::V>, g: Self::V, placement: Placement) -> Self::V;
 
     /// Sums a broadcast result back to an operand's shape.
     fn reduce_to(&mut self, g: &Self::V, to: Shape) -> Self::V {
@@ -72,6 +73,12 @@ pub(crate) trait Backend<T: Float> {
 
 fn step_mask_of<T: Float>(x: &Tensor<T>, slope: T) -> Tensor<T> {
     kernels::map(x, |p| if p > T::ZERO { T::ONE } else { slope })
+}
+
+fn add_into<T: Float>(acc: &mut [T], g: &[T]) {
+    for (a, &b) in acc.iter_mut().zip(g) {
+        *a += b;
+    }
 }
 
 /// A value of the numeric backend: a node's value (borrowed, never copied) or a new tensor.
@@ -195,16 +202,31 @@ impl<T: Float> Backend<T> for Numeric<'_, T> {
     fn step_mask(&mut self, i: usize, slope: T) -> NumVal<T> {
         NumVal::Owned(step_mask_of(&self.nodes[i].value, slope))
     }
-    fn accumulate(&mut self, acc: NumVal<T>, g: NumVal<T>) -> NumVal<T> {
-        match acc {
-            NumVal::Owned(mut t) if t.shape() == self.shape(&g) => {
-                for (a, &b) in t.data_mut().iter_mut().zip(self.get(&g).data()) {
-                    *a += b;
+    fn accumulate(
+        &mut self,
+        acc: Option<NumVal<T>>,
+        g: NumVal<T>,
+        placement: Placement,
+    ) -> NumVal<T> {
+        let (offset, total) = match placement {
+            Placement::Whole => match acc {
+                None => return g,
+                Some(NumVal::Owned(mut t)) if t.shape() == self.shape(&g) => {
+                    add_into(t.data_mut(), self.get(&g).data());
+                    return NumVal::Owned(t);
                 }
-                NumVal::Owned(t)
-            }
-            acc => self.add(&acc, &g),
-        }
+                Some(acc) => return self.add(&acc, &g),
+            },
+            Placement::At { offset, total } => (offset, total),
+        };
+        let mut t = match acc {
+            Some(NumVal::Owned(t)) => t,
+            Some(NumVal::Node(i)) => self.nodes[i].value.clone(),
+            None => Tensor::zeros(Shape::vector(total)),
+        };
+        let part = self.get(&g).data();
+        add_into(&mut t.data_mut()[offset..offset + part.len()], part);
+        NumVal::Owned(t)
     }
 }
 
@@ -287,7 +309,14 @@ impl<T: Float> Backend<T> for Recording<'_, T> {
         let mask = step_mask_of(&self.tape.nodes.borrow()[i].value, slope);
         self.tape.constant(mask)
     }
-    fn accumulate(&mut self, acc: Var, g: Var) -> Var {
-        self.tape.add(acc, g)
+    fn accumulate(&mut self, acc: Option<Var>, g: Var, placement: Placement) -> Var {
+        let g = match placement {
+            Placement::Whole => g,
+            Placement::At { offset, total } => self.tape.pad(g, offset, total),
+        };
+        match acc {
+            Some(acc) => self.tape.add(acc, g),
+            None => g,
+        }
     }
 }

@@ -49,14 +49,10 @@ pub(crate) fn sweep<T: Float, B: Backend<T>>(
         }
         let op = b.node_op(i);
         vjp(b, &op, i, &g, &mut emitted);
-        for (input, contribution) in emitted.drain(..) {
-            if !needed[input] {
-                continue;
+        for (input, placement, contribution) in emitted.drain(..) {
+            if needed[input] {
+                grads[input] = Some(b.accumulate(grads[input].take(), contribution, placement));
             }
-            grads[input] = Some(match grads[input].take() {
-                Some(acc) => b.accumulate(acc, contribution),
-                None => contribution,
-            });
         }
         // A node may be both a target and an intermediate: keep its finished gradient.
         for (slot, &w) in results.iter_mut().zip(wrt) {

@@ -81,7 +81,7 @@ macro_rules! impl_float {
             }
             #[inline]
             fn tanh(self) -> Self {
-                <$t>::tanh(self)
+                crate::fast_tanh::tanh(self)
             }
             #[inline]
             fn sqrt(self) -> Self {

@@ -24,6 +24,7 @@ mod backward;
 mod check;
 mod curvature;
 mod error;
+mod fast_tanh;
 mod float;
 mod kernels;
 mod ops;

@@ -357,7 +357,7 @@ pub(crate) fn vjp<T: Float, B: Backend<T>>(
     op: &Op<T>,
     out: usize,
     g: &B::V,
-    emit: &mut Vec<(usize, B::V)>,
+    emit: &mut Vec<(usize, Placement, B::V)>,
 ) {
     let n = |id: NodeId| id as usize;
     match *op {
@@ -365,7 +365,7 @@ pub(crate) fn vjp<T: Float, B: Backend<T>>(
         Op::Add(x, y) => {
             for id in [x, y] {
                 let to = b.node_shape(n(id));
-                emit.push((n(id), b.reduce_to(g, to)));
+                emit.push((n(id), Placement::Whole, b.reduce_to(g, to)));
             }
         }
         Op::Mul(x, y) => {
@@ -373,12 +373,12 @@ pub(crate) fn vjp<T: Float, B: Backend<T>>(
             let gx = b.mul(g, &py);
             let gy = b.mul(g, &px);
             let (sx, sy) = (b.node_shape(n(x)), b.node_shape(n(y)));
-            emit.push((n(x), b.reduce_to(&gx, sx)));
-            emit.push((n(y), b.reduce_to(&gy, sy)));
+            emit.push((n(x), Placement::Whole, b.reduce_to(&gx, sx)));
+            emit.push((n(y), Placement::Whole, b.reduce_to(&gy, sy)));
         }
-        Op::Neg(x) => emit.push((n(x), b.neg(g))),
-        Op::Scale(x, c) => emit.push((n(x), b.scale(g, c))),
-        Op::Shift(x, _) => emit.push((n(x), b.dup(g))),
+        Op::Neg(x) => emit.push((n(x), Placement::Whole, b.neg(g))),
+        Op::Scale(x, c) => emit.push((n(x), Placement::Whole, b.scale(g, c))),
+        Op::Shift(x, _) => emit.push((n(x), Placement::Whole, b.dup(g))),
         Op::MatMul { a, b: y, ta, tb } => {
             let (pa, pb) = (b.primal(n(a)), b.primal(n(y)));
             let ga = if ta {
@@ -391,10 +391,10 @@ pub(crate) fn vjp<T: Float, B: Backend<T>>(
             } else {
                 b.matmul(&pa, g, !ta, false)
             };
-            emit.push((n(a), ga));
-            emit.push((n(y), gb));
+            emit.push((n(a), Placement::Whole, ga));
+            emit.push((n(y), Placement::Whole, gb));
         }
-        Op::Transpose(x) => emit.push((n(x), b.transpose(g))),
+        Op::Transpose(x) => emit.push((n(x), Placement::Whole, b.transpose(g))),
         Op::Sum(x) | Op::Expand(x) => {
             // Sum and Expand are each other's adjoints; both reduce or stretch g to x's shape.
             let to = b.node_shape(n(x));
@@ -403,7 +403,7 @@ pub(crate) fn vjp<T: Float, B: Backend<T>>(
             } else {
                 b.reduce_to(g, to)
             };
-            emit.push((n(x), gx));
+            emit.push((n(x), Placement::Whole, gx));
         }
         Op::SumAxis(x, axis) => {
             let to = b.node_shape(n(x));
@@ -414,26 +414,26 @@ pub(crate) fn vjp<T: Float, B: Backend<T>>(
                 let column = b.reshape(g, Shape::matrix(m, 1));
                 b.expand(&column, to)
             };
-            emit.push((n(x), gx));
+            emit.push((n(x), Placement::Whole, gx));
         }
         Op::Reshape(x) => {
             let to = b.node_shape(n(x));
-            emit.push((n(x), b.reshape(g, to)));
+            emit.push((n(x), Placement::Whole, b.reshape(g, to)));
         }
         Op::Exp(x) => {
             let y = b.primal(out);
-            emit.push((n(x), b.mul(g, &y)));
+            emit.push((n(x), Placement::Whole, b.mul(g, &y)));
         }
         Op::Log(x) => {
             let px = b.primal(n(x));
             let inv = b.powf(&px, -T::ONE);
-            emit.push((n(x), b.mul(g, &inv)));
+            emit.push((n(x), Placement::Whole, b.mul(g, &inv)));
         }
         Op::PowF(x, p) => {
             let px = b.primal(n(x));
             let d = b.powf(&px, p - T::ONE);
             let d = b.scale(&d, p);
-            emit.push((n(x), b.mul(g, &d)));
+            emit.push((n(x), Placement::Whole, b.mul(g, &d)));
         }
         Op::Tanh(x) => {
             // d tanh = 1 - y^2
@@ -441,7 +441,7 @@ pub(crate) fn vjp<T: Float, B: Backend<T>>(
             let y2 = b.mul(&y, &y);
             let d = b.scale(&y2, -T::ONE);
             let d = b.shift(&d, T::ONE);
-            emit.push((n(x), b.mul(g, &d)));
+            emit.push((n(x), Placement::Whole, b.mul(g, &d)));
         }
         Op::Sigmoid(x) => {
             // d sigmoid = y (1 - y)
@@ -449,23 +449,25 @@ pub(crate) fn vjp<T: Float, B: Backend<T>>(
             let one_minus = b.neg(&y);
             let one_minus = b.shift(&one_minus, T::ONE);
             let d = b.mul(&y, &one_minus);
-            emit.push((n(x), b.mul(g, &d)));
+            emit.push((n(x), Placement::Whole, b.mul(g, &d)));
         }
         Op::Relu(x) => {
             let mask = b.step_mask(n(x), T::ZERO);
-            emit.push((n(x), b.mul(g, &mask)));
+            emit.push((n(x), Placement::Whole, b.mul(g, &mask)));
         }
         Op::LeakyRelu(x, slope) => {
             let mask = b.step_mask(n(x), slope);
-            emit.push((n(x), b.mul(g, &mask)));
+            emit.push((n(x), Placement::Whole, b.mul(g, &mask)));
         }
         Op::Slice { a, offset } => {
+            // The adjoint is `pad(g)`; emitting it as a placement lets the numeric backend
+            // add `g` into the accumulator's range instead of building a padded copy.
             let total = b.node_shape(n(a)).numel();
-            emit.push((n(a), b.pad(g, offset, total)));
+            emit.push((n(a), Placement::At { offset, total }, b.dup(g)));
         }
         Op::Pad { a, offset } => {
             let len = b.node_shape(n(a)).numel();
-            emit.push((n(a), b.slice(g, offset, len)));
+            emit.push((n(a), Placement::Whole, b.slice(g, offset, len)));
         }
         Op::LogSoftmax(x) => {
             // g - softmax(x) * rowsum(g), with softmax(x) = exp(y).
@@ -480,14 +482,23 @@ pub(crate) fn vjp<T: Float, B: Backend<T>>(
             };
             let spread = b.mul(&probs, &row_sums);
             let spread = b.neg(&spread);
-            emit.push((n(x), b.add(g, &spread)));
+            emit.push((n(x), Placement::Whole, b.add(g, &spread)));
         }
         Op::Pick(x, ref labels) => {
             let [_, classes] = kernels::matrix_dims("pick", b.node_shape(n(x)));
-            emit.push((n(x), b.scatter(g, labels, classes)));
+            emit.push((n(x), Placement::Whole, b.scatter(g, labels, classes)));
         }
-        Op::Scatter(x, ref labels) => emit.push((n(x), b.pick(g, labels))),
+        Op::Scatter(x, ref labels) => emit.push((n(x), Placement::Whole, b.pick(g, labels))),
     }
+}
+
+/// Where a contribution lands in its input's gradient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Placement {
+    /// The contribution has the input's shape.
+    Whole,
+    /// The contribution covers `offset..offset + len` of a flat input of length `total`.
+    At { offset: usize, total: usize },
 }
 
 /// How a broadcast operand's gradient is summed back, shared by both backends.

@@ -1,0 +1,110 @@
+//! `tanh` without libm's `expm1`: the hidden layers of every tanh network call it once
+//! per activation, and libm's version was a third of a training step's time.
+//!
+//! The rational approximations near zero are Cephes' (`tanh.c`, `tanhf.c`, S. L. Moshier),
+//! accurate to about 2.5e-16 (f64) and 1.2e-7 (f32) relative; away from zero
+//! `1 - 2 / (e^{2|x|} + 1)` loses nothing because the result is at least 0.55 there.
+//! `tests` below compare both against the standard library over a dense grid.
+
+/// `tanh` for `f32` or `f64`, through the private per-type implementations.
+pub(crate) fn tanh<T: Tanh>(x: T) -> T {
+    x.tanh_impl()
+}
+
+pub(crate) trait Tanh {
+    fn tanh_impl(self) -> Self;
+}
+
+impl Tanh for f64 {
+    #[inline]
+    fn tanh_impl(self) -> f64 {
+        const P: [f64; 3] = [
+            -9.643_991_794_250_523e-1,
+            -9.928_772_310_019_185e1,
+            -1.614_687_684_417_084_5e3,
+        ];
+        const Q: [f64; 3] = [
+            1.128_116_784_916_329_3e2,
+            2.235_488_390_601_004_6e3,
+            4.844_063_053_251_255e3,
+        ];
+        let x = self;
+        let z = x.abs();
+        if z > 0.625 {
+            if z > 22.0 {
+                // tanh(22) rounds to 1 in f64.
+                return 1.0f64.copysign(x);
+            }
+            let s = (2.0 * z).exp();
+            (1.0 - 2.0 / (s + 1.0)).copysign(x)
+        } else if z == 0.0 {
+            x
+        } else {
+            let z2 = x * x;
+            let p = (P[0] * z2 + P[1]) * z2 + P[2];
+            let q = ((z2 + Q[0]) * z2 + Q[1]) * z2 + Q[2];
+            x + x * (z2 * p / q)
+        }
+    }
+}
+
+impl Tanh for f32 {
+    #[inline]
+    fn tanh_impl(self) -> f32 {
+        let x = self;
+        let z = x.abs();
+        if z > 0.625 {
+            if z > 10.0 {
+                // tanh(10) rounds to 1 in f32.
+                return 1.0f32.copysign(x);
+            }
+            let s = (2.0 * z).exp();
+            (1.0 - 2.0 / (s + 1.0)).copysign(x)
+        } else {
+            let z2 = x * x;
+            let p = ((((-5.704_988_7e-3 * z2 + 2.063_908_9e-2) * z2 - 5.373_971_6e-2) * z2
+                + 1.333_144_2e-1)
+                * z2
+                - 3.333_328_2e-1)
+                * z2;
+            x + x * p
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tanh;
+
+    fn grid() -> impl Iterator<Item = f64> {
+        (-300_000..=300_000).map(|i| i as f64 * 1e-4)
+    }
+
+    #[test]
+    fn f64_agrees_with_std_to_a_few_ulps() {
+        let mut worst = 0.0f64;
+        for x in grid().chain([1e-300, -1e-300, 0.0, -0.0, 700.0, -700.0, 0.625, -0.625]) {
+            let want = x.tanh();
+            let err = (tanh(x) - want).abs() / want.abs().max(f64::MIN_POSITIVE);
+            worst = worst.max(err);
+        }
+        // std's tanh is itself within an ulp; 4 ulps (8.9e-16) bounds both errors together.
+        assert!(worst <= 8.9e-16, "worst relative error {worst:e}");
+        assert!(tanh(f64::NAN).is_nan());
+        assert_eq!(tanh(f64::INFINITY), 1.0);
+        assert_eq!(tanh(-0.0f64).to_bits(), (-0.0f64).to_bits());
+    }
+
+    #[test]
+    fn f32_agrees_with_std_to_a_few_ulps() {
+        let mut worst = 0.0f32;
+        for x in grid().map(|x| x as f32) {
+            let want = x.tanh();
+            let err = (tanh(x) - want).abs() / want.abs().max(f32::MIN_POSITIVE);
+            worst = worst.max(err);
+        }
+        // 4 ulps of f32 (4.8e-7).
+        assert!(worst <= 4.8e-7, "worst relative error {worst:e}");
+        assert!(tanh(f32::NAN).is_nan());
+    }
+}
