@@ -41,7 +41,6 @@ pub(crate) trait Backend<T: Float> {
     fn exp(&mut self, a: &Self::V) -> Self::V;
     fn powf(&mut self, a: &Self::V, p: T) -> Self::V;
     fn slice(&mut self, a: &Self::V, offset: usize, len: usize) -> Self::V;
-    fn pad(&mut self, a: &Self::V, offset: usize, total: usize) -> Self::V;
     fn pick(&mut self, a: &Self::V, labels: &Arc<[usize]>) -> Self::V;
     fn scatter(&mut self, a: &Self::V, labels: &Arc<[usize]>, n_classes: usize) -> Self::V;
     /// The derivative of (leaky) ReLU at node `i`'s value: 1 where positive, `slope`
@@ -190,9 +189,6 @@ impl<T: Float> Backend<T> for Numeric<'_, T> {
     fn slice(&mut self, a: &NumVal<T>, offset: usize, len: usize) -> NumVal<T> {
         self.unary(a, |x| kernels::slice(x, offset, len))
     }
-    fn pad(&mut self, a: &NumVal<T>, offset: usize, total: usize) -> NumVal<T> {
-        self.unary(a, |x| kernels::pad(x, offset, total))
-    }
     fn pick(&mut self, a: &NumVal<T>, labels: &Arc<[usize]>) -> NumVal<T> {
         self.unary(a, |x| kernels::pick(x, labels))
     }
@@ -295,9 +291,6 @@ impl<T: Float> Backend<T> for Recording<'_, T> {
     }
     fn slice(&mut self, a: &Var, offset: usize, len: usize) -> Var {
         self.tape.slice(*a, offset, len)
-    }
-    fn pad(&mut self, a: &Var, offset: usize, total: usize) -> Var {
-        self.tape.pad(*a, offset, total)
     }
     fn pick(&mut self, a: &Var, labels: &Arc<[usize]>) -> Var {
         self.tape.pick(*a, labels)
