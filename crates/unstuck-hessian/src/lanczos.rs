@@ -1,0 +1,526 @@
+//! Lanczos with full reorthogonalisation: extreme eigenpairs from HVPs alone.
+
+use rand_chacha::ChaCha8Rng;
+
+use crate::error::HessianError;
+use crate::operator::{HvpOperator, apply_checked};
+use crate::tridiag::Tridiagonal;
+use crate::vector::{axpy, dot, gaussian, norm, normalize_sign, orthogonalize, rng, scale};
+
+/// The Krylov recurrence `H Q = Q T + beta q e^T`, keeping every basis vector so each new
+/// one is reorthogonalised against all the others (no ghost eigenvalues, at the price of
+/// O(m P) memory, which is small next to a dense Hessian).
+#[derive(Debug)]
+pub(crate) struct LanczosProcess<'a, O: HvpOperator + ?Sized> {
+    op: &'a O,
+    dim: usize,
+    /// Orthonormal basis vectors, one after another.
+    basis: Vec<f64>,
+    /// Diagonal of T.
+    pub alpha: Vec<f64>,
+    /// `beta[j]` couples `q_j` and `q_{j+1}`; after `m` steps `beta[m - 1]` is the norm of
+    /// the residual that would become `q_m`.
+    pub beta: Vec<f64>,
+    /// The next basis vector (unit), when the last step did not break down.
+    next: Option<Vec<f64>>,
+    /// Operator applications so far.
+    pub n_hvp: usize,
+}
+
+impl<'a, O: HvpOperator + ?Sized> LanczosProcess<'a, O> {
+    /// Starts from `start` (any non-zero vector; normalised here).
+    pub fn new(op: &'a O, mut start: Vec<f64>) -> Self {
+        let dim = op.dim();
+        let n = norm(&start);
+        assert!(
+            n > 0.0 && start.len() == dim,
+            "Lanczos start must be a non-zero vector of length dim"
+        );
+        scale(1.0 / n, &mut start);
+        Self {
+            op,
+            dim,
+            basis: Vec::new(),
+            alpha: Vec::new(),
+            beta: Vec::new(),
+            next: Some(start),
+            n_hvp: 0,
+        }
+    }
+
+    /// Number of basis vectors (= size of T).
+    pub fn steps(&self) -> usize {
+        self.alpha.len()
+    }
+
+    /// Basis vector `j`.
+    pub fn basis_vector(&self, j: usize) -> &[f64] {
+        &self.basis[j * self.dim..(j + 1) * self.dim]
+    }
+
+    /// True when the last step left a next vector (no breakdown).
+    pub fn can_continue(&self) -> bool {
+        self.next.is_some()
+    }
+
+    /// T as built so far, with `beta` without its trailing residual norm.
+    pub fn tridiagonal(&self) -> Tridiagonal<'_> {
+        let m = self.steps();
+        Tridiagonal {
+            diag: &self.alpha,
+            offdiag: &self.beta[..m.saturating_sub(1)],
+        }
+    }
+
+    /// The residual norm after the last step (`beta_m`).
+    pub fn residual_norm(&self) -> f64 {
+        self.beta.last().copied().unwrap_or(0.0)
+    }
+
+    /// One Lanczos step. A residual below `breakdown * ||T||` means the basis spans an
+    /// invariant subspace: the step records `beta = 0` and leaves no next vector.
+    pub fn step(&mut self) -> Result<(), HessianError> {
+        let q = self
+            .next
+            .take()
+            .expect("step() after a breakdown; call restart() first");
+        let mut w = apply_checked(self.op, &q, 1)?;
+        self.n_hvp += 1;
+        let a = dot(&q, &w);
+        axpy(-a, &q, &mut w);
+        if let Some(&b) = self.beta.last() {
+            let prev = self.basis_vector(self.steps() - 1).to_vec();
+            axpy(-b, &prev, &mut w);
+        }
+        self.basis.extend_from_slice(&q);
+        self.alpha.push(a);
+        orthogonalize(&mut w, &self.basis);
+        let b = norm(&w);
+        let t_norm = self.tridiagonal().norm_bound().max(b);
+        // Below ~1e3 ulps of ||T|| the residual is rounding, not a new direction.
+        if b <= 1e3 * f64::EPSILON * t_norm || b == 0.0 {
+            self.beta.push(0.0);
+        } else {
+            scale(1.0 / b, &mut w);
+            self.beta.push(b);
+            self.next = Some(w);
+        }
+        Ok(())
+    }
+
+    /// After a breakdown, continues from a fresh random direction orthogonal to the basis
+    /// (T gets a zero coupling there). Returns false when the basis already spans R^P.
+    pub fn restart(&mut self, rng: &mut ChaCha8Rng) -> bool {
+        if self.steps() >= self.dim {
+            return false;
+        }
+        for _attempt in 0..3 {
+            let mut w = gaussian(rng, self.dim);
+            let before = norm(&w);
+            orthogonalize(&mut w, &self.basis);
+            let after = norm(&w);
+            if after > 1e-8 * before {
+                scale(1.0 / after, &mut w);
+                self.next = Some(w);
+                return true;
+            }
+        }
+        false
+    }
+
+    /// `sum_j s_j q_j`.
+    pub fn combine(&self, coefficients: &[f64]) -> Vec<f64> {
+        let mut y = vec![0.0; self.dim];
+        for (j, &c) in coefficients.iter().enumerate() {
+            axpy(c, self.basis_vector(j), &mut y);
+        }
+        y
+    }
+}
+
+/// Which end of the spectrum to resolve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpectrumEnd {
+    /// The k algebraically largest eigenvalues (sharpness, lambda_max).
+    Largest,
+    /// The k algebraically smallest (the most negative decide saddles).
+    Smallest,
+    /// Both: one Krylov space serves the two ends.
+    Both,
+}
+
+/// Settings for [`lanczos`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LanczosConfig {
+    /// Eigenpairs wanted at each requested end.
+    pub k: usize,
+    /// Which end(s).
+    pub end: SpectrumEnd,
+    /// Stop after this many HVPs even if not converged (clamped to P).
+    pub max_iter: usize,
+    /// A Ritz pair counts as converged when its residual `||H y - theta y||` is at most
+    /// `tol * ||T||`, with `||T||` the Gershgorin bound of the Lanczos matrix (between
+    /// `max |theta|` and three times it). Eigenvalue errors are then at most the residual,
+    /// and about `residual^2 / gap` once the pair is isolated.
+    pub tol: f64,
+    /// Seed of the random start vector.
+    pub seed: u64,
+}
+
+impl Default for LanczosConfig {
+    fn default() -> Self {
+        Self {
+            k: 1,
+            end: SpectrumEnd::Both,
+            max_iter: 300,
+            tol: 1e-10,
+            seed: 0,
+        }
+    }
+}
+
+/// An approximate eigenpair with its residual norm `||H v - value v||`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EigenPair {
+    /// Eigenvalue (Ritz value).
+    pub value: f64,
+    /// Unit eigenvector (Ritz vector), largest entry positive.
+    pub vector: Vec<f64>,
+    /// Residual norm bound `beta_m |s_m|` from the recurrence.
+    pub residual: f64,
+}
+
+/// What [`lanczos`] found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LanczosResult {
+    /// The k largest eigenpairs, largest first (empty unless asked for).
+    pub largest: Vec<EigenPair>,
+    /// The k smallest eigenpairs, smallest first (empty unless asked for).
+    pub smallest: Vec<EigenPair>,
+    /// Operator applications used.
+    pub n_hvp: usize,
+    /// Whether every requested pair met the tolerance.
+    pub converged: bool,
+    /// How many of the requested pairs met it.
+    pub n_converged: usize,
+}
+
+fn validate(dim: usize, config: &LanczosConfig) -> Result<(), HessianError> {
+    if dim == 0 {
+        return Err(HessianError::EmptyOperator { op: "lanczos" });
+    }
+    if config.k == 0 {
+        return Err(HessianError::InvalidConfig {
+            field: "k",
+            reason: "must be at least 1".into(),
+        });
+    }
+    if config.k > dim {
+        return Err(HessianError::TooManyEigenpairs {
+            op: "lanczos",
+            k: config.k,
+            dim,
+        });
+    }
+    if !(config.tol > 0.0 && config.tol.is_finite()) {
+        return Err(HessianError::InvalidConfig {
+            field: "tol",
+            reason: format!("must be positive and finite, got {}", config.tol),
+        });
+    }
+    if config.max_iter == 0 {
+        return Err(HessianError::InvalidConfig {
+            field: "max_iter",
+            reason: "must be at least 1".into(),
+        });
+    }
+    Ok(())
+}
+
+/// Indices (into ascending Ritz values) of the pairs requested.
+fn wanted(m: usize, k: usize, end: SpectrumEnd) -> (Vec<usize>, Vec<usize>) {
+    let k = k.min(m);
+    let top: Vec<usize> = (m - k..m).rev().collect();
+    let bottom: Vec<usize> = (0..k).collect();
+    match end {
+        SpectrumEnd::Largest => (top, Vec::new()),
+        SpectrumEnd::Smallest => (Vec::new(), bottom),
+        SpectrumEnd::Both => (top, bottom),
+    }
+}
+
+/// The k largest and/or k smallest eigenpairs of `op` by Lanczos with full
+/// reorthogonalisation, from a seeded Gaussian start.
+///
+/// Each step costs one HVP. Convergence is checked every step from the Ritz values of T and
+/// O(m) inverse-iteration eigenvectors of T; the final Ritz vectors come from one full
+/// eigendecomposition of T. If the Krylov space closes (an invariant subspace), Lanczos
+/// restarts from a random direction orthogonal to it, so repeated eigenvalues are found too.
+/// Non-convergence within `max_iter` is not an error: see `converged` and `n_converged`.
+///
+/// # Example
+/// ```
+/// use unstuck_hessian::{DenseOperator, LanczosConfig, SpectrumEnd, lanczos};
+/// let op = DenseOperator::from_fn(50, |i, j| if i == j { i as f64 - 10.0 } else { 0.0 })?;
+/// let res = lanczos(&op, LanczosConfig { k: 2, end: SpectrumEnd::Both, ..Default::default() })?;
+/// assert!((res.largest[0].value - 39.0).abs() < 1e-8);
+/// assert!((res.smallest[0].value + 10.0).abs() < 1e-8);
+/// # Ok::<(), unstuck_hessian::HessianError>(())
+/// ```
+pub fn lanczos<O: HvpOperator + ?Sized>(
+    op: &O,
+    config: LanczosConfig,
+) -> Result<LanczosResult, HessianError> {
+    let dim = op.dim();
+    validate(dim, &config)?;
+    let mut rng = rng(config.seed);
+    let mut process = LanczosProcess::new(op, gaussian(&mut rng, dim));
+    let max_iter = config.max_iter.min(dim);
+    let needed = config.k.min(dim);
+    // Where the current Krylov block starts: T is block diagonal, with a zero coupling at
+    // every restart, and the blocks before this one are exact invariant subspaces.
+    let mut block_start = 0;
+    while process.steps() < max_iter {
+        process.step()?;
+        if process.can_continue() {
+            if process.steps() >= needed && block_converged(&process, block_start, &config)? {
+                break;
+            }
+            continue;
+        }
+        // Breakdown: every Ritz value so far is exact, but one Krylov space holds a single
+        // copy of each eigenvalue. If this block changed the wanted values, another block
+        // (from a random direction orthogonal to all before) may hold more copies.
+        let contributed = block_start == 0 || {
+            let with = wanted_values(&process, process.steps(), &config)?;
+            let without = wanted_values(&process, block_start, &config)?;
+            let scale = process.tridiagonal().norm_bound();
+            with.len() != without.len()
+                || with
+                    .iter()
+                    .zip(&without)
+                    .any(|(a, b)| (a - b).abs() > config.tol * scale)
+        };
+        if !contributed || process.steps() >= max_iter || !process.restart(&mut rng) {
+            break;
+        }
+        block_start = process.steps();
+    }
+    finish(&process, &config)
+}
+
+/// The wanted Ritz values (top k, then bottom k) of the leading `m x m` part of T.
+fn wanted_values<O: HvpOperator + ?Sized>(
+    process: &LanczosProcess<'_, O>,
+    m: usize,
+    config: &LanczosConfig,
+) -> Result<Vec<f64>, HessianError> {
+    let t = Tridiagonal {
+        diag: &process.alpha[..m],
+        offdiag: &process.beta[..m.saturating_sub(1)],
+    };
+    let values = t.eigenvalues()?;
+    let (top, bottom) = wanted(m, config.k, config.end);
+    Ok(top.into_iter().chain(bottom).map(|i| values[i]).collect())
+}
+
+/// True when the current block's wanted Ritz pairs (its own top and/or bottom k) have small
+/// residuals. Earlier blocks ended in a breakdown and are exact, so this decides
+/// convergence of the whole T; checking the block's own extremes (not only T's) keeps a
+/// fresh block from being ignored while its Ritz values are still moving outward.
+fn block_converged<O: HvpOperator + ?Sized>(
+    process: &LanczosProcess<'_, O>,
+    block_start: usize,
+    config: &LanczosConfig,
+) -> Result<bool, HessianError> {
+    let m = process.steps();
+    let t = Tridiagonal {
+        diag: &process.alpha[block_start..],
+        offdiag: &process.beta[block_start..m - 1],
+    };
+    let values = t.eigenvalues()?;
+    let last = values.len() - 1;
+    let scale = process.tridiagonal().norm_bound();
+    let (top, bottom) = wanted(values.len(), config.k, config.end);
+    let beta = process.residual_norm();
+    for idx in top.into_iter().chain(bottom) {
+        let theta = values[idx];
+        let x = t.eigenvector_near(theta);
+        // ||H Q x - theta Q x|| <= ||(T - theta) x|| + beta |x_m|; the first term is ~0 for
+        // an exact eigenvector of T and keeps the bound honest when it is not.
+        let residual = t.residual(theta, &x) + beta * x[last].abs();
+        if residual > config.tol * scale {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// Ritz pairs from one full eigendecomposition of T.
+fn finish<O: HvpOperator + ?Sized>(
+    process: &LanczosProcess<'_, O>,
+    config: &LanczosConfig,
+) -> Result<LanczosResult, HessianError> {
+    let (values, vectors) = process.tridiagonal().eigen()?;
+    let m = values.len();
+    let scale = process.tridiagonal().norm_bound();
+    let beta = process.residual_norm();
+    let pair = |idx: usize| {
+        let coefficients: Vec<f64> = (0..m).map(|i| vectors[(i, idx)]).collect();
+        let mut vector = process.combine(&coefficients);
+        normalize_sign(&mut vector);
+        EigenPair {
+            value: values[idx],
+            vector,
+            residual: beta * coefficients[m - 1].abs(),
+        }
+    };
+    let (top, bottom) = wanted(m, config.k, config.end);
+    let largest: Vec<EigenPair> = top.into_iter().map(pair).collect();
+    let smallest: Vec<EigenPair> = bottom.into_iter().map(pair).collect();
+    let requested = match config.end {
+        SpectrumEnd::Both => 2 * config.k,
+        _ => config.k,
+    };
+    let n_converged = largest
+        .iter()
+        .chain(&smallest)
+        .filter(|p| p.residual <= config.tol * scale)
+        .count();
+    Ok(LanczosResult {
+        largest,
+        smallest,
+        n_hvp: process.n_hvp,
+        converged: n_converged >= requested,
+        n_converged,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::operator::DenseOperator;
+
+    /// Diagonal matrix in a rotated basis would be nicer, but a diagonal one with a dense
+    /// perturbation is enough to make Lanczos do real work.
+    fn test_matrix(n: usize) -> DenseOperator {
+        DenseOperator::from_fn(n, |i, j| {
+            let d = if i == j {
+                ((i * 37) % n) as f64 / n as f64 * 4.0 - 1.0
+            } else {
+                0.0
+            };
+            let (a, b) = (i.min(j), i.max(j));
+            d + 0.01 * (((a * 7 + b * 3) % 5) as f64 - 2.0)
+        })
+        .unwrap()
+    }
+
+    fn dense_eigenvalues(op: &DenseOperator) -> Vec<f64> {
+        crate::dense::full_hessian(op)
+            .unwrap()
+            .eigenvalues()
+            .unwrap()
+    }
+
+    #[test]
+    fn both_ends_match_the_dense_solver() {
+        let op = test_matrix(120);
+        let want = dense_eigenvalues(&op);
+        let res = lanczos(
+            &op,
+            LanczosConfig {
+                k: 4,
+                tol: 1e-11,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert!(res.converged, "n_converged = {}", res.n_converged);
+        // Residual 1e-11 relative gives eigenvalue errors far below 1e-9 at these gaps.
+        for (j, pair) in res.largest.iter().enumerate() {
+            assert!(
+                (pair.value - want[want.len() - 1 - j]).abs() < 1e-9,
+                "largest {j}"
+            );
+        }
+        for (j, pair) in res.smallest.iter().enumerate() {
+            assert!((pair.value - want[j]).abs() < 1e-9, "smallest {j}");
+        }
+        // The vectors are true eigenvectors: check ||H v - lambda v|| directly.
+        for pair in res.largest.iter().chain(&res.smallest) {
+            let hv = apply_checked(&op, &pair.vector, 1).unwrap();
+            let r: f64 = hv
+                .iter()
+                .zip(&pair.vector)
+                .map(|(h, v)| (h - pair.value * v).powi(2))
+                .sum::<f64>()
+                .sqrt();
+            assert!(r < 1e-9, "residual {r}");
+            assert!((norm(&pair.vector) - 1.0).abs() < 1e-12);
+        }
+    }
+
+    #[test]
+    fn repeated_eigenvalues_are_found_after_a_restart() {
+        // diag(5, 5, 5, 1, 0, ...): one Krylov space holds one copy of 5; the restart finds
+        // the others.
+        let op = DenseOperator::from_fn(10, |i, j| {
+            if i != j {
+                0.0
+            } else if i < 3 {
+                5.0
+            } else {
+                (9 - i) as f64 / 9.0
+            }
+        })
+        .unwrap();
+        let res = lanczos(
+            &op,
+            LanczosConfig {
+                k: 3,
+                end: SpectrumEnd::Largest,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        for pair in &res.largest {
+            assert!((pair.value - 5.0).abs() < 1e-10, "{}", pair.value);
+        }
+    }
+
+    #[test]
+    fn same_seed_same_answer_and_k_is_checked() {
+        let op = test_matrix(30);
+        let config = LanczosConfig {
+            k: 2,
+            seed: 9,
+            ..Default::default()
+        };
+        assert_eq!(lanczos(&op, config).unwrap(), lanczos(&op, config).unwrap());
+        assert!(matches!(
+            lanczos(&op, LanczosConfig { k: 31, ..config }),
+            Err(HessianError::TooManyEigenpairs { k: 31, dim: 30, .. })
+        ));
+        assert!(matches!(
+            lanczos(&op, LanczosConfig { k: 0, ..config }),
+            Err(HessianError::InvalidConfig { .. })
+        ));
+    }
+
+    #[test]
+    fn a_too_small_budget_reports_non_convergence() {
+        let op = test_matrix(200);
+        let res = lanczos(
+            &op,
+            LanczosConfig {
+                k: 3,
+                max_iter: 5,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert!(!res.converged);
+        assert_eq!(res.n_hvp, 5);
+    }
+}

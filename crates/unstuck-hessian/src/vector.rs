@@ -1,0 +1,115 @@
+//! Small dense-vector helpers and seeded random probes, shared by the matrix-free tools.
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::StandardNormal;
+
+/// `x · y`, summed left to right (a fixed order, so results never depend on threads).
+pub(crate) fn dot(x: &[f64], y: &[f64]) -> f64 {
+    debug_assert_eq!(x.len(), y.len());
+    x.iter().zip(y).map(|(a, b)| a * b).sum()
+}
+
+/// Euclidean norm.
+pub(crate) fn norm(x: &[f64]) -> f64 {
+    dot(x, x).sqrt()
+}
+
+/// `y += a * x`.
+pub(crate) fn axpy(a: f64, x: &[f64], y: &mut [f64]) {
+    debug_assert_eq!(x.len(), y.len());
+    for (yi, xi) in y.iter_mut().zip(x) {
+        *yi += a * xi;
+    }
+}
+
+/// `x *= a`.
+pub(crate) fn scale(a: f64, x: &mut [f64]) {
+    for xi in x {
+        *xi *= a;
+    }
+}
+
+/// A seeded ChaCha8 generator: the only source of randomness in the crate.
+pub(crate) fn rng(seed: u64) -> ChaCha8Rng {
+    ChaCha8Rng::seed_from_u64(seed)
+}
+
+/// `n` independent standard normal draws.
+pub(crate) fn gaussian(rng: &mut ChaCha8Rng, n: usize) -> Vec<f64> {
+    (0..n)
+        .map(|_| rng.sample::<f64, _>(StandardNormal))
+        .collect()
+}
+
+/// `n` independent Rademacher draws (+1 or -1 with probability 1/2).
+pub(crate) fn rademacher(rng: &mut ChaCha8Rng, n: usize) -> Vec<f64> {
+    (0..n)
+        .map(|_| if rng.random::<bool>() { 1.0 } else { -1.0 })
+        .collect()
+}
+
+/// Removes from `w` its components along the orthonormal vectors `basis` (each of length
+/// `w.len()`, stored one after another), twice: one classical Gram-Schmidt pass loses
+/// orthogonality when `w` is nearly in the span, and "twice is enough" (Parlett).
+pub(crate) fn orthogonalize(w: &mut [f64], basis: &[f64]) {
+    let n = w.len();
+    if n == 0 {
+        return;
+    }
+    for _pass in 0..2 {
+        for q in basis.chunks_exact(n) {
+            let c = dot(q, w);
+            axpy(-c, q, w);
+        }
+    }
+}
+
+/// Flips `v` so that its largest-magnitude entry is positive (ties go to the lowest index);
+/// the convention of the golden files, which makes eigenvectors comparable across solvers.
+pub(crate) fn normalize_sign(v: &mut [f64]) {
+    let max = v.iter().fold(0.0_f64, |m, x| m.max(x.abs()));
+    // Entries within a relative 1e-12 of the maximum tie: rounding must not decide the sign
+    // of vectors like (1, -1)/sqrt(2).
+    if let Some(lead) = v.iter().find(|x| x.abs() >= max * (1.0 - 1e-12))
+        && *lead < 0.0
+    {
+        scale(-1.0, v);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn orthogonalize_removes_the_span() {
+        let s = 1.0 / 2f64.sqrt();
+        let basis = [s, s, 0.0, 0.0, 0.0, 1.0];
+        let mut w = vec![3.0, 1.0, 5.0];
+        orthogonalize(&mut w, &basis);
+        // What remains is the component along (1, -1, 0)/sqrt(2): (1, -1, 0). Rounding only.
+        for (got, want) in w.iter().zip([1.0, -1.0, 0.0]) {
+            assert!((got - want).abs() < 1e-14, "{got} vs {want}");
+        }
+    }
+
+    #[test]
+    fn sign_convention_prefers_the_first_of_tied_entries() {
+        let mut v = vec![-0.5, 0.5];
+        normalize_sign(&mut v);
+        assert_eq!(v, vec![0.5, -0.5]);
+        let mut v = vec![0.1, -0.9];
+        normalize_sign(&mut v);
+        assert_eq!(v, vec![-0.1, 0.9]);
+    }
+
+    #[test]
+    fn rademacher_draws_are_signs_and_seeded() {
+        let a = rademacher(&mut rng(3), 64);
+        let b = rademacher(&mut rng(3), 64);
+        assert_eq!(a, b);
+        assert!(a.iter().all(|x| *x == 1.0 || *x == -1.0));
+        assert!(a.contains(&1.0) && a.contains(&-1.0));
+    }
+}
