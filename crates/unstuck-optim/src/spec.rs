@@ -1,0 +1,577 @@
+//! Spec strings: `adam:lr=1e-3,amsgrad=true`, `warmup:steps=10,then=(cosine:t_max=100)`.
+//!
+//! Grammar (ASCII whitespace is allowed between tokens):
+//!
+//! ```text
+//! spec  := name [ ':' key '=' value { ',' key '=' value } ]
+//! value := number | word | '(' spec ')' | '[' [ value { ',' value } ] ']'
+//! name, key, word := [A-Za-z_][A-Za-z0-9_]*
+//! number := what Rust's f64 parser accepts, starting with a digit, '.', '+' or '-'
+//! ```
+//!
+//! A nested spec is wrapped in parentheses so its commas cannot be confused with the
+//! outer ones. Booleans are the words `true` and `false`. Every error carries the byte
+//! position in the original string and, past parsing, the key it concerns.
+
+use crate::OptimError;
+
+/// Nested parentheses and brackets deeper than this are refused (no stack overflow on
+/// hostile input).
+const MAX_DEPTH: usize = 16;
+
+/// A parsed spec: a name and its `key=value` arguments.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spec {
+    /// Optimizer or schedule name.
+    pub name: String,
+    /// Byte offset of the name.
+    pub position: usize,
+    /// Arguments in the order written.
+    pub args: Vec<SpecArg>,
+}
+
+/// One `key=value` argument.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpecArg {
+    /// The key.
+    pub key: String,
+    /// Byte offset of the key.
+    pub position: usize,
+    /// The value.
+    pub value: SpecValue,
+}
+
+/// A value with its byte offset.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpecValue {
+    /// What was written.
+    pub kind: ValueKind,
+    /// Byte offset of the value.
+    pub position: usize,
+}
+
+/// The kinds of values a spec can hold.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ValueKind {
+    /// A finite number.
+    Number(f64),
+    /// A bare word such as `true` or `cos`.
+    Word(String),
+    /// A nested spec, written in parentheses.
+    Spec(Spec),
+    /// A bracketed list.
+    List(Vec<SpecValue>),
+}
+
+/// Parses a spec string (see the module docs for the grammar).
+///
+/// ```
+/// let spec = unstuck_optim::parse_spec("sgd:lr=0.1,momentum=0.9").unwrap();
+/// assert_eq!(spec.name, "sgd");
+/// assert_eq!(spec.args[1].key, "momentum");
+/// ```
+pub fn parse_spec(text: &str) -> Result<Spec, OptimError> {
+    let mut parser = Parser {
+        text,
+        pos: 0,
+        depth: 0,
+    };
+    parser.skip_ws();
+    let spec = parser.spec()?;
+    parser.skip_ws();
+    if parser.pos != text.len() {
+        return Err(parser.error("`,` or the end of the spec"));
+    }
+    Ok(spec)
+}
+
+struct Parser<'a> {
+    text: &'a str,
+    pos: usize,
+    depth: usize,
+}
+
+impl Parser<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.text.as_bytes().get(self.pos).copied()
+    }
+
+    fn skip_ws(&mut self) {
+        while self.peek().is_some_and(|b| b.is_ascii_whitespace()) {
+            self.pos += 1;
+        }
+    }
+
+    fn error(&self, expected: &'static str) -> OptimError {
+        OptimError::SpecSyntax {
+            spec: self.text.to_owned(),
+            position: self.pos,
+            expected,
+        }
+    }
+
+    fn expect(&mut self, byte: u8, expected: &'static str) -> Result<(), OptimError> {
+        if self.peek() == Some(byte) {
+            self.pos += 1;
+            Ok(())
+        } else {
+            Err(self.error(expected))
+        }
+    }
+
+    fn ident(&mut self, expected: &'static str) -> Result<(String, usize), OptimError> {
+        let start = self.pos;
+        if !self
+            .peek()
+            .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        {
+            return Err(self.error(expected));
+        }
+        while self
+            .peek()
+            .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_')
+        {
+            self.pos += 1;
+        }
+        Ok((self.text[start..self.pos].to_owned(), start))
+    }
+
+    fn spec(&mut self) -> Result<Spec, OptimError> {
+        let (name, position) = self.ident("a name")?;
+        self.skip_ws();
+        let mut args: Vec<SpecArg> = Vec::new();
+        if self.peek() == Some(b':') {
+            self.pos += 1;
+            loop {
+                self.skip_ws();
+                let (key, key_pos) = self.ident("a key")?;
+                if args.iter().any(|a| a.key == key) {
+                    return Err(OptimError::SpecDuplicateKey {
+                        spec: self.text.to_owned(),
+                        position: key_pos,
+                        key,
+                    });
+                }
+                self.skip_ws();
+                self.expect(b'=', "`=`")?;
+                self.skip_ws();
+                let value = self.value()?;
+                args.push(SpecArg {
+                    key,
+                    position: key_pos,
+                    value,
+                });
+                self.skip_ws();
+                if self.peek() != Some(b',') {
+                    break;
+                }
+                self.pos += 1;
+            }
+        }
+        Ok(Spec {
+            name,
+            position,
+            args,
+        })
+    }
+
+    fn enter(&mut self) -> Result<(), OptimError> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(self.error("less nesting (at most 16 levels)"));
+        }
+        Ok(())
+    }
+
+    fn value(&mut self) -> Result<SpecValue, OptimError> {
+        let position = self.pos;
+        let kind = match self.peek() {
+            Some(b'(') => {
+                self.enter()?;
+                self.pos += 1;
+                self.skip_ws();
+                let spec = self.spec()?;
+                self.skip_ws();
+                self.expect(b')', "`)`")?;
+                self.depth -= 1;
+                ValueKind::Spec(spec)
+            }
+            Some(b'[') => {
+                self.enter()?;
+                self.pos += 1;
+                self.skip_ws();
+                let mut items = Vec::new();
+                if self.peek() != Some(b']') {
+                    loop {
+                        self.skip_ws();
+                        items.push(self.value()?);
+                        self.skip_ws();
+                        if self.peek() != Some(b',') {
+                            break;
+                        }
+                        self.pos += 1;
+                    }
+                }
+                self.expect(b']', "`,` or `]`")?;
+                self.depth -= 1;
+                ValueKind::List(items)
+            }
+            Some(b) if b.is_ascii_digit() || b == b'.' || b == b'+' || b == b'-' => {
+                while self.peek().is_some_and(|b| {
+                    b.is_ascii_alphanumeric() || b == b'.' || b == b'+' || b == b'-'
+                }) {
+                    self.pos += 1;
+                }
+                match self.text[position..self.pos].parse::<f64>() {
+                    Ok(v) if v.is_finite() => ValueKind::Number(v),
+                    _ => {
+                        self.pos = position;
+                        return Err(self.error("a finite number"));
+                    }
+                }
+            }
+            Some(b) if b.is_ascii_alphabetic() || b == b'_' => {
+                ValueKind::Word(self.ident("a word")?.0)
+            }
+            _ => return Err(self.error("a value: number, word, (spec) or [list]")),
+        };
+        Ok(SpecValue { kind, position })
+    }
+}
+
+/// One key a builder asked for, with its default (for help texts).
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyHelp {
+    /// The key.
+    pub key: &'static str,
+    /// Its default, or `None` when the key is required.
+    pub default: Option<String>,
+}
+
+/// Typed access to a spec's arguments for a builder, with position-aware errors.
+///
+/// A builder asks for each key it knows (with a default); [`SpecArgs::finish`] then
+/// rejects any key nobody asked for. The keys asked for are recorded, which is how the
+/// registry's help lists every key with its default without a hand-written table.
+#[derive(Debug)]
+pub struct SpecArgs<'a> {
+    text: &'a str,
+    spec: &'a Spec,
+    used: Vec<bool>,
+    keys: Vec<KeyHelp>,
+}
+
+impl<'a> SpecArgs<'a> {
+    /// Arguments of `spec`, which was parsed from `text` (used in error messages).
+    pub fn new(text: &'a str, spec: &'a Spec) -> Self {
+        Self {
+            text,
+            spec,
+            used: vec![false; spec.args.len()],
+            keys: Vec::new(),
+        }
+    }
+
+    /// The whole spec string.
+    pub fn text(&self) -> &'a str {
+        self.text
+    }
+
+    /// The spec's name.
+    pub fn owner(&self) -> &'a str {
+        &self.spec.name
+    }
+
+    /// Keys asked for so far, with defaults.
+    pub fn keys(&self) -> &[KeyHelp] {
+        &self.keys
+    }
+
+    fn take(&mut self, key: &'static str, default: Option<String>) -> Option<&'a SpecValue> {
+        self.keys.push(KeyHelp { key, default });
+        let spec: &'a Spec = self.spec;
+        let index = spec.args.iter().position(|a| a.key == key)?;
+        self.used[index] = true;
+        Some(&spec.args[index].value)
+    }
+
+    fn bad(&self, key: &str, value: &SpecValue, expected: &'static str) -> OptimError {
+        OptimError::SpecBadValue {
+            spec: self.text.to_owned(),
+            position: value.position,
+            key: key.to_owned(),
+            expected,
+        }
+    }
+
+    fn missing(&self, key: &'static str) -> OptimError {
+        OptimError::SpecMissingKey {
+            spec: self.text.to_owned(),
+            owner: self.spec.name.clone(),
+            key,
+        }
+    }
+
+    fn number(&self, key: &str, value: &SpecValue) -> Result<f64, OptimError> {
+        match value.kind {
+            ValueKind::Number(v) => Ok(v),
+            _ => Err(self.bad(key, value, "a number")),
+        }
+    }
+
+    fn whole(&self, key: &str, value: &SpecValue) -> Result<u64, OptimError> {
+        match value.kind {
+            // 2^53: beyond it not every whole number is an f64.
+            ValueKind::Number(v)
+                if v >= 0.0 && v.fract() == 0.0 && v <= 9_007_199_254_740_992.0 =>
+            {
+                Ok(v as u64)
+            }
+            _ => Err(self.bad(key, value, "a whole number >= 0")),
+        }
+    }
+
+    /// A number with a default.
+    pub fn f64(&mut self, key: &'static str, default: f64) -> Result<f64, OptimError> {
+        match self.take(key, Some(format!("{default:?}"))) {
+            Some(value) => self.number(key, value),
+            None => Ok(default),
+        }
+    }
+
+    /// A number without a default.
+    pub fn f64_required(&mut self, key: &'static str) -> Result<f64, OptimError> {
+        match self.take(key, None) {
+            Some(value) => self.number(key, value),
+            None => Err(self.missing(key)),
+        }
+    }
+
+    /// A whole number with a default.
+    pub fn u64(&mut self, key: &'static str, default: u64) -> Result<u64, OptimError> {
+        match self.take(key, Some(default.to_string())) {
+            Some(value) => self.whole(key, value),
+            None => Ok(default),
+        }
+    }
+
+    /// A whole number without a default.
+    pub fn u64_required(&mut self, key: &'static str) -> Result<u64, OptimError> {
+        match self.take(key, None) {
+            Some(value) => self.whole(key, value),
+            None => Err(self.missing(key)),
+        }
+    }
+
+    /// `true` or `false`, with a default.
+    pub fn bool(&mut self, key: &'static str, default: bool) -> Result<bool, OptimError> {
+        match self.take(key, Some(default.to_string())) {
+            Some(value) => match &value.kind {
+                ValueKind::Word(w) if w == "true" => Ok(true),
+                ValueKind::Word(w) if w == "false" => Ok(false),
+                _ => Err(self.bad(key, value, "`true` or `false`")),
+            },
+            None => Ok(default),
+        }
+    }
+
+    /// One of a fixed set of words, with a default; returns the matching choice.
+    pub fn word(
+        &mut self,
+        key: &'static str,
+        default: &'static str,
+        choices: &'static [&'static str],
+        expected: &'static str,
+    ) -> Result<&'static str, OptimError> {
+        match self.take(key, Some(default.to_owned())) {
+            Some(value) => match &value.kind {
+                ValueKind::Word(w) => choices
+                    .iter()
+                    .find(|c| **c == w)
+                    .copied()
+                    .ok_or_else(|| self.bad(key, value, expected)),
+                _ => Err(self.bad(key, value, expected)),
+            },
+            None => Ok(default),
+        }
+    }
+
+    /// A list of whole numbers, such as milestones, without a default.
+    pub fn u64_list_required(&mut self, key: &'static str) -> Result<Vec<u64>, OptimError> {
+        match self.take(key, None) {
+            Some(value) => match &value.kind {
+                ValueKind::List(items) => items.iter().map(|item| self.whole(key, item)).collect(),
+                _ => Err(self.bad(key, value, "a list of whole numbers, e.g. [10,20]")),
+            },
+            None => Err(self.missing(key)),
+        }
+    }
+
+    /// An optional nested spec, written `key=(name:...)`.
+    pub fn spec(&mut self, key: &'static str) -> Result<Option<&'a Spec>, OptimError> {
+        match self.take(key, Some("none".to_owned())) {
+            Some(value) => match &value.kind {
+                ValueKind::Spec(spec) => Ok(Some(spec)),
+                _ => Err(self.bad(
+                    key,
+                    value,
+                    "a nested spec in parentheses, e.g. (cosine:t_max=100)",
+                )),
+            },
+            None => Ok(None),
+        }
+    }
+
+    /// A required list of nested specs, written `key=[(a:...),(b:...)]`.
+    pub fn spec_list_required(&mut self, key: &'static str) -> Result<Vec<&'a Spec>, OptimError> {
+        let expected = "a list of nested specs, e.g. [(linear:total_iters=5),(cosine:t_max=95)]";
+        match self.take(key, None) {
+            Some(value) => match &value.kind {
+                ValueKind::List(items) => items
+                    .iter()
+                    .map(|item| match &item.kind {
+                        ValueKind::Spec(spec) => Ok(spec),
+                        _ => Err(self.bad(key, item, expected)),
+                    })
+                    .collect(),
+                _ => Err(self.bad(key, value, expected)),
+            },
+            None => Err(self.missing(key)),
+        }
+    }
+
+    /// Rejects keys no builder asked for.
+    pub fn finish(self) -> Result<(), OptimError> {
+        match self.used.iter().position(|used| !used) {
+            None => Ok(()),
+            Some(index) => {
+                let arg = &self.spec.args[index];
+                Err(OptimError::SpecUnknownKey {
+                    spec: self.text.to_owned(),
+                    position: arg.position,
+                    owner: self.spec.name.clone(),
+                    key: arg.key.clone(),
+                    known: self
+                        .keys
+                        .iter()
+                        .map(|k| k.key)
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                })
+            }
+        }
+    }
+}
+
+/// Formats keys as `key=default` (or `key` when required), comma-separated.
+pub fn describe_keys(keys: &[KeyHelp]) -> String {
+    keys.iter()
+        .map(|k| match &k.default {
+            Some(default) => format!("{}={default}", k.key),
+            None => format!("{} (required)", k.key),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn syntax_position(text: &str) -> usize {
+        match parse_spec(text) {
+            Err(OptimError::SpecSyntax { position, .. }) => position,
+            other => panic!("expected a syntax error for {text:?}, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn parses_nested_specs_and_lists() {
+        let spec = parse_spec(
+            "sequence: parts=[(linear:total_iters=10), (cosine:t_max=110)], milestones=[10]",
+        )
+        .unwrap();
+        assert_eq!(spec.name, "sequence");
+        let ValueKind::List(parts) = &spec.args[0].value.kind else {
+            panic!("parts is a list")
+        };
+        let ValueKind::Spec(first) = &parts[0].kind else {
+            panic!("a nested spec")
+        };
+        assert_eq!(first.name, "linear");
+        assert_eq!(first.args[0].value.kind, ValueKind::Number(10.0));
+        assert_eq!(spec.args[1].key, "milestones");
+    }
+
+    #[test]
+    fn bare_name_has_no_args() {
+        assert_eq!(parse_spec("adam").unwrap().args, vec![]);
+    }
+
+    #[test]
+    fn syntax_errors_point_at_the_byte() {
+        assert_eq!(syntax_position("adam:lr"), 7);
+        assert_eq!(syntax_position("adam:lr=,"), 8);
+        assert_eq!(syntax_position("adam:lr=1e-3x"), 8);
+        assert_eq!(syntax_position("adam:lr=1e-3)"), 12);
+        assert_eq!(syntax_position("warmup:then=(cosine:t_max=3"), 27);
+        assert_eq!(syntax_position(":lr=1"), 0);
+        assert_eq!(syntax_position("adam:lr=-inf"), 8);
+    }
+
+    #[test]
+    fn duplicate_key_is_rejected() {
+        let err = parse_spec("sgd:lr=1,lr=2").unwrap_err();
+        assert!(
+            matches!(err, OptimError::SpecDuplicateKey { position: 9, .. }),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_not_overflowed() {
+        let text = format!("a:k={}", "[".repeat(10_000));
+        assert!(matches!(
+            parse_spec(&text),
+            Err(OptimError::SpecSyntax { .. })
+        ));
+    }
+
+    #[test]
+    fn typed_access_reports_key_and_position() {
+        let text = "sgd:lr=fast,momentum=0.9,extra=1";
+        let spec = parse_spec(text).unwrap();
+        let mut args = SpecArgs::new(text, &spec);
+        let err = args.f64("lr", 0.1).unwrap_err();
+        assert!(
+            matches!(&err, OptimError::SpecBadValue { key, position: 7, .. } if key == "lr"),
+            "{err:?}"
+        );
+        assert_eq!(args.f64("momentum", 0.0).unwrap(), 0.9);
+        let err = args.finish().unwrap_err();
+        assert!(
+            matches!(&err, OptimError::SpecUnknownKey { key, position: 25, known, .. } if key == "extra" && known == "lr, momentum"),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn whole_numbers_and_words() {
+        let text = "x:n=3,m=2.5,flag=true,mode=max,list=[1,2,3]";
+        let spec = parse_spec(text).unwrap();
+        let mut args = SpecArgs::new(text, &spec);
+        assert_eq!(args.u64("n", 0).unwrap(), 3);
+        assert!(args.u64("m", 0).is_err());
+        assert!(args.bool("flag", false).unwrap());
+        assert_eq!(
+            args.word("mode", "min", &["min", "max"], "min or max")
+                .unwrap(),
+            "max"
+        );
+        assert_eq!(args.u64_list_required("list").unwrap(), vec![1, 2, 3]);
+        assert!(matches!(
+            args.f64_required("absent"),
+            Err(OptimError::SpecMissingKey { key: "absent", .. })
+        ));
+    }
+}
