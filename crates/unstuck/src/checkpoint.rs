@@ -1,0 +1,79 @@
+//! Checkpoints: parameters, optimizer state, step and shuffling position, written atomically.
+
+use crate::TrainError;
+use crate::history::History;
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::path::Path;
+use unstuck_optim::OptimizerState;
+
+/// Everything a [`crate::Trainer`] needs to continue bit-identically.
+///
+/// Checkpoints are taken at epoch boundaries, where the shuffling position is just
+/// `(seed, next_epoch)`: the data crate seeds each epoch's order from that pair alone.
+/// JSON keeps every `f64` exactly (serde_json's `float_roundtrip`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// The file format's version.
+    pub format: u32,
+    /// The shuffling seed.
+    pub seed: u64,
+    /// The parameters.
+    pub theta: Vec<f64>,
+    /// The optimizer's state (moments, step count).
+    pub optimizer: OptimizerState,
+    /// Optimizer steps taken.
+    pub step: u64,
+    /// The epoch to run next.
+    pub next_epoch: u64,
+    /// The history so far.
+    pub history: History,
+    /// The stuck detector's current run of stalled steps.
+    pub stuck_run: usize,
+    /// How many times the stuck detector has fired.
+    pub stuck_events: usize,
+}
+
+impl Checkpoint {
+    /// The current format version.
+    pub const FORMAT: u32 = 1;
+
+    /// Writes the checkpoint to a temporary file beside `path`, then renames it over
+    /// `path`: a crash leaves the previous checkpoint intact.
+    pub fn save(&self, path: &Path) -> Result<(), TrainError> {
+        let fail = |message: String| TrainError::Checkpoint {
+            path: path.to_path_buf(),
+            message,
+        };
+        let json = serde_json::to_vec(self).map_err(|e| fail(e.to_string()))?;
+        let dir = match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        };
+        let mut file = tempfile::NamedTempFile::new_in(dir).map_err(|e| fail(e.to_string()))?;
+        file.write_all(&json)
+            .and_then(|()| file.as_file().sync_all())
+            .map_err(|e| fail(e.to_string()))?;
+        file.persist(path).map_err(|e| fail(e.to_string()))?;
+        Ok(())
+    }
+
+    /// Reads a checkpoint written by [`Checkpoint::save`].
+    pub fn load(path: &Path) -> Result<Self, TrainError> {
+        let fail = |message: String| TrainError::Checkpoint {
+            path: path.to_path_buf(),
+            message,
+        };
+        let bytes = std::fs::read(path).map_err(|e| fail(e.to_string()))?;
+        let checkpoint: Checkpoint =
+            serde_json::from_slice(&bytes).map_err(|e| fail(format!("malformed: {e}")))?;
+        if checkpoint.format != Self::FORMAT {
+            return Err(fail(format!(
+                "format {} is not the supported {}",
+                checkpoint.format,
+                Self::FORMAT
+            )));
+        }
+        Ok(checkpoint)
+    }
+}

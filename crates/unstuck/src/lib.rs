@@ -1,0 +1,40 @@
+//! **unstuck**: *my network fails to train, what now?*
+//!
+//! One dependency for the whole workspace: exact derivatives ([`autodiff`]), datasets
+//! ([`data`]), models ([`models`]), optimizers and schedules ([`optim`]), Hessian analysis
+//! ([`hessian`]), and the training loop of this crate, [`Trainer`], which records a
+//! [`History`], stops with a typed error when the loss diverges, notices when training is
+//! stuck at a small gradient, tells a saddle from a minimum there, and can escape a saddle
+//! along its negative eigenvector, as the lecture describes.
+//!
+//! ```
+//! use unstuck::{data, models::Mlp, optim::Registry, Trainer, TrainConfig};
+//! use unstuck::models::Model;
+//! let train = data::generate::<f64>("blobs:n=64,classes=2,seed=1").unwrap().train;
+//! let model = Mlp::from_spec("2-8-2:tanh").unwrap();
+//! let optimizer = Registry::builtin().build("sgd:lr=0.5").unwrap();
+//! let config = TrainConfig { batch_size: 16, epochs: 3, ..TrainConfig::default() };
+//! let mut trainer = Trainer::new(&model, optimizer, config, model.init(0)).unwrap();
+//! let history = trainer.fit(&train, None).unwrap();
+//! assert_eq!(history.epochs.len(), 3);
+//! ```
+
+#![warn(missing_docs)]
+
+mod checkpoint;
+mod error;
+mod history;
+mod stuck;
+mod trainer;
+
+pub use unstuck_autodiff as autodiff;
+pub use unstuck_data as data;
+pub use unstuck_hessian as hessian;
+pub use unstuck_models as models;
+pub use unstuck_optim as optim;
+
+pub use checkpoint::Checkpoint;
+pub use error::TrainError;
+pub use history::{EpochRecord, Event, History, StepRecord};
+pub use stuck::StuckConfig;
+pub use trainer::{TrainConfig, Trainer};

@@ -1,0 +1,315 @@
+//! The training loop.
+
+use crate::TrainError;
+use crate::checkpoint::Checkpoint;
+use crate::history::{EpochRecord, History, StepRecord};
+use crate::stuck::{StuckConfig, StuckCounter, diagnose_and_escape, full_batch};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Instant;
+use unstuck_autodiff::{Tape, Tensor};
+use unstuck_data::{BatchConfig, BatchTargets, Batches, Dataset};
+use unstuck_models::{Loss, Model, Objective, Targets};
+use unstuck_optim::Optimizer;
+
+/// How to train.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainConfig {
+    /// Examples per mini-batch (at most the training set's size).
+    pub batch_size: usize,
+    /// Epochs to run in total (a resumed run counts the epochs already done).
+    pub epochs: u64,
+    /// Seeds the shuffling; epoch `e` uses the stream `(seed, e)`.
+    pub seed: u64,
+    /// The loss (a mean over the batch).
+    pub loss: Loss,
+    /// Drop the last, smaller batch of each epoch.
+    pub drop_last: bool,
+    /// Stuck detection; `None` turns it off.
+    pub stuck: Option<StuckConfig>,
+    /// Show a progress bar when stderr is a terminal.
+    pub progress: bool,
+    /// Write a checkpoint here (atomically) after every epoch.
+    pub checkpoint_path: Option<PathBuf>,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            batch_size: 32,
+            epochs: 10,
+            seed: 0,
+            loss: Loss::CrossEntropy,
+            drop_last: false,
+            stuck: Some(StuckConfig::default()),
+            progress: true,
+            checkpoint_path: None,
+        }
+    }
+}
+
+/// A model, an optimizer and the parameters being trained, with what has happened so far.
+///
+/// Everything is `f64`, the reference type for the Hessian work the stuck detector does.
+#[derive(Debug)]
+pub struct Trainer<'m> {
+    model: &'m dyn Model<f64>,
+    optimizer: Box<dyn Optimizer<f64>>,
+    config: TrainConfig,
+    theta: Vec<f64>,
+    last_good: Vec<f64>,
+    step: u64,
+    next_epoch: u64,
+    history: History,
+    stuck: StuckCounter,
+}
+
+impl<'m> Trainer<'m> {
+    /// A trainer at `theta` (for example `model.init(seed)`).
+    pub fn new(
+        model: &'m dyn Model<f64>,
+        optimizer: Box<dyn Optimizer<f64>>,
+        config: TrainConfig,
+        theta: Vec<f64>,
+    ) -> Result<Self, TrainError> {
+        if theta.len() != model.n_params() {
+            return Err(TrainError::Config(format!(
+                "theta has {} entries but the model has {} parameters",
+                theta.len(),
+                model.n_params()
+            )));
+        }
+        if let Some(index) = theta.iter().position(|t| !t.is_finite()) {
+            return Err(TrainError::Config(format!("theta[{index}] is not finite")));
+        }
+        if config.batch_size == 0 {
+            return Err(TrainError::Config("batch size must be at least 1".into()));
+        }
+        if let Some(stuck) = &config.stuck {
+            stuck.validate()?;
+        }
+        Ok(Trainer {
+            model,
+            optimizer,
+            config,
+            last_good: theta.clone(),
+            theta,
+            step: 0,
+            next_epoch: 0,
+            history: History::default(),
+            stuck: StuckCounter::default(),
+        })
+    }
+
+    /// Continues a run from a checkpoint, bit-identically. `optimizer` must be built from
+    /// the same spec as the original; its state is restored from the checkpoint.
+    pub fn resume(
+        model: &'m dyn Model<f64>,
+        mut optimizer: Box<dyn Optimizer<f64>>,
+        config: TrainConfig,
+        checkpoint: Checkpoint,
+    ) -> Result<Self, TrainError> {
+        if checkpoint.seed != config.seed {
+            return Err(TrainError::Config(format!(
+                "the checkpoint was made with seed {} but the config says {}: the shuffling would differ",
+                checkpoint.seed, config.seed
+            )));
+        }
+        optimizer.load_state(&checkpoint.optimizer)?;
+        let mut trainer = Trainer::new(model, optimizer, config, checkpoint.theta)?;
+        trainer.step = checkpoint.step;
+        trainer.next_epoch = checkpoint.next_epoch;
+        trainer.history = checkpoint.history;
+        trainer.stuck = StuckCounter {
+            run: checkpoint.stuck_run,
+            events: checkpoint.stuck_events,
+        };
+        Ok(trainer)
+    }
+
+    /// The current parameters.
+    pub fn theta(&self) -> &[f64] {
+        &self.theta
+    }
+
+    /// What has been recorded so far.
+    pub fn history(&self) -> &History {
+        &self.history
+    }
+
+    /// Steps taken so far.
+    pub fn steps_taken(&self) -> u64 {
+        self.step
+    }
+
+    /// The optimizer (its learning rate, its state).
+    pub fn optimizer(&self) -> &dyn Optimizer<f64> {
+        self.optimizer.as_ref()
+    }
+
+    /// Everything needed to continue this run later, bit-identically.
+    pub fn checkpoint(&self) -> Checkpoint {
+        Checkpoint {
+            format: Checkpoint::FORMAT,
+            seed: self.config.seed,
+            theta: self.theta.clone(),
+            optimizer: self.optimizer.state(),
+            step: self.step,
+            next_epoch: self.next_epoch,
+            history: self.history.clone(),
+            stuck_run: self.stuck.run,
+            stuck_events: self.stuck.events,
+        }
+    }
+
+    /// Trains until `config.epochs` epochs are done, evaluating on the whole training set
+    /// (and `validation`) after each.
+    pub fn fit(
+        &mut self,
+        train: &Dataset<f64>,
+        validation: Option<&Dataset<f64>>,
+    ) -> Result<&History, TrainError> {
+        let batch_config = BatchConfig {
+            batch_size: self.config.batch_size,
+            drop_last: self.config.drop_last,
+            shuffle: true,
+            seed: self.config.seed,
+        };
+        let mut batches = Batches::new(train, batch_config)?;
+        let train_eval = full_batch(self.model, train, self.config.loss)?;
+        let validation_eval = validation
+            .map(|v| full_batch(self.model, v, self.config.loss))
+            .transpose()?;
+        let remaining = self.config.epochs.saturating_sub(self.next_epoch);
+        let bar = self.progress_bar(remaining * batches.n_batches() as u64);
+        while self.next_epoch < self.config.epochs {
+            let started = Instant::now();
+            let epoch = self.next_epoch;
+            batches.start_epoch(epoch);
+            while let Some(batch) = batches.next_batch() {
+                let x = Tensor::matrix(
+                    batch.features().to_vec(),
+                    batch.n_rows(),
+                    batch.n_features(),
+                )
+                .map_err(|e| TrainError::Config(e.to_string()))?;
+                let targets = match batch.targets() {
+                    BatchTargets::Classes { labels, .. } => Targets::Labels(labels.to_vec()),
+                    BatchTargets::Real { values, n_outputs } => Targets::Values(
+                        Tensor::matrix(values.to_vec(), batch.n_rows(), n_outputs)
+                            .map_err(|e| TrainError::Config(e.to_string()))?,
+                    ),
+                };
+                let objective = Objective::new(self.model, x, targets, self.config.loss)?;
+                self.train_step(&objective, epoch, &train_eval)?;
+                bar.inc(1);
+            }
+            let record = self.evaluate(epoch, &train_eval, validation_eval.as_ref(), started)?;
+            bar.set_message(format!(
+                "epoch {epoch}: train loss {:.4}",
+                record.train_loss
+            ));
+            self.history.epochs.push(record);
+            self.next_epoch += 1;
+            if let Some(path) = &self.config.checkpoint_path {
+                self.checkpoint().save(path)?;
+            }
+        }
+        bar.finish_and_clear();
+        Ok(&self.history)
+    }
+
+    /// One optimizer step on one mini-batch.
+    fn train_step(
+        &mut self,
+        objective: &Objective<'_, f64>,
+        epoch: u64,
+        train_eval: &Objective<'_, f64>,
+    ) -> Result<(), TrainError> {
+        let tape = Tape::<f64>::new();
+        let theta_var = tape.leaf(Tensor::vector(self.theta.clone()));
+        let loss_var = objective.record(&tape, theta_var);
+        let loss = tape.scalar_value(loss_var);
+        if !loss.is_finite() {
+            return Err(self.diverged("loss", loss));
+        }
+        let grad = tape
+            .grad(loss_var, &[theta_var])
+            .pop()
+            .expect("one input")
+            .into_data();
+        if grad.iter().any(|g| !g.is_finite()) {
+            return Err(self.diverged("gradient", loss));
+        }
+        let grad_norm = grad.iter().map(|g| g * g).sum::<f64>().sqrt();
+        self.history.steps.push(StepRecord {
+            step: self.step,
+            epoch,
+            loss,
+            grad_norm,
+            lr: self.optimizer.lr(),
+        });
+        self.last_good.copy_from_slice(&self.theta);
+        self.optimizer.step(&mut self.theta, &grad)?;
+        self.step += 1;
+        if self.theta.iter().any(|t| !t.is_finite()) {
+            return Err(self.diverged("parameters after the update", loss));
+        }
+        if let Some(config) = &self.config.stuck
+            && self.stuck.observe(config, loss, grad_norm)
+        {
+            let (events, escaped) =
+                diagnose_and_escape(config, train_eval, &self.theta, self.step)?;
+            self.history.events.extend(events);
+            if let Some(theta) = escaped {
+                self.theta = theta;
+            }
+        }
+        Ok(())
+    }
+
+    /// Stops the run: `last_good` is the point before the last update, whose loss and
+    /// gradient were finite (at step 0, the starting point). The trainer keeps it.
+    fn diverged(&mut self, what: &'static str, loss: f64) -> TrainError {
+        self.theta.clone_from(&self.last_good);
+        TrainError::Diverged {
+            step: self.step,
+            what,
+            loss,
+            last_good: self.last_good.clone(),
+        }
+    }
+
+    fn evaluate(
+        &self,
+        epoch: u64,
+        train: &Objective<'_, f64>,
+        validation: Option<&Objective<'_, f64>>,
+        started: Instant,
+    ) -> Result<EpochRecord, TrainError> {
+        let train_eval = train.evaluate(&self.theta)?;
+        let validation_eval = validation.map(|v| v.evaluate(&self.theta)).transpose()?;
+        Ok(EpochRecord {
+            epoch,
+            train_loss: train_eval.loss,
+            train_accuracy: train_eval.accuracy,
+            validation_loss: validation_eval.map(|e| e.loss),
+            validation_accuracy: validation_eval.and_then(|e| e.accuracy),
+            seconds: started.elapsed().as_secs_f64(),
+        })
+    }
+
+    fn progress_bar(&self, total: u64) -> ProgressBar {
+        if !(self.config.progress && std::io::stderr().is_terminal()) {
+            return ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::hidden());
+        }
+        let bar = ProgressBar::new(total);
+        if let Ok(style) =
+            ProgressStyle::with_template("{bar:40} {pos}/{len} steps {elapsed_precise} {msg}")
+        {
+            bar.set_style(style);
+        }
+        bar
+    }
+}
