@@ -85,6 +85,10 @@ pub enum HessianError {
         /// The loss at the starting point.
         loss: f64,
     },
+    /// The autodiff tape refused the function or the point (a non-scalar `f`, NaN in
+    /// theta, a length mismatch).
+    #[error("autodiff: {0}")]
+    Autodiff(#[from] unstuck_autodiff::AutodiffError),
     /// The objective or operator failed; `message` is its own report.
     #[error("{op} failed: {message}")]
     Backend {

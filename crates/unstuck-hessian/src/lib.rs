@@ -14,10 +14,15 @@
 //! * Moving the point ([`Objective`]): [`escape_step`] / [`escape_saddle`],
 //!   [`refine_critical_point`], [`epsilon_sharpness`]; and [`lambda_max`].
 //!
+//! * From `unstuck-autodiff`: `Curvature<f64>` is an [`HvpOperator`], [`TapeObjective`]
+//!   turns a tape closure `Fn(&Tape<f64>, Var) -> Var` into an [`Objective`], and
+//!   [`hessian_of`] / [`analyze_tape_function`] do the dense path in one call.
+//!
 //! Everything is `f64`: this is where precision is the point.
 #![warn(missing_docs)]
 
 mod analysis;
+mod autodiff;
 mod block;
 mod classify;
 mod dense;
@@ -36,6 +41,7 @@ mod tridiag;
 mod vector;
 
 pub use analysis::{CriticalPointAnalysis, EscapeDirection, analyze_critical_point, analyze_dense};
+pub use autodiff::{TapeObjective, analyze_tape_function, hessian_of};
 pub use block::{BlockOperator, BlockSummary, BlockSummaryConfig, ParamBlock, block_summaries};
 pub use classify::{
     ClassifyTolerances, CriticalPointKind, SignCounts, classify_critical_point, classify_spectrum,

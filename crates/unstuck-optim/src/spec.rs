@@ -477,6 +477,25 @@ pub fn describe_keys(keys: &[KeyHelp]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        #[test]
+        fn arbitrary_text_never_panics(text in "\\PC{0,40}") {
+            // Any outcome is fine as long as errors point inside the text.
+            if let Err(OptimError::SpecSyntax { position, .. }) = parse_spec(&text) {
+                prop_assert!(position <= text.len());
+            }
+        }
+
+        #[test]
+        fn spec_like_text_never_panics(text in "[a-z_:=,()\\[\\]0-9.e+-]{0,40}") {
+            if let Err(OptimError::SpecSyntax { position, .. }) = parse_spec(&text) {
+                prop_assert!(position <= text.len());
+            }
+        }
+    }
 
     fn syntax_position(text: &str) -> usize {
         match parse_spec(text) {

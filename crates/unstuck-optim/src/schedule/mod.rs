@@ -201,6 +201,19 @@ pub fn schedule_from_spec(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn every_schedule_gives_a_valid_rate_at_any_step(step in any::<u64>(), base in 0.0f64..10.0) {
+            for kind in SCHEDULE_KINDS {
+                let schedule = parse_schedule(kind.example, base).unwrap();
+                let lr = schedule.lr(step);
+                prop_assert!(lr.is_finite() && lr >= 0.0, "{} at {}: {}", kind.name, step, lr);
+            }
+        }
+    }
 
     #[test]
     fn every_example_builds_and_has_help() {

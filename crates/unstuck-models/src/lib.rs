@@ -1,0 +1,45 @@
+//! Models as pure functions of one flat parameter vector `theta` and a batch.
+//!
+//! A model ([`Model`]) carves its layers out of theta with `slice` + `reshape` on an
+//! `unstuck_autodiff` tape, so an optimizer sees one slice, and the Hessian is one
+//! `P x P` matrix over theta. The layout ([`ParamSpec`]) names every tensor as PyTorch
+//! does (`layers.K.weight` of shape `(out, in)`, then `layers.K.bias`), which is what
+//! lets weights move between PyTorch and unstuck as safetensors ([`save_weights`],
+//! [`load_weights`]) and lets Hessian tools work per layer ([`layer_blocks`]).
+//!
+//! ```
+//! use unstuck_autodiff::Tensor;
+//! use unstuck_models::{Architecture, Loss, Mlp, Model, Objective, Targets};
+//! let mlp = Mlp::from_spec("4-16-16-3:relu").unwrap();
+//! let theta: Vec<f64> = mlp.init(42);
+//! assert_eq!(theta.len(), mlp.n_params());
+//! let x = Tensor::matrix((0..8).map(|i| i as f64 / 8.0).collect(), 2, 4).unwrap();
+//! let objective = Objective::new(&mlp, x, Targets::Labels(vec![0, 2]), Loss::CrossEntropy).unwrap();
+//! let (loss, gradient) = objective.gradient(&theta).unwrap();
+//! assert!(loss.is_finite() && gradient.iter().all(|g| g.is_finite()));
+//! ```
+
+#![warn(missing_docs)]
+
+mod activation;
+mod error;
+mod init;
+mod layout;
+mod linear;
+mod loss;
+mod mlp;
+mod model;
+mod objective;
+pub mod spec;
+mod weights;
+
+pub use activation::{Activation, DEFAULT_LEAKY_SLOPE};
+pub use error::ModelError;
+pub use init::{Init, InitDistribution};
+pub use layout::{LayerBlock, ParamSpec, layer_blocks};
+pub use linear::Linear;
+pub use loss::{Loss, Targets, accuracy};
+pub use mlp::{Mlp, MlpBuilder};
+pub use model::{Architecture, Model, logits};
+pub use objective::{Evaluation, Objective, loss_fn};
+pub use weights::{load_weights, save_weights, weights_from_bytes, weights_to_bytes};

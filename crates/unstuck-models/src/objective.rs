@@ -1,0 +1,152 @@
+//! A model, a batch and a loss as one scalar function of theta: the bridge to
+//! `unstuck_autodiff::{gradient, hvp, Curvature}`.
+
+use crate::loss::accuracy;
+use crate::model::{check_input, check_theta_len};
+use crate::{Loss, Model, ModelError, Targets};
+use unstuck_autodiff::{Curvature, Float, Tape, Tensor, Var};
+
+/// `theta -> loss(model(theta, x), targets)`, with every shape checked once, up front.
+///
+/// ```
+/// use unstuck_autodiff::Tensor;
+/// use unstuck_models::{Loss, Mlp, Model, Objective, Targets};
+/// let mlp = Mlp::from_spec("2-8-3:tanh").unwrap();
+/// let theta: Vec<f64> = mlp.init(0);
+/// let x = Tensor::matrix(vec![0.1, 0.2, -0.3, 0.4], 2, 2).unwrap();
+/// let objective = Objective::new(&mlp, x, Targets::Labels(vec![0, 2]), Loss::CrossEntropy).unwrap();
+/// let (loss, gradient) = objective.gradient(&theta).unwrap();
+/// assert!(loss > 0.0 && gradient.len() == theta.len());
+/// // Exact Hessian-vector products of the same function:
+/// let hv = objective.curvature(&theta).unwrap().hvp(&gradient).unwrap();
+/// assert_eq!(hv.len(), theta.len());
+/// ```
+#[derive(Debug)]
+pub struct Objective<'m, T: Float> {
+    model: &'m dyn Model<T>,
+    x: Tensor<T>,
+    targets: Targets<T>,
+    loss: Loss,
+}
+
+/// Loss and, for a classification loss, accuracy at one theta.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Evaluation<T> {
+    /// The loss (a mean over the batch).
+    pub loss: T,
+    /// The fraction of correct predictions; `None` for a regression loss.
+    pub accuracy: Option<f64>,
+}
+
+impl<'m, T: Float> Objective<'m, T> {
+    /// Checks that `x` is `[batch, input_width]` with `batch > 0` and that the targets
+    /// fit the loss and the model's output.
+    pub fn new(
+        model: &'m dyn Model<T>,
+        x: Tensor<T>,
+        targets: Targets<T>,
+        loss: Loss,
+    ) -> Result<Self, ModelError> {
+        let batch = check_input(model, x.dims())?;
+        if batch == 0 {
+            return Err(ModelError::EmptyBatch);
+        }
+        loss.check(batch, model.output_width(), &targets)?;
+        Ok(Objective {
+            model,
+            x,
+            targets,
+            loss,
+        })
+    }
+
+    /// The model.
+    pub fn model(&self) -> &'m dyn Model<T> {
+        self.model
+    }
+
+    /// The loss.
+    pub fn loss(&self) -> Loss {
+        self.loss
+    }
+
+    /// The number of examples in the batch.
+    pub fn batch_size(&self) -> usize {
+        self.x.dims()[0]
+    }
+
+    /// Records the loss at `theta` (a flat vector of `n_params` entries on `tape`).
+    ///
+    /// # Panics
+    /// If `theta` has the wrong length: [`Objective::gradient`] and friends check it.
+    pub fn record(&self, tape: &Tape<T>, theta: Var) -> Var {
+        let x = tape.constant(self.x.clone());
+        let logits = self.model.forward(tape, theta, x);
+        self.loss.apply(tape, logits, &self.targets)
+    }
+
+    /// The objective as the closure `unstuck_autodiff` takes.
+    pub fn as_fn(&self) -> impl Fn(&Tape<T>, Var) -> Var + '_ {
+        move |tape, theta| self.record(tape, theta)
+    }
+
+    /// The loss and its gradient with respect to theta.
+    pub fn gradient(&self, theta: &[T]) -> Result<(T, Vec<T>), ModelError> {
+        check_theta_len(self.model, theta.len())?;
+        Ok(unstuck_autodiff::gradient(self.as_fn(), theta)?)
+    }
+
+    /// The loss recorded with its gradient graph, ready for many Hessian-vector products.
+    pub fn curvature(&self, theta: &[T]) -> Result<Curvature<T>, ModelError> {
+        check_theta_len(self.model, theta.len())?;
+        Ok(Curvature::new(self.as_fn(), theta)?)
+    }
+
+    /// One Hessian-vector product `H(theta) v`.
+    pub fn hvp(&self, theta: &[T], v: &[T]) -> Result<Vec<T>, ModelError> {
+        check_theta_len(self.model, theta.len())?;
+        Ok(unstuck_autodiff::hvp(self.as_fn(), theta, v)?)
+    }
+
+    /// Loss and accuracy at `theta`, without recording gradients.
+    pub fn evaluate(&self, theta: &[T]) -> Result<Evaluation<T>, ModelError> {
+        check_theta_len(self.model, theta.len())?;
+        let tape = Tape::new();
+        let theta = tape.constant(Tensor::vector(theta.to_vec()));
+        let x = tape.constant(self.x.clone());
+        let logits = self.model.forward(&tape, theta, x);
+        let loss = tape.scalar_value(self.loss.apply(&tape, logits, &self.targets));
+        let accuracy = match &self.targets {
+            Targets::Labels(labels) => Some(accuracy(&tape.value(logits), labels)?),
+            Targets::Values(_) => None,
+        };
+        Ok(Evaluation { loss, accuracy })
+    }
+}
+
+/// The loss of `model` on one batch as a closure of theta, for
+/// `unstuck_autodiff::{gradient, hvp, Curvature}` (and so for the Hessian tools).
+///
+/// Shapes are checked here, once; theta's length is the caller's to get right
+/// (`model.n_params()`), or use [`Objective`], whose methods check it.
+///
+/// ```
+/// use unstuck_autodiff::{Tensor, gradient};
+/// use unstuck_models::{Architecture, Loss, Mlp, Model, Targets, loss_fn};
+/// let mlp = Mlp::from_spec("3-5-1:gelu").unwrap();
+/// let theta: Vec<f64> = mlp.init(3);
+/// let x = Tensor::matrix(vec![1.0, 0.0, -1.0, 0.5, 0.5, 0.5], 2, 3).unwrap();
+/// let y = Tensor::matrix(vec![0.3, -0.7], 2, 1).unwrap();
+/// let f = loss_fn(&mlp, x, Targets::Values(y), Loss::Mse).unwrap();
+/// let (loss, grad) = gradient(&f, &theta).unwrap();
+/// assert!(loss >= 0.0 && grad.len() == mlp.n_params());
+/// ```
+pub fn loss_fn<'m, T: Float>(
+    model: &'m dyn Model<T>,
+    x: Tensor<T>,
+    targets: Targets<T>,
+    loss: Loss,
+) -> Result<impl Fn(&Tape<T>, Var) -> Var + 'm, ModelError> {
+    let objective = Objective::new(model, x, targets, loss)?;
+    Ok(move |tape: &Tape<T>, theta: Var| objective.record(tape, theta))
+}

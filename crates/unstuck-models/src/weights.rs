@@ -1,0 +1,219 @@
+//! Weights in and out as safetensors, with PyTorch's names, shapes and layout.
+//!
+//! A file holds one tensor per [`ParamSpec`] of the model's layout (`layers.K.weight`
+//! of shape `(out, in)`, `layers.K.bias`), little-endian, in the element type of theta
+//! (`f32` -> `F32`, `f64` -> `F64`), plus the metadata `{"format": "pt"}` that
+//! Hugging Face loaders look for. PyTorch reads it with
+//! `model.load_state_dict(safetensors.torch.load_file(path))`, and a file written by
+//! `safetensors.torch.save_file(model.state_dict(), path)` loads here.
+
+use crate::{Architecture, ModelError, ParamSpec};
+use safetensors::tensor::TensorView;
+use safetensors::{Dtype, SafeTensors};
+use std::any::{Any, TypeId};
+use std::collections::{HashMap, HashSet};
+use std::io::Write;
+use std::path::Path;
+use unstuck_autodiff::Float;
+
+/// Theta's elements in their concrete type, so that bytes round-trip exactly (NaN
+/// payloads included) without a detour through another type.
+enum Elements {
+    F32(Vec<f32>),
+    F64(Vec<f64>),
+}
+
+fn dtype_of<T: Float>() -> Dtype {
+    if TypeId::of::<T>() == TypeId::of::<f32>() {
+        Dtype::F32
+    } else if TypeId::of::<T>() == TypeId::of::<f64>() {
+        Dtype::F64
+    } else {
+        panic!("Float is implemented for f32 and f64 only")
+    }
+}
+
+fn elements_of<T: Float>(theta: &[T]) -> Elements {
+    let any: Box<dyn Any> = Box::new(theta.to_vec());
+    match any.downcast::<Vec<f32>>() {
+        Ok(v) => Elements::F32(*v),
+        Err(any) => Elements::F64(
+            *any.downcast::<Vec<f64>>()
+                .unwrap_or_else(|_| panic!("Float is implemented for f32 and f64 only")),
+        ),
+    }
+}
+
+fn into_theta<T: Float>(elements: Elements) -> Vec<T> {
+    let any: Box<dyn Any> = match elements {
+        Elements::F32(v) => Box::new(v),
+        Elements::F64(v) => Box::new(v),
+    };
+    *any.downcast::<Vec<T>>()
+        .unwrap_or_else(|_| panic!("elements decoded in a dtype other than theta's"))
+}
+
+/// The model's parameters as the bytes of a safetensors file.
+///
+/// The bytes depend only on the layout and theta (safetensors orders tensors by name),
+/// so saving the same theta twice gives identical files.
+pub fn weights_to_bytes<T: Float, M: Architecture + ?Sized>(
+    model: &M,
+    theta: &[T],
+) -> Result<Vec<u8>, ModelError> {
+    crate::model::check_theta_len(model, theta.len())?;
+    let dtype = dtype_of::<T>();
+    let bytes: Vec<u8> = match elements_of(theta) {
+        Elements::F32(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+        Elements::F64(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+    };
+    let size = dtype.bitsize() / 8;
+    let views = model
+        .layout()
+        .iter()
+        .map(|spec| {
+            let range = spec.offset * size..(spec.offset + spec.len()) * size;
+            let view = TensorView::new(dtype, spec.shape.clone(), &bytes[range])
+                .map_err(safetensors_error)?;
+            Ok((spec.name.as_str(), view))
+        })
+        .collect::<Result<Vec<_>, ModelError>>()?;
+    // One metadata key only: safetensors keeps metadata in a HashMap, and several keys
+    // would be written in a random order, breaking byte-identical files.
+    let metadata = HashMap::from([("format".to_string(), "pt".to_string())]);
+    safetensors::serialize(views, Some(metadata)).map_err(safetensors_error)
+}
+
+/// Writes the model's parameters to `path` atomically: a temporary file in the same
+/// directory is written, flushed to disk, then renamed over `path`, so a reader never
+/// sees a half-written file.
+///
+/// ```
+/// use unstuck_models::{Mlp, Model, load_weights, save_weights};
+/// let mlp = Mlp::from_spec("4-3-2:tanh").unwrap();
+/// let theta: Vec<f32> = mlp.init(1);
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("model.safetensors");
+/// save_weights(&mlp, &theta, &path).unwrap();
+/// assert_eq!(load_weights::<f32, _>(&mlp, &path).unwrap(), theta);
+/// ```
+pub fn save_weights<T: Float, M: Architecture + ?Sized>(
+    model: &M,
+    theta: &[T],
+    path: impl AsRef<Path>,
+) -> Result<(), ModelError> {
+    let bytes = weights_to_bytes(model, theta)?;
+    write_atomic(path.as_ref(), &bytes)
+}
+
+/// Reads theta from the bytes of a safetensors file.
+///
+/// Every tensor of the layout must be present with its exact shape and with theta's
+/// dtype (`F32` for `f32`, `F64` for `f64`: no silent rounding; convert after loading
+/// if you need the other precision), and the file must hold nothing else. Each failure
+/// names the tensor.
+pub fn weights_from_bytes<T: Float, M: Architecture + ?Sized>(
+    model: &M,
+    bytes: &[u8],
+) -> Result<Vec<T>, ModelError> {
+    let file = SafeTensors::deserialize(bytes).map_err(safetensors_error)?;
+    let dtype = dtype_of::<T>();
+    let layout = model.layout();
+    let mut elements = match dtype {
+        Dtype::F32 => Elements::F32(vec![0.0; model.n_params()]),
+        _ => Elements::F64(vec![0.0; model.n_params()]),
+    };
+    for spec in layout {
+        let view = file
+            .tensor(&spec.name)
+            .map_err(|_| ModelError::MissingTensor {
+                name: spec.name.clone(),
+            })?;
+        check_tensor(spec, view.dtype(), view.shape(), dtype)?;
+        let data = view.data();
+        match &mut elements {
+            Elements::F32(v) => {
+                for (dst, src) in v[spec.range()].iter_mut().zip(data.chunks_exact(4)) {
+                    *dst = f32::from_le_bytes(src.try_into().expect("chunks of 4 bytes"));
+                }
+            }
+            Elements::F64(v) => {
+                for (dst, src) in v[spec.range()].iter_mut().zip(data.chunks_exact(8)) {
+                    *dst = f64::from_le_bytes(src.try_into().expect("chunks of 8 bytes"));
+                }
+            }
+        }
+    }
+    let known: HashSet<&str> = layout.iter().map(|spec| spec.name.as_str()).collect();
+    let mut names = file.names();
+    names.sort_unstable();
+    if let Some(extra) = names.into_iter().find(|name| !known.contains(name)) {
+        return Err(ModelError::ExtraTensor {
+            name: extra.to_string(),
+        });
+    }
+    Ok(into_theta(elements))
+}
+
+/// Reads theta from a safetensors file (see [`weights_from_bytes`] for the checks).
+pub fn load_weights<T: Float, M: Architecture + ?Sized>(
+    model: &M,
+    path: impl AsRef<Path>,
+) -> Result<Vec<T>, ModelError> {
+    let path = path.as_ref();
+    let bytes = std::fs::read(path).map_err(|source| ModelError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    weights_from_bytes(model, &bytes)
+}
+
+fn check_tensor(
+    spec: &ParamSpec,
+    dtype: Dtype,
+    shape: &[usize],
+    expected: Dtype,
+) -> Result<(), ModelError> {
+    if dtype != expected {
+        return Err(ModelError::WrongDtype {
+            name: spec.name.clone(),
+            expected: format!("{expected:?}"),
+            got: format!("{dtype:?}"),
+        });
+    }
+    if shape != spec.shape.as_slice() {
+        return Err(ModelError::WrongShape {
+            name: spec.name.clone(),
+            expected: spec.shape.clone(),
+            got: shape.to_vec(),
+        });
+    }
+    Ok(())
+}
+
+fn safetensors_error(error: safetensors::SafeTensorError) -> ModelError {
+    ModelError::Safetensors {
+        message: error.to_string(),
+    }
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ModelError> {
+    let io_error = |source| ModelError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let mut file = tempfile::Builder::new()
+        .prefix(".unstuck-weights-")
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(io_error)?;
+    file.write_all(bytes).map_err(io_error)?;
+    file.as_file().sync_all().map_err(io_error)?;
+    // On failure the temporary file is removed when `file` drops.
+    file.persist(path).map_err(|e| io_error(e.error))?;
+    Ok(())
+}
