@@ -156,10 +156,14 @@ fn adam_loop<T: Scalar>(
 ) {
     let moments = exp_avg.iter_mut().zip(exp_avg_sq.iter_mut());
     for ((p, &g), (m, v)) in params.iter_mut().zip(grads).zip(moments) {
-        *m = h.lerp.apply(*m, g);
-        *v = addcmul(*v * h.beta2, h.one_minus_beta2, g, g);
-        let denom = v.sqrt() / h.bias_correction2_sqrt + h.eps;
-        *p = addcdiv(*p, h.neg_step_size, *m, denom);
+        // New moments stay in registers: reading `*m` back after storing `v` made LLVM
+        // reload it from memory (it cannot prove the slices apart inside the closure).
+        let m_new = h.lerp.apply(*m, g);
+        let v_new = addcmul(*v * h.beta2, h.one_minus_beta2, g, g);
+        *m = m_new;
+        *v = v_new;
+        let denom = v_new.sqrt() / h.bias_correction2_sqrt + h.eps;
+        *p = addcdiv(*p, h.neg_step_size, m_new, denom);
     }
 }
 
