@@ -61,6 +61,23 @@ fn schedules_match_pytorch() {
 }
 
 #[test]
+fn explicit_sequence_matches_pytorch_sequential_lr() {
+    // The golden `warmup_then_cosine` is PyTorch's SequentialLR; written as our general
+    // `sequence` (not the `warmup` shorthand) it must give the same rates.
+    let golden = fixture("lr_schedules.json");
+    let schedule = golden["schedules"]
+        .as_array()
+        .expect("schedules")
+        .iter()
+        .find(|s| s["name"] == "warmup_then_cosine")
+        .expect("present");
+    let spec = "sequence:parts=[(linear:start_factor=0.01,total_iters=10),(cosine:t_max=110,eta_min=0.0)],milestones=[10]";
+    let ours = parse_schedule(spec, 0.1).unwrap();
+    let lrs: Vec<f64> = (0..120).map(|k| ours.lr(k)).collect();
+    check_close("sequence", &lrs, &f64s(&schedule["lrs"]));
+}
+
+#[test]
 fn optimizer_reports_the_scheduled_rate_at_every_step() {
     // The same values through an optimizer: `lr()` before step k is `lrs[k]`.
     let golden = fixture("lr_schedules.json");
