@@ -138,9 +138,16 @@ fn check_eigenvectors<F: Objective>(f: &F, golden: &Value, label: &str) {
         let mut magnitudes: Vec<f64> = want.iter().map(|x| x.abs()).collect();
         magnitudes.sort_by(|a, b| b.total_cmp(a));
         let tied = magnitudes.len() > 1 && magnitudes[0] - magnitudes[1] <= 1e-12 * magnitudes[0];
-        let sign = if tied && common::dot(eigen.vector(j), &want) < 0.0 { -1.0 } else { 1.0 };
+        let sign = if tied && common::dot(eigen.vector(j), &want) < 0.0 {
+            -1.0
+        } else {
+            1.0
+        };
         for (g, w) in eigen.vector(j).iter().zip(&want) {
-            assert!((sign * g - w).abs() < 1e-10, "{label}: eigenvector {j}: {g} vs {w}");
+            assert!(
+                (sign * g - w).abs() < 1e-10,
+                "{label}: eigenvector {j}: {g} vs {w}"
+            );
         }
     }
 }

@@ -72,55 +72,33 @@ impl Loss {
         outputs: usize,
         targets: &Targets<T>,
     ) -> Result<(), ModelError> {
-        let n_classes = match (self, targets) {
-            (Loss::CrossEntropy, Targets::Labels(_)) => outputs,
+        match (self, targets) {
+            (Loss::CrossEntropy, Targets::Labels(labels)) => check_labels(labels, batch, outputs),
             (Loss::BinaryCrossEntropyWithLogits, Targets::Labels(_)) if outputs != 1 => {
-                return Err(ModelError::OutputWidth {
+                Err(ModelError::OutputWidth {
                     loss: self.name(),
                     expected: "exactly 1",
                     got: outputs,
-                });
+                })
             }
-            (Loss::BinaryCrossEntropyWithLogits, Targets::Labels(_)) => 2,
-            (Loss::Mse, Targets::Values(values)) => {
-                return if values.dims() == [batch, outputs] {
-                    Ok(())
-                } else {
-                    Err(ModelError::TargetShape {
-                        expected: vec![batch, outputs],
-                        got: values.dims().to_vec(),
-                    })
-                };
+            (Loss::BinaryCrossEntropyWithLogits, Targets::Labels(labels)) => {
+                check_labels(labels, batch, 2)
             }
-            (Loss::Mse, Targets::Labels(_)) => {
-                return Err(ModelError::TargetKind {
-                    loss: self.name(),
-                    expected: "real-valued targets (Targets::Values)",
-                });
+            (Loss::Mse, Targets::Values(values)) if values.dims() != [batch, outputs] => {
+                Err(ModelError::TargetShape {
+                    expected: vec![batch, outputs],
+                    got: values.dims().to_vec(),
+                })
             }
-            (_, Targets::Values(_)) => {
-                return Err(ModelError::TargetKind {
-                    loss: self.name(),
-                    expected: "class labels (Targets::Labels)",
-                });
-            }
-        };
-        let Targets::Labels(labels) = targets else {
-            unreachable!("value targets returned above")
-        };
-        if labels.len() != batch {
-            return Err(ModelError::TargetCount {
-                expected: batch,
-                got: labels.len(),
-            });
-        }
-        match labels.iter().position(|&label| label >= n_classes) {
-            Some(index) => Err(ModelError::LabelOutOfRange {
-                index,
-                label: labels[index],
-                n_classes,
+            (Loss::Mse, Targets::Values(_)) => Ok(()),
+            (Loss::Mse, Targets::Labels(_)) => Err(ModelError::TargetKind {
+                loss: self.name(),
+                expected: "real-valued targets (Targets::Values)",
             }),
-            None => Ok(()),
+            (_, Targets::Values(_)) => Err(ModelError::TargetKind {
+                loss: self.name(),
+                expected: "class labels (Targets::Labels)",
+            }),
         }
     }
 
@@ -157,6 +135,24 @@ impl Loss {
             (Loss::Mse, Targets::Values(values)) => tape.mse(logits, tape.constant(values.clone())),
             _ => panic!("{self}: wrong kind of targets (call Loss::check first)"),
         }
+    }
+}
+
+/// One label per row, each below `n_classes`.
+fn check_labels(labels: &[usize], batch: usize, n_classes: usize) -> Result<(), ModelError> {
+    if labels.len() != batch {
+        return Err(ModelError::TargetCount {
+            expected: batch,
+            got: labels.len(),
+        });
+    }
+    match labels.iter().position(|&label| label >= n_classes) {
+        Some(index) => Err(ModelError::LabelOutOfRange {
+            index,
+            label: labels[index],
+            n_classes,
+        }),
+        None => Ok(()),
     }
 }
 

@@ -217,3 +217,29 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ModelError> {
     file.persist(path).map_err(|e| io_error(e.error))?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Mlp;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Any bit pattern, NaN payloads and signed zeros included, survives a round trip.
+        #[test]
+        fn bytes_round_trip_every_bit_pattern(
+            bits64 in proptest::collection::vec(any::<u64>(), 13),
+            bits32 in proptest::collection::vec(any::<u32>(), 13),
+        ) {
+            let mlp = Mlp::from_spec("2-3-1:relu").unwrap();
+            let theta: Vec<f64> = bits64.iter().map(|&b| f64::from_bits(b)).collect();
+            let back: Vec<f64> = weights_from_bytes(&mlp, &weights_to_bytes(&mlp, &theta).unwrap()).unwrap();
+            prop_assert_eq!(back.iter().map(|x| x.to_bits()).collect::<Vec<_>>(), bits64);
+            let theta: Vec<f32> = bits32.iter().map(|&b| f32::from_bits(b)).collect();
+            let back: Vec<f32> = weights_from_bytes(&mlp, &weights_to_bytes(&mlp, &theta).unwrap()).unwrap();
+            prop_assert_eq!(back.iter().map(|x| x.to_bits()).collect::<Vec<_>>(), bits32);
+        }
+    }
+}

@@ -14,6 +14,11 @@
 //! Every optimizer is an [`UpdateRule`] (the math) run by a [`Driver`] (input checks,
 //! step count, schedule, state), so each rule is one short file.
 //!
+//! Element types are `f32` and `f64` through one code path ([`Scalar`]).
+//! Hyperparameters are `f64`; each step casts the scalars it needs to the parameter type
+//! once and computes elementwise in that type, and optimizer state is stored in the
+//! parameter type too, exactly as PyTorch keeps state in the parameter dtype.
+//!
 //! ```
 //! use unstuck_optim::{Optimizer, Registry};
 //!

@@ -92,11 +92,15 @@ pub fn count_at_least(
     min: u64,
 ) -> Result<u64, OptimError> {
     if value >= min {
-        Ok(value)
-    } else {
-        // Counts are far below 2^53, so the f64 in the error is exact.
-        Err(invalid(owner, name, value as f64, "a larger whole number"))
+        return Ok(value);
     }
+    let expected = match min {
+        1 => "a whole number >= 1",
+        2 => "a whole number >= 2",
+        _ => "a larger whole number",
+    };
+    // Counts are far below 2^53, so the f64 in the error is exact.
+    Err(invalid(owner, name, value as f64, expected))
 }
 
 #[cfg(test)]

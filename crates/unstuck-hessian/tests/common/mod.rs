@@ -29,11 +29,7 @@ pub fn floats(v: &Value) -> Vec<f64> {
 
 /// A JSON matrix (list of rows) flattened row-major.
 pub fn matrix(v: &Value) -> Vec<f64> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|row| floats(row))
-        .collect()
+    v.as_array().unwrap().iter().flat_map(floats).collect()
 }
 
 fn f64s(st: &SafeTensors<'_>, name: &str) -> Vec<f64> {

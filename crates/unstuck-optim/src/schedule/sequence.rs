@@ -27,11 +27,11 @@ impl Sequence {
                 expected: "one milestone fewer than parts (and at least one part)",
             });
         }
-        if milestones.windows(2).any(|w| w[0] >= w[1]) {
+        if let Some(w) = milestones.windows(2).find(|w| w[0] >= w[1]) {
             return Err(OptimError::InvalidHyperparameter {
                 owner,
                 name: "milestones",
-                value: f64::NAN,
+                value: w[1] as f64,
                 expected: "strictly increasing milestones",
             });
         }
