@@ -1,40 +1,75 @@
 //! Project chores: `cargo xtask <command>`. This file only parses and dispatches.
 
+mod report;
+
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo xtask <command>
+const USAGE: &str = "usage: cargo xtask <command> [options]
 
 commands:
-  report    run the lecture's experiments and write docs/report/ (Markdown + SVG)
-  help      print this message";
+  report    run the lecture's experiments and write a reproducible report
+            (Markdown + SVG figures + manifest.json with the SHA-256 of every artifact)
+  help      print this message
+
+report options:
+  --quick        small sizes (under a minute); default output target/report-quick/
+  --only NAME    run one experiment (see the list below)
+  --out DIR      where to write (default docs/report/)
+  --check        run the report twice in a temporary directory, with RAYON_NUM_THREADS=1
+                 and =2, compare every hashed artifact (and, for the full report, the
+                 checked-in docs/report/manifest.json); print what differs, fail if anything does";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.first().map(String::as_str) {
-        Some("report") => report(&args[1..]),
-        Some("help") | Some("--help") | Some("-h") => {
-            println!("{USAGE}");
-            ExitCode::SUCCESS
+    let result = match args.first().map(String::as_str) {
+        Some("report") => parse_report(&args[1..]).and_then(report::main),
+        Some("help" | "--help" | "-h") => {
+            println!(
+                "{USAGE}\n\nexperiments: {}",
+                report::experiment_names().join(", ")
+            );
+            return ExitCode::SUCCESS;
         }
-        Some(other) => {
-            eprintln!("error: unknown command `{other}`\n\n{USAGE}");
-            ExitCode::from(2)
-        }
-        None => {
-            eprintln!("{USAGE}");
-            ExitCode::from(2)
+        Some(other) => Err(anyhow::anyhow!("unknown command `{other}`\n\n{USAGE}")),
+        None => Err(anyhow::anyhow!("no command given\n\n{USAGE}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
         }
     }
 }
 
-/// The report needs the trainer and every library crate; until they land it says what it
-/// will do and fails, so that nobody mistakes silence for a report.
-fn report(_args: &[String]) -> ExitCode {
-    eprintln!(
-        "error: `cargo xtask report` is not available yet.\n\
-         It will run the lecture's experiments (saddle, minimum-ratio, optimizers, schedules,\n\
-         batch-size, guide) and write docs/report/README.md, SVG figures and manifest.json.\n\
-         It lands with the training-loop issue; today only the library crates exist."
-    );
-    ExitCode::FAILURE
+fn parse_report(args: &[String]) -> anyhow::Result<report::Options> {
+    let mut options = report::Options::default();
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--quick" => options.quick = true,
+            "--check" => options.check = true,
+            "--only" => {
+                let name = args
+                    .next()
+                    .ok_or_else(|| anyhow::anyhow!("--only needs a NAME"))?;
+                if !report::experiment_names().contains(&name.as_str()) {
+                    anyhow::bail!(
+                        "--only {name}: no such experiment (choose from {})",
+                        report::experiment_names().join(", ")
+                    );
+                }
+                options.only = Some(name.clone());
+            }
+            "--out" => {
+                let dir = args
+                    .next()
+                    .ok_or_else(|| anyhow::anyhow!("--out needs a DIR"))?;
+                options.out = Some(PathBuf::from(dir));
+            }
+            other => anyhow::bail!("report: unknown option `{other}`\n\n{USAGE}"),
+        }
+    }
+    Ok(options)
 }

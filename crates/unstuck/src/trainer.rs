@@ -170,6 +170,17 @@ impl<'m> Trainer<'m> {
         train: &Dataset<f64>,
         validation: Option<&Dataset<f64>>,
     ) -> Result<&History, TrainError> {
+        self.fit_until(train, validation, |_| false)
+    }
+
+    /// Like [`Trainer::fit`], but stops early after the first epoch for which `stop`
+    /// returns true (early stopping, or "train until the loss reaches a target").
+    pub fn fit_until(
+        &mut self,
+        train: &Dataset<f64>,
+        validation: Option<&Dataset<f64>>,
+        mut stop: impl FnMut(&EpochRecord) -> bool,
+    ) -> Result<&History, TrainError> {
         let batch_config = BatchConfig {
             batch_size: self.config.batch_size,
             drop_last: self.config.drop_last,
@@ -214,6 +225,9 @@ impl<'m> Trainer<'m> {
             self.next_epoch += 1;
             if let Some(path) = &self.config.checkpoint_path {
                 self.checkpoint().save(path)?;
+            }
+            if self.history.epochs.last().is_some_and(&mut stop) {
+                break;
             }
         }
         bar.finish_and_clear();

@@ -1,0 +1,231 @@
+//! SVG figures with plotters, rendered to strings so they can be hashed before writing.
+
+use anyhow::{Result, anyhow};
+use plotters::prelude::*;
+
+/// One named line (or path) of points.
+#[derive(Debug, Clone)]
+pub struct Series {
+    pub name: String,
+    pub points: Vec<(f64, f64)>,
+}
+
+impl Series {
+    pub fn new(name: impl Into<String>, points: Vec<(f64, f64)>) -> Self {
+        Series {
+            name: name.into(),
+            points,
+        }
+    }
+}
+
+const SIZE: (u32, u32) = (720, 480);
+
+fn err<E: std::fmt::Debug>(e: E) -> anyhow::Error {
+    anyhow!("plotting failed: {e:?}")
+}
+
+fn color(i: usize) -> RGBColor {
+    const COLORS: [RGBColor; 8] = [
+        RGBColor(31, 119, 180),
+        RGBColor(214, 39, 40),
+        RGBColor(44, 160, 44),
+        RGBColor(255, 127, 14),
+        RGBColor(148, 103, 189),
+        RGBColor(140, 86, 75),
+        RGBColor(227, 119, 194),
+        RGBColor(23, 190, 207),
+    ];
+    COLORS[i % COLORS.len()]
+}
+
+fn bounds(series: &[Series]) -> ((f64, f64), (f64, f64)) {
+    let finite = series
+        .iter()
+        .flat_map(|s| s.points.iter())
+        .filter(|(x, y)| x.is_finite() && y.is_finite());
+    let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
+    for &(x, y) in finite {
+        x0 = x0.min(x);
+        x1 = x1.max(x);
+        y0 = y0.min(y);
+        y1 = y1.max(y);
+    }
+    if x0 > x1 {
+        return ((0.0, 1.0), (0.0, 1.0));
+    }
+    let pad = |a: f64, b: f64| {
+        let span = if b > a { b - a } else { a.abs().max(1.0) };
+        (a - 0.05 * span, b + 0.05 * span)
+    };
+    (pad(x0, x1), pad(y0, y1))
+}
+
+/// A line chart of several series with a legend.
+pub fn lines(title: &str, x_label: &str, y_label: &str, series: &[Series]) -> Result<String> {
+    let ((x0, x1), (y0, y1)) = bounds(series);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 20))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d(x0..x1, y0..y1)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc(x_label)
+            .y_desc(y_label)
+            .draw()
+            .map_err(err)?;
+        for (i, s) in series.iter().enumerate() {
+            let style = color(i).stroke_width(2);
+            let finite = s
+                .points
+                .iter()
+                .copied()
+                .filter(|(x, y)| x.is_finite() && y.is_finite());
+            chart
+                .draw_series(LineSeries::new(finite, style))
+                .map_err(err)?
+                .label(s.name.as_str())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color(i)));
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()
+            .map_err(err)?;
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}
+
+/// A scatter plot of labelled point groups.
+pub fn scatter(title: &str, x_label: &str, y_label: &str, groups: &[Series]) -> Result<String> {
+    let ((x0, x1), (y0, y1)) = bounds(groups);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 20))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d(x0..x1, y0..y1)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc(x_label)
+            .y_desc(y_label)
+            .draw()
+            .map_err(err)?;
+        for (i, g) in groups.iter().enumerate() {
+            let c = color(i);
+            chart
+                .draw_series(g.points.iter().map(|&p| Circle::new(p, 4, c.filled())))
+                .map_err(err)?
+                .label(g.name.as_str())
+                .legend(move |(x, y)| Circle::new((x + 10, y), 4, c.filled()));
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()
+            .map_err(err)?;
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}
+
+/// A labelled point on a surface plot.
+#[derive(Debug, Clone)]
+pub struct Marker {
+    pub at: (f64, f64),
+    pub label: String,
+}
+
+/// A 2-D surface shaded by `log10(1 + f)`, with paths drawn over it and markers.
+pub fn surface(
+    title: &str,
+    f: &dyn Fn(f64, f64) -> f64,
+    x_range: (f64, f64),
+    y_range: (f64, f64),
+    paths: &[Series],
+    markers: &[Marker],
+) -> Result<String> {
+    const CELLS: usize = 40;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (640, 600)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 20))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(50)
+            .build_cartesian_2d(x_range.0..x_range.1, y_range.0..y_range.1)
+            .map_err(err)?;
+        chart.configure_mesh().disable_mesh().draw().map_err(err)?;
+        let dx = (x_range.1 - x_range.0) / CELLS as f64;
+        let dy = (y_range.1 - y_range.0) / CELLS as f64;
+        let mut values = Vec::with_capacity(CELLS * CELLS);
+        for i in 0..CELLS {
+            for j in 0..CELLS {
+                let x = x_range.0 + (i as f64 + 0.5) * dx;
+                let y = y_range.0 + (j as f64 + 0.5) * dy;
+                values.push((i, j, (1.0 + f(x, y).max(0.0)).log10()));
+            }
+        }
+        let top = values
+            .iter()
+            .map(|v| v.2)
+            .fold(f64::MIN, f64::max)
+            .max(1e-12);
+        chart
+            .draw_series(values.iter().map(|&(i, j, v)| {
+                let x = x_range.0 + i as f64 * dx;
+                let y = y_range.0 + j as f64 * dy;
+                let shade = (255.0 * (1.0 - 0.75 * v / top)) as u8;
+                Rectangle::new(
+                    [(x, y), (x + dx, y + dy)],
+                    RGBColor(shade, shade, 255).filled(),
+                )
+            }))
+            .map_err(err)?;
+        let inside = |&(x, y): &(f64, f64)| {
+            x >= x_range.0 && x <= x_range.1 && y >= y_range.0 && y <= y_range.1
+        };
+        for (i, path) in paths.iter().enumerate() {
+            let c = color(i + 1);
+            let points: Vec<(f64, f64)> = path.points.iter().copied().filter(inside).collect();
+            chart
+                .draw_series(LineSeries::new(points, c.stroke_width(2)))
+                .map_err(err)?
+                .label(path.name.as_str())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c));
+        }
+        for marker in markers.iter().filter(|m| inside(&m.at)) {
+            chart
+                .draw_series([
+                    Circle::new(marker.at, 5, BLACK.filled()).into_dyn(),
+                    Text::new(marker.label.clone(), marker.at, ("sans-serif", 14)).into_dyn(),
+                ])
+                .map_err(err)?;
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()
+            .map_err(err)?;
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}
