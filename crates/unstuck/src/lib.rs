@@ -22,6 +22,7 @@
 #![warn(missing_docs)]
 
 mod checkpoint;
+pub mod diagnose;
 mod error;
 mod history;
 mod stuck;
@@ -34,6 +35,7 @@ pub use unstuck_models as models;
 pub use unstuck_optim as optim;
 
 pub use checkpoint::Checkpoint;
+pub use diagnose::{Diagnosis, Verdict, diagnose};
 pub use error::TrainError;
 pub use history::{EpochRecord, Event, History, StepRecord};
 pub use stuck::StuckConfig;

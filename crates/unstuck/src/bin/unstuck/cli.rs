@@ -1,0 +1,183 @@
+//! The command line, declared with clap's derive API.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// My network fails to train, what now? Train, diagnose with the lecture's general
+/// guide, and look at the Hessian where training stalls.
+#[derive(Debug, Parser)]
+#[command(name = "unstuck", version, about, long_about = None)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Train a model; with --out, write its history, weights, checkpoint and loss curve.
+    Train(TrainArgs),
+    /// Walk the general guide: model bias, optimization, overfitting, mismatch or healthy.
+    Diagnose(DiagnoseArgs),
+    /// Analyse the Hessian of the training loss at saved weights.
+    Hessian(HessianArgs),
+    /// List optimizers, schedules, datasets and activations.
+    List(ListArgs),
+}
+
+/// How to read and split the data. DATA itself is each command's positional argument.
+#[derive(Debug, Clone, Args, Serialize, Deserialize, PartialEq)]
+pub(crate) struct DataOptions {
+    /// CSV: the label column, by header name or 0-based index [default: the last column].
+    #[arg(long, value_name = "COL")]
+    pub(crate) label: Option<String>,
+    /// CSV: the label column holds real-valued targets (regression with MSE).
+    #[arg(long)]
+    pub(crate) regression: bool,
+    /// CSV: the field separator.
+    #[arg(long, value_name = "CHAR", default_value_t = ',')]
+    pub(crate) delimiter: char,
+    /// IDX: the label file that goes with the image file DATA.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) labels: Option<PathBuf>,
+    /// A separate test set read like DATA (CSV file, or IDX images with --test-labels).
+    #[arg(long, value_name = "DATA")]
+    pub(crate) test_data: Option<String>,
+    /// IDX: the label file that goes with --test-data.
+    #[arg(long, value_name = "FILE", requires = "test_data")]
+    pub(crate) test_labels: Option<PathBuf>,
+    /// Fraction of the rows held out for validation (stratified, seeded by --seed).
+    #[arg(long, value_name = "FRACTION", default_value_t = 0.2)]
+    pub(crate) validation: f64,
+    /// Fraction of the rows held out for test (when there is no separate test set).
+    #[arg(long, value_name = "FRACTION", default_value_t = 0.0)]
+    pub(crate) test: f64,
+    /// Keep the raw features (by default they are standardised with the training part's
+    /// mean and standard deviation).
+    #[arg(long)]
+    pub(crate) no_standardize: bool,
+}
+
+/// How a model is trained (the model spec itself is each command's `--model`).
+#[derive(Debug, Clone, Args, Serialize, Deserialize, PartialEq)]
+pub(crate) struct RunOptions {
+    /// The optimizer, e.g. `adam:lr=1e-3` or `sgd:lr=0.1,momentum=0.9` (see `unstuck list`).
+    #[arg(long, value_name = "SPEC", default_value = "adam:lr=1e-3")]
+    pub(crate) optim: String,
+    /// A learning-rate schedule, e.g. `cosine:t_max=1000` (see `unstuck list schedules`).
+    #[arg(long, value_name = "SPEC")]
+    pub(crate) schedule: Option<String>,
+    /// Examples per mini-batch.
+    #[arg(long, value_name = "N", default_value_t = 32)]
+    pub(crate) batch: usize,
+    /// Seeds the split, the initialisation and the shuffling.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub(crate) seed: u64,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct TrainArgs {
+    /// The data: a CSV file, IDX images (with --labels), a bundled set (digits,
+    /// breast-cancer) or a synthetic spec such as `spirals:n=1000,noise=0.2`.
+    #[arg(value_name = "DATA", required_unless_present = "resume")]
+    pub(crate) data: Option<String>,
+    #[command(flatten)]
+    pub(crate) data_options: DataOptions,
+    /// The model, e.g. `64-128-10:relu` (widths input-hidden...-output, then the activation).
+    #[arg(long, value_name = "SPEC", required_unless_present = "resume")]
+    pub(crate) model: Option<String>,
+    #[command(flatten)]
+    pub(crate) run: RunOptions,
+    /// Epochs to train in total (a resumed run counts the epochs already done).
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub(crate) epochs: u64,
+    /// Turn off the trainer's stuck detector (and its saddle escape).
+    #[arg(long)]
+    pub(crate) no_stuck_detection: bool,
+    /// Write history.json, weights.safetensors, checkpoint.json, run.json and loss.svg here.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) out: Option<PathBuf>,
+    /// Continue the run saved in DIR (its run.json and checkpoint.json) up to --epochs,
+    /// bit-identically; writes to --out, or back to DIR.
+    #[arg(
+        long,
+        value_name = "DIR",
+        conflicts_with_all = [
+            "data", "label", "regression", "delimiter", "labels", "test_data", "test_labels",
+            "validation", "test", "no_standardize", "model", "optim", "schedule", "batch",
+            "seed", "no_stuck_detection",
+        ]
+    )]
+    pub(crate) resume: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DiagnoseArgs {
+    /// The data: a CSV file, IDX images (with --labels), a bundled set (digits,
+    /// breast-cancer) or a synthetic spec such as `spirals:n=1000,noise=0.2`.
+    #[arg(value_name = "DATA")]
+    pub(crate) data: String,
+    #[command(flatten)]
+    pub(crate) data_options: DataOptions,
+    /// The model, e.g. `64-128-10:relu` (widths input-hidden...-output, then the activation).
+    #[arg(long, value_name = "SPEC")]
+    pub(crate) model: String,
+    #[command(flatten)]
+    pub(crate) run: RunOptions,
+    /// The training budget in epochs (the shallow reference gets the same).
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub(crate) epochs: u64,
+    /// Print the diagnosis as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct HessianArgs {
+    /// The data the model was trained on, read and split as `unstuck train` did (pass the
+    /// same data options and --seed).
+    #[arg(value_name = "DATA")]
+    pub(crate) data: String,
+    #[command(flatten)]
+    pub(crate) data_options: DataOptions,
+    /// The model, e.g. `64-128-10:relu`.
+    #[arg(long, value_name = "SPEC")]
+    pub(crate) model: String,
+    /// The weights (safetensors, f64, as `unstuck train --out` writes them).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) weights: PathBuf,
+    /// Seeds the split (as in training) and every random probe.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub(crate) seed: u64,
+    /// How many extreme eigenvalues to report at each end.
+    #[arg(short, long, value_name = "K", default_value_t = 5)]
+    pub(crate) k: usize,
+    /// Hessian-vector products Lanczos may use.
+    #[arg(long, value_name = "N", default_value_t = 200)]
+    pub(crate) max_iter: usize,
+    /// Models up to this many parameters get the exact, dense Hessian.
+    #[arg(long, value_name = "N", default_value_t = 1500)]
+    pub(crate) dense_max: usize,
+    /// Write hessian.json and density.svg here.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) out: Option<PathBuf>,
+    /// Print the analysis as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ListWhat {
+    Optimizers,
+    Schedules,
+    Datasets,
+    Activations,
+    Losses,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ListArgs {
+    /// What to list [default: everything].
+    #[arg(value_enum)]
+    pub(crate) what: Option<ListWhat>,
+}

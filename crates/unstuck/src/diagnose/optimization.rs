@@ -1,0 +1,196 @@
+//! The optimisation branch's evidence: where training stalled, what the Hessian looks
+//! like there, and whether a step along negative curvature or another optimizer does
+//! better.
+
+use super::run::{RunSpec, RunSummary, Trained, train};
+use super::{DiagnoseConfig, DiagnoseData};
+use crate::stuck::full_batch;
+use crate::{History, TrainError};
+use serde::{Deserialize, Serialize};
+use unstuck_hessian::{
+    EscapeConfig, HessianError, LanczosConfig, SpectrumEnd, TapeObjective, classify_spectrum,
+    escape_step, lanczos,
+};
+use unstuck_models::{Loss, Mlp};
+use unstuck_optim::Registry;
+
+/// A Ritz value counts as nonzero beyond this fraction of the largest magnitude. Ritz
+/// values lie inside the spectrum, so a clearly negative one proves negative curvature
+/// even before Lanczos converges; 1e-6 keeps rounding of the HVPs out.
+const CURVATURE_REL_TOL: f64 = 1e-6;
+
+/// An epoch "improved" when the training loss fell by more than this fraction of the
+/// chance loss compared with the end of the run.
+const STALL_FRACTION: f64 = 0.01;
+
+/// The lecture's step out of a saddle, `theta + alpha u`, tried at the final point.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EscapeOutcome {
+    /// Training loss before the step.
+    pub loss_before: f64,
+    /// Training loss after it (equal to `loss_before` when no step length helped).
+    pub loss_after: f64,
+    /// The signed step length along the unit eigenvector (0 when nothing helped).
+    pub alpha: f64,
+}
+
+/// What the optimisation branch measured at the end of the user's run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OptimizationEvidence {
+    /// The first epoch after which the training loss fell by no more than 1% of the chance
+    /// loss until the end; the last epoch means it was still falling.
+    pub stalled_from_epoch: u64,
+    /// Mean mini-batch gradient norm over the steps from that epoch on.
+    pub stalled_grad_norm: f64,
+    /// Full-training-set gradient norm at the final parameters.
+    pub grad_norm: f64,
+    /// Smallest Hessian eigenvalue found by Lanczos (an upper bound of the true one).
+    pub lambda_min: f64,
+    /// Largest Hessian eigenvalue found by Lanczos (a lower bound of the true one).
+    pub lambda_max: f64,
+    /// Hessian-vector products Lanczos used.
+    pub lanczos_hvps: usize,
+    /// Whether both extremes met Lanczos' tolerance.
+    pub lanczos_converged: bool,
+    /// The second-order reading of the extremes: `saddle` (negative curvature present),
+    /// `strict_local_min`, `degenerate_psd` (flat directions, no negative ones), ...
+    pub curvature: String,
+    /// The escape step along the most negative eigenvector, when there is one.
+    pub escape: Option<EscapeOutcome>,
+    /// The user's model retrained with other optimizers from the registry, same budget.
+    pub alternatives: Vec<RunSummary>,
+}
+
+/// Measures the user's final point and retrains with other optimizers.
+pub(crate) fn investigate(
+    user: &Trained,
+    model: &Mlp,
+    data: &DiagnoseData<'_>,
+    loss: Loss,
+    chance: f64,
+    config: &DiagnoseConfig,
+) -> Result<OptimizationEvidence, TrainError> {
+    let (stalled_from_epoch, stalled_grad_norm) = stall(&user.history, chance);
+    let objective = full_batch(model, data.train, loss)?;
+    let theta = &user.theta;
+    let (_, gradient) = objective.gradient(theta)?;
+    let grad_norm = gradient.iter().map(|g| g * g).sum::<f64>().sqrt();
+    let curvature = objective.curvature(theta)?;
+    let extremes = lanczos(
+        &curvature,
+        LanczosConfig {
+            k: 1,
+            end: SpectrumEnd::Both,
+            max_iter: config.reference.lanczos_max_iter.max(1),
+            tol: 1e-8,
+            seed: config.seed,
+        },
+    )?;
+    let (lowest, highest) = (&extremes.smallest[0], &extremes.largest[0]);
+    let kind = classify_spectrum(&[lowest.value, highest.value], CURVATURE_REL_TOL)?;
+    let negative = lowest.value < -CURVATURE_REL_TOL * lowest.value.abs().max(highest.value.abs());
+    let escape = if negative {
+        let tape_objective = TapeObjective::new(theta.len(), |tape, th| objective.record(tape, th));
+        let step = escape_step(
+            &tape_objective,
+            theta,
+            &lowest.vector,
+            lowest.value,
+            EscapeConfig::default(),
+        );
+        Some(match step {
+            Ok(step) => EscapeOutcome {
+                loss_before: step.loss_before,
+                loss_after: step.loss_after,
+                alpha: step.alpha,
+            },
+            // No step length lowered the loss: an answer, not a failure.
+            Err(HessianError::NoDescent { loss, .. }) => EscapeOutcome {
+                loss_before: loss,
+                loss_after: loss,
+                alpha: 0.0,
+            },
+            Err(other) => return Err(other.into()),
+        })
+    } else {
+        None
+    };
+    Ok(OptimizationEvidence {
+        stalled_from_epoch,
+        stalled_grad_norm,
+        grad_norm,
+        lambda_min: lowest.value,
+        lambda_max: highest.value,
+        lanczos_hvps: extremes.n_hvp,
+        lanczos_converged: extremes.converged,
+        curvature: kind.as_str().to_string(),
+        escape,
+        alternatives: alternatives(model, data, loss, config)?,
+    })
+}
+
+/// The epoch from which the training loss stayed within `STALL_FRACTION * chance` of
+/// its final value, and the mean mini-batch gradient norm from there on.
+fn stall(history: &History, chance: f64) -> (u64, f64) {
+    let Some(last) = history.epochs.last() else {
+        return (0, 0.0);
+    };
+    let tolerance = STALL_FRACTION * chance;
+    let stalled_from = history
+        .epochs
+        .iter()
+        .rev()
+        .take_while(|epoch| epoch.train_loss - last.train_loss <= tolerance)
+        .last()
+        .map_or(last.epoch, |epoch| epoch.epoch);
+    let norms: Vec<f64> = history
+        .steps
+        .iter()
+        .filter(|step| step.epoch >= stalled_from)
+        .map(|step| step.grad_norm)
+        .collect();
+    let mean = if norms.is_empty() {
+        0.0
+    } else {
+        norms.iter().sum::<f64>() / norms.len() as f64
+    };
+    (stalled_from, mean)
+}
+
+/// The user's model, same initialisation, batch and budget, with the first
+/// `max_alternatives` optimizers of the list whose kind differs from the user's.
+fn alternatives(
+    model: &Mlp,
+    data: &DiagnoseData<'_>,
+    loss: Loss,
+    config: &DiagnoseConfig,
+) -> Result<Vec<RunSummary>, TrainError> {
+    let registry = Registry::<f64>::builtin();
+    let user_kind = registry.build(&config.optimizer)?.name();
+    let mut runs = Vec::new();
+    for spec in &config.reference.alternatives {
+        if runs.len() >= config.reference.max_alternatives {
+            break;
+        }
+        if registry.build(spec)?.name() == user_kind {
+            continue;
+        }
+        let run = train(
+            &RunSpec {
+                role: "other optimizer",
+                model,
+                optimizer: spec,
+                schedule: None,
+                batch_size: config.batch_size,
+                epochs: config.epochs,
+                seed: config.seed,
+                progress: config.progress,
+                track_validation: false,
+            },
+            data,
+            loss,
+        )?;
+        runs.push(run.summary);
+    }
+    Ok(runs)
+}

@@ -1,0 +1,196 @@
+//! Five seeded runs, each built to fail in one known way (or not at all): the guide's
+//! test bench, used by the tests and by the report's `guide` experiment.
+
+use super::{DiagnoseConfig, DiagnoseData, Verdict};
+use crate::TrainError;
+use unstuck_data::{Dataset, SplitConfig, Standardizer, generate, split};
+
+/// One scenario: data, the user's settings, and the cause it was built to have.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// A short name.
+    pub name: &'static str,
+    /// What was done to make it fail.
+    pub setup: String,
+    /// The cause it was built to have.
+    pub true_cause: Verdict,
+    /// Training part (standardised).
+    pub train: Dataset<f64>,
+    /// Validation part, from the training distribution.
+    pub validation: Dataset<f64>,
+    /// Test part, when the scenario has one.
+    pub test: Option<Dataset<f64>>,
+    /// The user's model, optimizer and budget.
+    pub config: DiagnoseConfig,
+}
+
+impl Scenario {
+    /// The data as [`super::diagnose`] takes it.
+    pub fn data(&self) -> DiagnoseData<'_> {
+        DiagnoseData {
+            train: &self.train,
+            validation: &self.validation,
+            test: self.test.as_ref(),
+        }
+    }
+}
+
+/// Training, validation and (maybe) test parts.
+type Prepared = (Dataset<f64>, Dataset<f64>, Option<Dataset<f64>>);
+
+/// Splits a generated set into train and validation (stratified, seeded) and
+/// standardises every part, the test part included, with the training statistics.
+fn prepare(
+    data: &Dataset<f64>,
+    test: Option<Dataset<f64>>,
+    validation: f64,
+    seed: u64,
+) -> Result<Prepared, TrainError> {
+    let config = SplitConfig {
+        validation,
+        test: 0.0,
+        stratified: true,
+        seed,
+    };
+    let parts = split(data, &config)?;
+    let standardizer = Standardizer::fit(&parts.train);
+    let train = standardizer.transform(&parts.train)?;
+    let validation = standardizer.transform(
+        parts
+            .validation
+            .as_ref()
+            .expect("a positive validation fraction gives a validation part"),
+    )?;
+    let test = test.map(|t| standardizer.transform(&t)).transpose()?;
+    Ok((train, validation, test))
+}
+
+/// Where the mismatch scenario cuts the spirals (their radius runs from 0 to 1).
+const MISMATCH_RADIUS: f64 = 0.6;
+
+/// The rows within `radius` of the origin, and the others: the same labelling rule
+/// (the spirals), different input distributions.
+fn split_by_radius(
+    data: &Dataset<f64>,
+    radius: f64,
+) -> Result<(Dataset<f64>, Dataset<f64>), TrainError> {
+    let (inner, outer): (Vec<usize>, Vec<usize>) = (0..data.n_rows()).partition(|&row| {
+        let x = data.row(row).expect("row index below n_rows");
+        x.iter().map(|v| v * v).sum::<f64>().sqrt() < radius
+    });
+    Ok((data.select(&inner)?, data.select(&outer)?))
+}
+
+fn config(
+    model: &str,
+    optimizer: &str,
+    batch_size: usize,
+    epochs: u64,
+    seed: u64,
+) -> DiagnoseConfig {
+    DiagnoseConfig {
+        batch_size,
+        epochs,
+        seed,
+        ..DiagnoseConfig::new(model, optimizer)
+    }
+}
+
+/// The five scenarios, in the guide's order, from one seed. `quick` shrinks them for
+/// CI and tests; every verdict holds either way.
+///
+/// 1. **Model bias**: a linear model on two interleaved spirals.
+/// 2. **Optimization**: a deep plain tanh net (8 hidden layers, PyTorch's default init,
+///    plain SGD) on XOR, where the shallow tanh reference fits easily.
+/// 3. **Overfitting**: a small, label-noised training set and a wide ReLU net.
+/// 4. **Mismatch**: covariate shift: trained on the inner turns of the spirals, tested
+///    on the outer ones; the labelling rule is the same, the inputs are not.
+/// 5. **Healthy**: well-separated blobs and a small net.
+pub fn scenarios(quick: bool, seed: u64) -> Result<Vec<Scenario>, TrainError> {
+    let scale = |full: usize, small: usize| if quick { small } else { full };
+    let mut out = Vec::new();
+
+    let n = scale(600, 300);
+    let spirals = generate::<f64>(&format!("spirals:n={n},noise=0.05,seed={seed}"))?.train;
+    let (train, validation, test) = prepare(&spirals, None, 0.25, seed)?;
+    out.push(Scenario {
+        name: "model bias",
+        setup: format!("linear model 2-2:identity on {n} spiral points"),
+        true_cause: Verdict::ModelBias,
+        train,
+        validation,
+        test,
+        config: config("2-2:identity", "adam:lr=0.05", 32, 40, seed),
+    });
+
+    let n = scale(400, 200);
+    let xor = generate::<f64>(&format!("xor:n={n},noise=0.05,seed={seed}"))?.train;
+    let (train, validation, test) = prepare(&xor, None, 0.25, seed)?;
+    let deep = "2-16-16-16-16-16-16-16-16-2:tanh";
+    out.push(Scenario {
+        name: "optimization",
+        setup: format!("deep plain tanh net {deep} with SGD (lr 0.05) on {n} XOR points"),
+        true_cause: Verdict::Optimization,
+        train,
+        validation,
+        test,
+        config: config(deep, "sgd:lr=0.05", 32, 15, seed),
+    });
+
+    let n = scale(120, 80);
+    let noisy = generate::<f64>(&format!(
+        "spirals:n={n},noise=0.05,seed={seed},label_noise=0.3"
+    ))?
+    .train;
+    let (train, validation, test) = prepare(&noisy, None, 0.5, seed)?;
+    out.push(Scenario {
+        name: "overfitting",
+        setup: format!(
+            "wide net 2-256-256-2:relu on {} training points, 30% of labels flipped",
+            train.n_rows()
+        ),
+        true_cause: Verdict::Overfitting,
+        train,
+        validation,
+        test,
+        config: config(
+            "2-256-256-2:relu",
+            "adam:lr=0.01",
+            16,
+            scale(300, 200) as u64,
+            seed,
+        ),
+    });
+
+    let n = scale(800, 500);
+    let spirals = generate::<f64>(&format!("spirals:n={n},noise=0.05,seed={seed}"))?.train;
+    let (inner, outer) = split_by_radius(&spirals, MISMATCH_RADIUS)?;
+    let (train, validation, test) = prepare(&inner, Some(outer), 0.25, seed)?;
+    out.push(Scenario {
+        name: "mismatch",
+        setup: format!(
+            "covariate shift: trained on the {} spiral points within radius {MISMATCH_RADIUS}, tested on the {} outside it",
+            inner.n_rows(),
+            test.as_ref().map_or(0, Dataset::n_rows)
+        ),
+        true_cause: Verdict::Mismatch,
+        train,
+        validation,
+        test,
+        config: config("2-32-2:tanh", "adam:lr=0.01", 32, 60, seed),
+    });
+
+    let n = scale(600, 300);
+    let blobs = generate::<f64>(&format!("blobs:n={n},classes=3,std=1.0,seed={seed}"))?.train;
+    let (train, validation, test) = prepare(&blobs, None, 0.25, seed)?;
+    out.push(Scenario {
+        name: "healthy",
+        setup: format!("small net 2-32-3:relu on {n} well-separated blob points"),
+        true_cause: Verdict::Healthy,
+        train,
+        validation,
+        test,
+        config: config("2-32-3:relu", "adam:lr=0.01", 32, 20, seed),
+    });
+    Ok(out)
+}

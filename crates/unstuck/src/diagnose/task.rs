@@ -1,0 +1,117 @@
+//! The task the data poses: whether a model fits it, the loss that goes with it, and
+//! the loss of knowing nothing (the unit every threshold of the guide is measured in).
+
+use crate::TrainError;
+use unstuck_data::{Dataset, Targets};
+use unstuck_models::{Architecture, Loss, Mlp};
+
+/// Checks that the model's input width is the data's feature count and its output width
+/// the class count (or 1 for two classes), or the number of real targets.
+///
+/// ```
+/// use unstuck::diagnose::check_model_fits;
+/// use unstuck::models::Mlp;
+/// let data = unstuck::data::generate::<f64>("xor:n=8").unwrap().train;
+/// assert!(check_model_fits(&Mlp::from_spec("2-8-2").unwrap(), &data).is_ok());
+/// let error = check_model_fits(&Mlp::from_spec("3-8-2").unwrap(), &data).unwrap_err();
+/// assert!(error.to_string().contains("takes 3 inputs but the data has 2 features"));
+/// ```
+pub fn check_model_fits(model: &Mlp, data: &Dataset<f64>) -> Result<(), TrainError> {
+    let (inputs, outputs) = (model.input_width(), model.output_width());
+    if inputs != data.n_features() {
+        return Err(TrainError::Config(format!(
+            "model {model} takes {inputs} inputs but the data has {} features",
+            data.n_features()
+        )));
+    }
+    let fits = match data.targets() {
+        Targets::Classes { n_classes, .. } => {
+            outputs == *n_classes || (outputs == 1 && *n_classes == 2)
+        }
+        Targets::Real { n_outputs, .. } => outputs == *n_outputs,
+    };
+    if !fits {
+        let wanted = match data.targets() {
+            Targets::Classes { n_classes: 2, .. } => "2 outputs (or 1) for 2 classes".to_string(),
+            Targets::Classes { n_classes, .. } => format!("{n_classes} outputs, one per class"),
+            Targets::Real { n_outputs, .. } => format!("{n_outputs} outputs, one per target"),
+        };
+        return Err(TrainError::Config(format!(
+            "model {model} has {outputs} outputs but the data needs {wanted}"
+        )));
+    }
+    Ok(())
+}
+
+/// The loss for these targets and this output width: cross-entropy for class labels
+/// (binary cross-entropy on one logit when there are 2 classes and 1 output), mean
+/// squared error for real targets.
+///
+/// ```
+/// use unstuck::diagnose::loss_for;
+/// use unstuck::models::Loss;
+/// let data = unstuck::data::generate::<f64>("xor:n=8").unwrap().train;
+/// assert_eq!(loss_for(&data, 2), Loss::CrossEntropy);
+/// assert_eq!(loss_for(&data, 1), Loss::BinaryCrossEntropyWithLogits);
+/// ```
+pub fn loss_for(data: &Dataset<f64>, output_width: usize) -> Loss {
+    match data.targets() {
+        Targets::Classes { n_classes: 2, .. } if output_width == 1 => {
+            Loss::BinaryCrossEntropyWithLogits
+        }
+        Targets::Classes { .. } => Loss::CrossEntropy,
+        Targets::Real { .. } => Loss::Mse,
+    }
+}
+
+/// The loss of the best constant prediction on `data`: the entropy (in nats) of the
+/// class frequencies for cross-entropy, the mean per-output variance of the targets for
+/// mean squared error. A model that learned nothing from the features scores this.
+///
+/// ```
+/// use unstuck::diagnose::chance_loss;
+/// use unstuck::models::Loss;
+/// let data = unstuck::data::generate::<f64>("xor:n=100").unwrap().train;
+/// // Two balanced classes: ln 2.
+/// assert!((chance_loss(&data, Loss::CrossEntropy) - 2f64.ln()).abs() < 1e-2);
+/// ```
+pub fn chance_loss(data: &Dataset<f64>, loss: Loss) -> f64 {
+    match data.targets() {
+        Targets::Classes { labels, n_classes } => {
+            let mut counts = vec![0usize; *n_classes];
+            for &label in labels {
+                counts[label] += 1;
+            }
+            let n = labels.len() as f64;
+            counts
+                .iter()
+                .filter(|&&count| count > 0)
+                .map(|&count| {
+                    let p = count as f64 / n;
+                    -p * p.ln()
+                })
+                .sum()
+        }
+        Targets::Real { values, n_outputs } => {
+            debug_assert_eq!(loss, Loss::Mse);
+            let n = (values.len() / n_outputs) as f64;
+            let mut total = 0.0;
+            for output in 0..*n_outputs {
+                let column = values.iter().skip(output).step_by(*n_outputs);
+                let mean = column.clone().sum::<f64>() / n;
+                total += column.map(|v| (v - mean) * (v - mean)).sum::<f64>() / n;
+            }
+            total / *n_outputs as f64
+        }
+    }
+}
+
+/// The loss of `model` on the whole of `data` as one objective of theta: loss,
+/// gradient, Hessian-vector products (what `unstuck hessian` analyses).
+pub fn full_objective<'m>(
+    model: &'m dyn unstuck_models::Model<f64>,
+    data: &Dataset<f64>,
+    loss: Loss,
+) -> Result<unstuck_models::Objective<'m, f64>, TrainError> {
+    crate::stuck::full_batch(model, data, loss)
+}
