@@ -16,7 +16,7 @@ use unstuck::hessian::{
     ParamBlock, SlqConfig, SpectrumEnd, TraceConfig, block_summaries, classify_critical_point,
     full_hessian, hutch_plus_plus_trace, lanczos, minimum_ratio, spectral_density,
 };
-use unstuck::models::{Architecture, layer_blocks, load_weights};
+use unstuck::models::{Architecture, ModelError, layer_blocks, load_weights};
 
 /// Lanczos extremes count as nonzero beyond this fraction of the largest magnitude (an
 /// exact dense spectrum uses the hessian crate's 1e-10).
@@ -85,8 +85,13 @@ pub(crate) fn run(args: HessianArgs) -> Result<()> {
     if args.max_iter == 0 {
         return Err(CliError::argument("--max-iter", "0", "must be at least 1"));
     }
-    let theta: Vec<f64> = load_weights(&model, &args.weights)
-        .map_err(|error| CliError::file(&args.weights, error))?;
+    let theta: Vec<f64> = load_weights(&model, &args.weights).map_err(|error| match error {
+        // The path is already in front of the message.
+        ModelError::Io { source, .. } => {
+            CliError::file(&args.weights, format!("cannot read: {source}"))
+        }
+        other => CliError::file(&args.weights, other),
+    })?;
     let loss = loss_for(&parts.train, model.output_width());
     let objective = full_objective(&model, &parts.train, loss)?;
     let (value, gradient) = objective.gradient(&theta).map_err(TrainError::from)?;
