@@ -98,6 +98,19 @@ fn a_huge_learning_rate_gives_the_divergence_error() {
     }
 }
 
+/// One example, x = 1 and y = 1: with the lecture's network, L(w1, w2) = (1 - w1 w2)^2.
+fn lecture_data() -> Dataset<f64> {
+    Dataset::new(
+        vec![1.0],
+        1,
+        DataTargets::Real {
+            values: vec![1.0],
+            n_outputs: 1,
+        },
+    )
+    .unwrap()
+}
+
 /// The lecture's network: y = w2 * (w1 * x), no biases.
 #[derive(Debug)]
 struct LectureNet {
@@ -142,15 +155,7 @@ impl Model<f64> for LectureNet {
 #[test]
 fn the_stuck_detector_fires_at_the_lecture_saddle_and_escapes() {
     // x = 1, y = 1: L(w1, w2) = (1 - w1 w2)^2, started exactly at the saddle (0, 0).
-    let train = Dataset::new(
-        vec![1.0],
-        1,
-        DataTargets::Real {
-            values: vec![1.0],
-            n_outputs: 1,
-        },
-    )
-    .unwrap();
+    let train = lecture_data();
     let model = LectureNet::new();
     let optimizer = Registry::builtin().build("sgd:lr=0.1").unwrap();
     let config = quiet(TrainConfig {
@@ -197,15 +202,7 @@ fn the_stuck_detector_fires_at_the_lecture_saddle_and_escapes() {
 
 #[test]
 fn without_the_detector_gradient_descent_stays_at_the_saddle() {
-    let train = Dataset::new(
-        vec![1.0],
-        1,
-        DataTargets::Real {
-            values: vec![1.0],
-            n_outputs: 1,
-        },
-    )
-    .unwrap();
+    let train = lecture_data();
     let model = LectureNet::new();
     let optimizer = Registry::builtin().build("sgd:lr=0.1").unwrap();
     let config = quiet(TrainConfig {

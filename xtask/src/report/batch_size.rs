@@ -78,7 +78,6 @@ pub fn run(ctx: &mut Context) -> Result<Section> {
                 epochs: max_epochs,
                 seed: run_seed,
                 progress: false,
-                stuck: None,
                 ..TrainConfig::default()
             };
             let started = Instant::now();

@@ -176,7 +176,6 @@ pub fn run(ctx: &mut Context) -> Result<Section> {
             epochs,
             seed: ctx.seed,
             progress: false,
-            stuck: None,
             ..TrainConfig::default()
         };
         let mut trainer = Trainer::new(&model, optimizer, config, model.init(ctx.seed))?;
@@ -195,6 +194,7 @@ pub fn run(ctx: &mut Context) -> Result<Section> {
             format!("{:.4}", last.train_loss),
             format!("{:.3}", last.train_accuracy.unwrap_or(f64::NAN)),
             format!("{:.3}", last.validation_accuracy.unwrap_or(f64::NAN)),
+            history.events.len().to_string(),
         ]);
     }
     let svg = plot::lines(
@@ -206,7 +206,13 @@ pub fn run(ctx: &mut Context) -> Result<Section> {
     ctx.artifacts
         .write("figures/optimizers-digits.svg", svg.as_bytes())?;
     let real_table = table(
-        &["optimizer", "train loss", "train accuracy", "test accuracy"],
+        &[
+            "optimizer",
+            "train loss",
+            "train accuracy",
+            "test accuracy",
+            "stuck-detector events",
+        ],
         &real_rows,
     );
 

@@ -1,6 +1,7 @@
 //! SVG figures with plotters, rendered to strings so they can be hashed before writing.
 
 use anyhow::{Result, anyhow};
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 /// One named line (or path) of points.
@@ -61,8 +62,16 @@ fn bounds(series: &[Series]) -> ((f64, f64), (f64, f64)) {
     (pad(x0, x1), pad(y0, y1))
 }
 
-/// A line chart of several series with a legend.
-pub fn lines(title: &str, x_label: &str, y_label: &str, series: &[Series]) -> Result<String> {
+type Chart<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// A chart with axes sized to `series`, labels and a legend; `draw` adds the series.
+fn framed(
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    series: &[Series],
+    draw: impl FnOnce(&mut Chart<'_, '_>) -> Result<()>,
+) -> Result<String> {
     let ((x0, x1), (y0, y1)) = bounds(series);
     let mut svg = String::new();
     {
@@ -81,19 +90,7 @@ pub fn lines(title: &str, x_label: &str, y_label: &str, series: &[Series]) -> Re
             .y_desc(y_label)
             .draw()
             .map_err(err)?;
-        for (i, s) in series.iter().enumerate() {
-            let style = color(i).stroke_width(2);
-            let finite = s
-                .points
-                .iter()
-                .copied()
-                .filter(|(x, y)| x.is_finite() && y.is_finite());
-            chart
-                .draw_series(LineSeries::new(finite, style))
-                .map_err(err)?
-                .label(s.name.as_str())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color(i)));
-        }
+        draw(&mut chart)?;
         chart
             .configure_series_labels()
             .background_style(WHITE.mix(0.8))
@@ -105,26 +102,28 @@ pub fn lines(title: &str, x_label: &str, y_label: &str, series: &[Series]) -> Re
     Ok(svg)
 }
 
+/// A line chart of several series with a legend.
+pub fn lines(title: &str, x_label: &str, y_label: &str, series: &[Series]) -> Result<String> {
+    framed(title, x_label, y_label, series, |chart| {
+        for (i, s) in series.iter().enumerate() {
+            let finite = s
+                .points
+                .iter()
+                .copied()
+                .filter(|(x, y)| x.is_finite() && y.is_finite());
+            chart
+                .draw_series(LineSeries::new(finite, color(i).stroke_width(2)))
+                .map_err(err)?
+                .label(s.name.as_str())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color(i)));
+        }
+        Ok(())
+    })
+}
+
 /// A scatter plot of labelled point groups.
 pub fn scatter(title: &str, x_label: &str, y_label: &str, groups: &[Series]) -> Result<String> {
-    let ((x0, x1), (y0, y1)) = bounds(groups);
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 20))
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(60)
-            .build_cartesian_2d(x0..x1, y0..y1)
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_desc(x_label)
-            .y_desc(y_label)
-            .draw()
-            .map_err(err)?;
+    framed(title, x_label, y_label, groups, |chart| {
         for (i, g) in groups.iter().enumerate() {
             let c = color(i);
             chart
@@ -133,15 +132,8 @@ pub fn scatter(title: &str, x_label: &str, y_label: &str, groups: &[Series]) -> 
                 .label(g.name.as_str())
                 .legend(move |(x, y)| Circle::new((x + 10, y), 4, c.filled()));
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()
-            .map_err(err)?;
-        root.present().map_err(err)?;
-    }
-    Ok(svg)
+        Ok(())
+    })
 }
 
 /// A labelled point on a surface plot.

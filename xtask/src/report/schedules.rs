@@ -63,7 +63,6 @@ pub fn run(ctx: &mut Context) -> Result<Section> {
             epochs,
             seed: ctx.seed,
             progress: false,
-            stuck: None,
             ..TrainConfig::default()
         };
         let mut trainer = Trainer::new(&model, optimizer, config, model.init(ctx.seed))?;
