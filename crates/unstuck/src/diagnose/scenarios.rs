@@ -177,7 +177,7 @@ pub fn scenarios(quick: bool, seed: u64) -> Result<Vec<Scenario>, TrainError> {
         train,
         validation,
         test,
-        config: config("2-32-2:tanh", "adam:lr=0.01", 32, 60, seed),
+        config: config("2-64-2:tanh", "adam:lr=0.02", 32, 80, seed),
     });
 
     let n = scale(600, 300);
