@@ -115,6 +115,17 @@ fn other_bad_arguments_name_their_flag() {
             &["spirals:n=50", "--model", "2-8-2", "--epochs", "0"],
             "--epochs 0",
         ),
+        // Divergence is a failure too: a message, and nothing written.
+        (
+            &[
+                "spirals:n=50",
+                "--model",
+                "2-8-2",
+                "--optim",
+                "sgd:lr=1e300",
+            ],
+            "--optim sgd:lr=1e300",
+        ),
     ] {
         let stderr = failing_train(dir.path(), args);
         assert!(stderr.starts_with(&format!("error: {flag}: ")), "{stderr}");

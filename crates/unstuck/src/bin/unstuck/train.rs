@@ -39,6 +39,16 @@ fn read_record(dir: &Path) -> Result<RunRecord> {
     Ok(record)
 }
 
+/// Six decimals, or six significant digits in scientific notation for very large or
+/// very small losses.
+fn number(x: f64) -> String {
+    if x != 0.0 && !(1e-4..1e5).contains(&x.abs()) {
+        format!("{x:.6e}")
+    } else {
+        format!("{x:.6}")
+    }
+}
+
 pub(crate) fn run(args: TrainArgs) -> Result<()> {
     if args.epochs == 0 {
         return Err(CliError::argument("--epochs", "0", "must be at least 1"));
@@ -123,17 +133,18 @@ pub(crate) fn run(args: TrainArgs) -> Result<()> {
         let accuracy =
             |a: Option<f64>| a.map(|a| format!(" (accuracy {a:.4})")).unwrap_or_default();
         print!(
-            "{} ({} parameters), {} epochs, {} steps: training loss {:.6}{}",
+            "{} ({} parameters), {} epochs, {} steps: training loss {}{}",
             model,
             model.n_params(),
             last.epoch + 1,
             trainer.steps_taken(),
-            last.train_loss,
+            number(last.train_loss),
             accuracy(last.train_accuracy)
         );
         if let Some(loss) = last.validation_loss {
             print!(
-                ", validation loss {loss:.6}{}",
+                ", validation loss {}{}",
+                number(loss),
                 accuracy(last.validation_accuracy)
             );
         }
