@@ -6,6 +6,7 @@
 mod artifacts;
 mod batch_size;
 mod check;
+mod guide;
 mod manifest;
 mod markdown;
 mod minimum_ratio;
@@ -59,6 +60,7 @@ const EXPERIMENTS: &[(&str, u64, Run)] = &[
     ("optimizers", 3, optimizers::run),
     ("schedules", 4, schedules::run),
     ("batch-size", 5, batch_size::run),
+    ("guide", 6, guide::run),
 ];
 
 pub fn experiment_names() -> Vec<&'static str> {
