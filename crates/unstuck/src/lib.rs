@@ -25,6 +25,8 @@ mod checkpoint;
 pub mod diagnose;
 mod error;
 mod history;
+#[cfg(feature = "cli")]
+pub mod plot;
 mod stuck;
 mod trainer;
 

@@ -2,7 +2,6 @@
 //! training loss: time, accuracy, and the sharpness of where they end.
 
 use super::markdown::table;
-use super::plot::{self, Series};
 use super::real_data::digits;
 use super::{Context, Section};
 use anyhow::Result;
@@ -12,6 +11,7 @@ use unstuck::hessian::{
 };
 use unstuck::models::{Architecture, Loss, Mlp, Model, Objective, Targets};
 use unstuck::optim::Registry;
+use unstuck::plot::{self, Series};
 use unstuck::{TrainConfig, Trainer};
 use unstuck_autodiff::Tensor;
 

@@ -6,7 +6,6 @@
 //! of positive eigenvalues).
 
 use super::markdown::table;
-use super::plot::{self, Series};
 use super::{Context, Section};
 use anyhow::Result;
 use std::collections::BTreeMap;
@@ -14,6 +13,7 @@ use unstuck::data;
 use unstuck::hessian::{ClassifyTolerances, TapeObjective, analyze_critical_point, hessian_of};
 use unstuck::models::{Architecture, Loss, Mlp, Model, Objective, Targets};
 use unstuck::optim::Registry;
+use unstuck::plot::{self, Series};
 use unstuck_autodiff::Tensor;
 
 const MODEL: &str = "1-6-1:tanh";

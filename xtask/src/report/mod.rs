@@ -11,7 +11,6 @@ mod manifest;
 mod markdown;
 mod minimum_ratio;
 mod optimizers;
-mod plot;
 mod real_data;
 mod saddle;
 mod schedules;

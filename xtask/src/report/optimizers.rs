@@ -2,12 +2,12 @@
 //! registry on surfaces chosen to show the lecture's points, then on a real network.
 
 use super::markdown::table;
-use super::plot::{self, Marker, Series};
 use super::real_data::digits;
 use super::{Context, Section};
 use anyhow::Result;
 use unstuck::models::{Mlp, Model};
 use unstuck::optim::Registry;
+use unstuck::plot::{self, Marker, Series};
 use unstuck::{TrainConfig, Trainer};
 
 /// A 2-D test surface with its gradient.

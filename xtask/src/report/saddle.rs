@@ -4,9 +4,9 @@
 //! and the negative eigenvalue's eigenvector is the way out.
 
 use super::markdown::table;
-use super::plot::{self, Marker, Series};
 use super::{Context, Section};
 use anyhow::Result;
+use unstuck::plot::{self, Marker, Series};
 use unstuck_autodiff::{Tape, Var, gradient};
 use unstuck_hessian::{
     ClassifyTolerances, EscapeConfig, TapeObjective, analyze_tape_function, escape_step,

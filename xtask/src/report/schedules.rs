@@ -2,12 +2,12 @@
 //! and with warm-up, on the digits network.
 
 use super::markdown::table;
-use super::plot::{self, Series};
 use super::real_data::digits;
 use super::{Context, Section};
 use anyhow::Result;
 use unstuck::models::{Architecture, Loss, Mlp, Model, Objective, Targets};
 use unstuck::optim::{Registry, parse_schedule};
+use unstuck::plot::{self, Series};
 use unstuck::{TrainConfig, Trainer};
 use unstuck_autodiff::Tensor;
 

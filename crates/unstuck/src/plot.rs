@@ -1,17 +1,20 @@
-//! SVG figures with plotters, rendered to strings so they can be hashed before writing.
+//! SVG figures with plotters, rendered to strings: the CLI writes them atomically, the
+//! report hashes them before writing. Available with the `cli` feature (on by default).
 
-use anyhow::{Result, anyhow};
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 /// One named line (or path) of points.
 #[derive(Debug, Clone)]
 pub struct Series {
+    /// The legend's label.
     pub name: String,
+    /// The points, in drawing order.
     pub points: Vec<(f64, f64)>,
 }
 
 impl Series {
+    /// A named series.
     pub fn new(name: impl Into<String>, points: Vec<(f64, f64)>) -> Self {
         Series {
             name: name.into(),
@@ -22,8 +25,16 @@ impl Series {
 
 const SIZE: (u32, u32) = (720, 480);
 
-fn err<E: std::fmt::Debug>(e: E) -> anyhow::Error {
-    anyhow!("plotting failed: {e:?}")
+/// Plotters refused to draw (it reports its backend's errors as text).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("plotting failed: {0}")]
+pub struct PlotError(String);
+
+/// What the plotting functions return.
+pub type Result<T> = std::result::Result<T, PlotError>;
+
+fn err<E: std::fmt::Debug>(e: E) -> PlotError {
+    PlotError(format!("{e:?}"))
 }
 
 fn color(i: usize) -> RGBColor {
@@ -139,7 +150,9 @@ pub fn scatter(title: &str, x_label: &str, y_label: &str, groups: &[Series]) -> 
 /// A labelled point on a surface plot.
 #[derive(Debug, Clone)]
 pub struct Marker {
+    /// Where.
     pub at: (f64, f64),
+    /// The text beside it.
     pub label: String,
 }
 
