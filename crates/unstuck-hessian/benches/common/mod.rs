@@ -47,25 +47,13 @@ impl RandomMlp {
     }
 
     pub fn loss(&self) -> impl Fn(&Tape<f64>, Var) -> Var + '_ {
+        use unstuck_models::Model;
+        let spec: Vec<String> = self.widths.iter().map(|w| w.to_string()).collect();
+        let mlp = unstuck_models::Mlp::from_spec(&format!("{}:tanh", spec.join("-"))).unwrap();
         move |tape, theta| {
-            let mut h =
+            let x =
                 tape.constant(Tensor::matrix(self.x.clone(), self.batch, self.widths[0]).unwrap());
-            let mut offset = 0;
-            for (layer, pair) in self.widths.windows(2).enumerate() {
-                let (fan_in, fan_out) = (pair[0], pair[1]);
-                let w = tape.reshape(
-                    tape.slice(theta, offset, fan_in * fan_out),
-                    &[fan_out, fan_in],
-                );
-                offset += fan_in * fan_out;
-                let b = tape.slice(theta, offset, fan_out);
-                offset += fan_out;
-                h = tape.add(tape.matmul_t(h, w, false, true), b);
-                if layer + 2 < self.widths.len() {
-                    h = tape.tanh(h);
-                }
-            }
-            tape.softmax_cross_entropy(h, &self.y)
+            tape.softmax_cross_entropy(mlp.forward(tape, theta, x), &self.y)
         }
     }
 }

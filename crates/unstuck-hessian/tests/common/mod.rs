@@ -57,46 +57,27 @@ pub fn lecture_loss(tape: &Tape<f64>, w: Var) -> Var {
     tape.sum(tape.square(tape.shift(tape.neg(tape.mul(w1, w2)), 1.0)))
 }
 
-/// Logits of the golden files' tanh MLP: theta = [W0 (out x in, row-major), b0, W1, b1, ...],
-/// tanh after every hidden layer, a linear output.
-pub fn mlp_logits(tape: &Tape<f64>, theta: Var, widths: &[usize], x: Var) -> Var {
-    let mut h = x;
-    let mut offset = 0;
-    for (layer, pair) in widths.windows(2).enumerate() {
-        let (fan_in, fan_out) = (pair[0], pair[1]);
-        let w = tape.reshape(
-            tape.slice(theta, offset, fan_in * fan_out),
-            &[fan_out, fan_in],
-        );
-        offset += fan_in * fan_out;
-        let b = tape.slice(theta, offset, fan_out);
-        offset += fan_out;
-        h = tape.add(tape.matmul_t(h, w, false, true), b);
-        if layer + 2 < widths.len() {
-            h = tape.tanh(h);
-        }
-    }
-    h
+/// The golden files' tanh MLP (tanh after every hidden layer, a linear output) as the
+/// model crate builds it: theta = [W0 (out x in, row-major), b0, W1, b1, ...].
+pub fn mlp(widths: &[usize]) -> unstuck_models::Mlp {
+    let spec: Vec<String> = widths.iter().map(|w| w.to_string()).collect();
+    unstuck_models::Mlp::from_spec(&format!("{}:tanh", spec.join("-"))).unwrap()
 }
 
-/// The parameter layout of an MLP as (name, range) pairs, as a model crate would give it.
+/// Logits of [`mlp`] on the batch `x`.
+pub fn mlp_logits(tape: &Tape<f64>, theta: Var, widths: &[usize], x: Var) -> Var {
+    use unstuck_models::Model;
+    mlp(widths).forward(tape, theta, x)
+}
+
+/// The parameter layout of an MLP as (name, range) pairs, from the model crate's layout.
 pub fn mlp_blocks(widths: &[usize]) -> Vec<unstuck_hessian::ParamBlock> {
-    let mut blocks = Vec::new();
-    let mut offset = 0;
-    for (layer, pair) in widths.windows(2).enumerate() {
-        let n = pair[0] * pair[1];
-        blocks.push(unstuck_hessian::ParamBlock::new(
-            format!("layers.{layer}.weight"),
-            offset..offset + n,
-        ));
-        offset += n;
-        blocks.push(unstuck_hessian::ParamBlock::new(
-            format!("layers.{layer}.bias"),
-            offset..offset + pair[1],
-        ));
-        offset += pair[1];
-    }
-    blocks
+    use unstuck_models::Architecture;
+    mlp(widths)
+        .layout()
+        .iter()
+        .map(|p| unstuck_hessian::ParamBlock::new(p.name.clone(), p.offset..p.offset + p.len()))
+        .collect()
 }
 
 /// A golden Hessian problem: tanh MLP, mean cross-entropy over a batch.
