@@ -38,7 +38,8 @@ fn err<E: std::fmt::Debug>(e: E) -> PlotError {
 }
 
 fn color(i: usize) -> RGBColor {
-    const COLORS: [RGBColor; 8] = [
+    // Twelve distinguishable colours: the report compares up to a dozen optimizers at once.
+    const COLORS: [RGBColor; 12] = [
         RGBColor(31, 119, 180),
         RGBColor(214, 39, 40),
         RGBColor(44, 160, 44),
@@ -47,6 +48,10 @@ fn color(i: usize) -> RGBColor {
         RGBColor(140, 86, 75),
         RGBColor(227, 119, 194),
         RGBColor(23, 190, 207),
+        RGBColor(188, 189, 34),
+        RGBColor(127, 127, 127),
+        RGBColor(0, 0, 128),
+        RGBColor(128, 0, 0),
     ];
     COLORS[i % COLORS.len()]
 }
@@ -156,7 +161,7 @@ pub struct Marker {
     pub label: String,
 }
 
-/// A 2-D surface shaded by `log10(1 + f)`, with paths drawn over it and markers.
+/// A 2-D surface shaded by `log10(1 + f - min f)`, with paths drawn over it and markers.
 pub fn surface(
     title: &str,
     f: &dyn Fn(f64, f64) -> f64,
@@ -185,8 +190,14 @@ pub fn surface(
             for j in 0..CELLS {
                 let x = x_range.0 + (i as f64 + 0.5) * dx;
                 let y = y_range.0 + (j as f64 + 0.5) * dy;
-                values.push((i, j, (1.0 + f(x, y).max(0.0)).log10()));
+                values.push((i, j, f(x, y)));
             }
+        }
+        // Shade by log10(1 + f - min f): surfaces may dip below zero, and the log keeps the
+        // valleys visible next to steep walls.
+        let floor = values.iter().map(|v| v.2).fold(f64::INFINITY, f64::min);
+        for v in &mut values {
+            v.2 = (1.0 + v.2 - floor).log10();
         }
         let top = values
             .iter()
@@ -208,7 +219,7 @@ pub fn surface(
             x >= x_range.0 && x <= x_range.1 && y >= y_range.0 && y <= y_range.1
         };
         for (i, path) in paths.iter().enumerate() {
-            let c = color(i + 1);
+            let c = color(i);
             let points: Vec<(f64, f64)> = path.points.iter().copied().filter(inside).collect();
             chart
                 .draw_series(LineSeries::new(points, c.stroke_width(2)))
@@ -226,6 +237,7 @@ pub fn surface(
         }
         chart
             .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
             .background_style(WHITE.mix(0.8))
             .border_style(BLACK)
             .draw()

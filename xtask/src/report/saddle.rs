@@ -195,7 +195,7 @@ pub fn run(ctx: &mut Context) -> Result<Section> {
             },
             Marker {
                 at: (1.0, 1.0),
-                label: "minimum (w1 w2 = 1)".into(),
+                label: "minimum".into(),
             },
             Marker {
                 at: (-1.0, -1.0),
