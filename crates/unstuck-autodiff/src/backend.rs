@@ -39,6 +39,7 @@ pub(crate) trait Backend<T: Float> {
     fn expand(&mut self, a: &Self::V, to: Shape) -> Self::V;
     fn reshape(&mut self, a: &Self::V, to: Shape) -> Self::V;
     fn exp(&mut self, a: &Self::V) -> Self::V;
+    fn tanh_backward(&mut self, g: &Self::V, y: &Self::V) -> Self::V;
     fn powf(&mut self, a: &Self::V, p: T) -> Self::V;
     fn slice(&mut self, a: &Self::V, offset: usize, len: usize) -> Self::V;
     fn pick(&mut self, a: &Self::V, labels: &Arc<[usize]>) -> Self::V;
@@ -180,6 +181,11 @@ impl<T: Float> Backend<T> for Numeric<'_, T> {
             NumVal::Node(i) => NumVal::Owned(self.nodes[*i].value.clone().with_shape(to)),
         }
     }
+    fn tanh_backward(&mut self, g: &NumVal<T>, y: &NumVal<T>) -> NumVal<T> {
+        self.binary(g, y, |gv, yv| {
+            kernels::zip("tanh_backward", gv, yv, |p, q| p * (T::ONE - q * q))
+        })
+    }
     fn exp(&mut self, a: &NumVal<T>) -> NumVal<T> {
         self.unary(a, |x| kernels::map(x, T::exp))
     }
@@ -282,6 +288,9 @@ impl<T: Float> Backend<T> for Recording<'_, T> {
     }
     fn reshape(&mut self, a: &Var, to: Shape) -> Var {
         self.tape.reshape(*a, to.dims())
+    }
+    fn tanh_backward(&mut self, g: &Var, y: &Var) -> Var {
+        self.tape.tanh_backward(*g, *y)
     }
     fn exp(&mut self, a: &Var) -> Var {
         self.tape.exp(*a)

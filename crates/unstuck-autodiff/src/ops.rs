@@ -42,6 +42,7 @@ pub(crate) enum Op<T> {
     Log(NodeId),
     PowF(NodeId, T),
     Tanh(NodeId),
+    TanhBackward(NodeId, NodeId),
     Sigmoid(NodeId),
     Relu(NodeId),
     LeakyRelu(NodeId, T),
@@ -64,7 +65,7 @@ impl<T> Op<T> {
         use Op::*;
         match *self {
             Leaf | Constant => [None, None],
-            Add(a, b) | Mul(a, b) | MatMul { a, b, .. } => [Some(a), Some(b)],
+            Add(a, b) | Mul(a, b) | TanhBackward(a, b) | MatMul { a, b, .. } => [Some(a), Some(b)],
             Neg(a)
             | Scale(a, _)
             | Shift(a, _)
@@ -206,6 +207,14 @@ impl<T: Float> Tape<T> {
     /// Hyperbolic tangent elementwise.
     pub fn tanh(&self, a: Var) -> Var {
         self.unary(a, Op::Tanh(a.index), |x| kernels::map(x, T::tanh))
+    }
+
+    /// `g * (1 - y^2)`: the backward of `tanh` given its output `y`, fused into one node
+    /// because every tanh network's backward pass (and its recorded gradient) runs it.
+    pub(crate) fn tanh_backward(&self, g: Var, y: Var) -> Var {
+        self.binary(g, y, Op::TanhBackward(g.index, y.index), |gv, yv| {
+            kernels::zip("tanh_backward", gv, yv, |p, q| p * (T::ONE - q * q))
+        })
     }
 
     /// Logistic sigmoid `1 / (1 + e^-a)` elementwise, computed without overflow.
@@ -438,10 +447,16 @@ pub(crate) fn vjp<T: Float, B: Backend<T>>(
         Op::Tanh(x) => {
             // d tanh = 1 - y^2
             let y = b.primal(out);
-            let y2 = b.mul(&y, &y);
-            let d = b.scale(&y2, -T::ONE);
-            let d = b.shift(&d, T::ONE);
-            emit.push((n(x), Placement::Whole, b.mul(g, &d)));
+            emit.push((n(x), Placement::Whole, b.tanh_backward(g, &y)));
+        }
+        Op::TanhBackward(gn, yn) => {
+            // out = g (1 - y^2): d/dg is the same map, d/dy = -2 g y.
+            let y = b.primal(n(yn));
+            let g_forward = b.primal(n(gn));
+            emit.push((n(gn), Placement::Whole, b.tanh_backward(g, &y)));
+            let gy = b.mul(&g_forward, &y);
+            let d = b.mul(g, &gy);
+            emit.push((n(yn), Placement::Whole, b.scale(&d, -T::from_f64(2.0))));
         }
         Op::Sigmoid(x) => {
             // d sigmoid = y (1 - y)
