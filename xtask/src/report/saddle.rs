@@ -60,6 +60,12 @@ fn series(name: &str, path: &[[f64; 2]]) -> Series {
     Series::new(name, path.iter().map(|w| (w[0], w[1])).collect())
 }
 
+/// Coordinates near zero, where four decimals would print "-0.0000".
+fn fmt_sci(v: &[f64]) -> String {
+    let parts: Vec<String> = v.iter().map(|x| format!("{x:.2e}")).collect();
+    format!("({})", parts.join(", "))
+}
+
 fn fmt_vec(v: &[f64]) -> String {
     let parts: Vec<String> = v.iter().map(|x| format!("{x:.4}")).collect();
     format!("({})", parts.join(", "))
@@ -150,7 +156,7 @@ pub fn run(ctx: &mut Context) -> Result<Section> {
                  neighbourhood, not a minimum (strictly, {:?}: the gradient is small, not zero). One step of length {:.3} along the \
                  eigenvector {} of λ = {:.3} lowers L from {:.4} to {:.4} (the quadratic model predicted \
                  a drop of {:.4}), and gradient descent from there reaches L < 1e-6 in {} steps.",
-                fmt_vec(&stalled),
+                fmt_sci(&stalled),
                 analysis.gradient_norm,
                 analysis.value,
                 fmt_vec(&analysis.eigenvalues),
