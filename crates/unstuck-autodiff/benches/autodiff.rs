@@ -8,25 +8,12 @@ use rand_chacha::ChaCha8Rng;
 use std::hint::black_box;
 use unstuck_autodiff::{Curvature, Float, Tape, Tensor, Var};
 
-/// tanh hidden layers, linear output, theta = [W0 (out x in), b0, ...].
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+/// The golden files' tanh MLP (shared with the tests) with mean cross-entropy.
 fn mlp_loss<T: Float>(tape: &Tape<T>, theta: Var, widths: &[usize], x: Var, y: &[usize]) -> Var {
-    let mut h = x;
-    let mut offset = 0;
-    for (layer, pair) in widths.windows(2).enumerate() {
-        let (fan_in, fan_out) = (pair[0], pair[1]);
-        let w = tape.reshape(
-            tape.slice(theta, offset, fan_in * fan_out),
-            &[fan_out, fan_in],
-        );
-        offset += fan_in * fan_out;
-        let b = tape.slice(theta, offset, fan_out);
-        offset += fan_out;
-        h = tape.add(tape.matmul_t(h, w, false, true), b);
-        if layer + 2 < widths.len() {
-            h = tape.tanh(h);
-        }
-    }
-    tape.softmax_cross_entropy(h, y)
+    tape.softmax_cross_entropy(common::mlp_logits(tape, theta, widths, x), y)
 }
 
 struct Problem<T> {

@@ -6,14 +6,15 @@ use super::real_data::digits;
 use super::{Context, Section};
 use anyhow::Result;
 use std::time::Instant;
+use unstuck::data::Dataset;
+use unstuck::diagnose::full_objective;
 use unstuck::hessian::{
     LanczosConfig, SharpnessConfig, SpectrumEnd, TapeObjective, epsilon_sharpness, lanczos,
 };
-use unstuck::models::{Architecture, Loss, Mlp, Model, Objective, Targets};
+use unstuck::models::{Architecture, Loss, Mlp, Model, Objective};
 use unstuck::optim::Registry;
 use unstuck::plot::{self, Series};
 use unstuck::{TrainConfig, Trainer};
-use unstuck_autodiff::Tensor;
 
 const MODEL: &str = "64-32-10:relu";
 const OPTIMIZER: &str = "adam:lr=0.002";
@@ -39,18 +40,8 @@ fn mean_std(values: &[f64]) -> (f64, f64) {
     (mean, var.sqrt())
 }
 
-fn objective_of<'m>(
-    model: &'m Mlp,
-    data: &unstuck::data::Dataset<f64>,
-) -> Result<Objective<'m, f64>> {
-    let x = Tensor::matrix(data.features().to_vec(), data.n_rows(), data.n_features())?;
-    let labels = data.labels().expect("digits has labels").to_vec();
-    Ok(Objective::new(
-        model,
-        x,
-        Targets::Labels(labels),
-        Loss::CrossEntropy,
-    )?)
+fn objective_of<'m>(model: &'m Mlp, data: &Dataset<f64>) -> Result<Objective<'m, f64>> {
+    Ok(full_objective(model, data, Loss::CrossEntropy)?)
 }
 
 pub fn run(ctx: &mut Context) -> Result<Section> {

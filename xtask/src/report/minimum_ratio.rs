@@ -10,11 +10,11 @@ use super::{Context, Section};
 use anyhow::Result;
 use std::collections::BTreeMap;
 use unstuck::data;
+use unstuck::diagnose::full_objective;
 use unstuck::hessian::{ClassifyTolerances, TapeObjective, analyze_critical_point, hessian_of};
-use unstuck::models::{Architecture, Loss, Mlp, Model, Objective, Targets};
+use unstuck::models::{Architecture, Loss, Mlp, Model, Objective};
 use unstuck::optim::Registry;
 use unstuck::plot::{self, Series};
-use unstuck_autodiff::Tensor;
 
 const MODEL: &str = "1-6-1:tanh";
 /// A gradient norm under this counts as stalled (the loss starts near 0.5 with ‖∇L‖ near 1).
@@ -24,13 +24,8 @@ pub fn run(ctx: &mut Context) -> Result<Section> {
     let n_seeds = if ctx.quick { 6 } else { 40 };
     let train_steps = if ctx.quick { 600 } else { 2000 };
     let sine = data::generate::<f64>(&format!("sine:n=32,noise=0.1,seed={}", ctx.seed))?.train;
-    let x = Tensor::matrix(sine.features().to_vec(), sine.n_rows(), 1)?;
-    let y = match sine.targets() {
-        data::Targets::Real { values, .. } => Tensor::matrix(values.clone(), sine.n_rows(), 1)?,
-        data::Targets::Classes { .. } => anyhow::bail!("sine is a regression set"),
-    };
     let model = Mlp::from_spec(MODEL)?;
-    let objective = Objective::new(&model, x, Targets::Values(y), Loss::Mse)?;
+    let objective = full_objective(&model, &sine, Loss::Mse)?;
     let tape_objective = TapeObjective::new(model.n_params(), |tape, theta| {
         objective.record(tape, theta)
     });

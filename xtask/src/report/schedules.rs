@@ -5,11 +5,11 @@ use super::markdown::table;
 use super::real_data::digits;
 use super::{Context, Section};
 use anyhow::Result;
-use unstuck::models::{Architecture, Loss, Mlp, Model, Objective, Targets};
+use unstuck::diagnose::full_objective;
+use unstuck::models::{Architecture, Loss, Mlp, Model};
 use unstuck::optim::{Registry, parse_schedule};
 use unstuck::plot::{self, Series};
 use unstuck::{TrainConfig, Trainer};
-use unstuck_autodiff::Tensor;
 
 const BASE: &str = "adam:lr=0.02";
 const BASE_LR: f64 = 0.02;
@@ -95,13 +95,7 @@ pub fn run(ctx: &mut Context) -> Result<Section> {
 
     // Warm-up's effect on Adam's first steps: Adam's first update moves every parameter by
     // about lr whatever its gradient, because m/sqrt(v) = g/|g| at step one.
-    let x = Tensor::matrix(
-        data.train.features().to_vec(),
-        data.train.n_rows(),
-        data.train.n_features(),
-    )?;
-    let labels = data.train.labels().expect("digits has labels").to_vec();
-    let objective = Objective::new(&model, x, Targets::Labels(labels), Loss::CrossEntropy)?;
+    let objective = full_objective(&model, &data.train, Loss::CrossEntropy)?;
     let mut first_steps = Vec::new();
     for (name, schedule) in [
         ("constant", "constant".to_string()),
