@@ -6,13 +6,13 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::hint::black_box;
-use unstuck_autodiff::{Curvature, Float, Tape, Tensor, Var};
+use unstuck_autodiff::{Curvature, Element, Tape, Tensor, Var};
 
 #[path = "../tests/common/mod.rs"]
 mod common;
 
 /// The golden files' tanh MLP (shared with the tests) with mean cross-entropy.
-fn mlp_loss<T: Float>(tape: &Tape<T>, theta: Var, widths: &[usize], x: Var, y: &[usize]) -> Var {
+fn mlp_loss<T: Element>(tape: &Tape<T>, theta: Var, widths: &[usize], x: Var, y: &[usize]) -> Var {
     tape.softmax_cross_entropy(common::mlp_logits(tape, theta, widths, x), y)
 }
 
@@ -24,7 +24,7 @@ struct Problem<T> {
     batch: usize,
 }
 
-fn problem<T: Float>(widths: &[usize], batch: usize, seed: u64) -> Problem<T> {
+fn problem<T: Element>(widths: &[usize], batch: usize, seed: u64) -> Problem<T> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let n_params: usize = widths.windows(2).map(|p| p[0] * p[1] + p[1]).sum();
     let scale = |fan_in: usize| 1.0 / (fan_in as f64).sqrt();
@@ -48,7 +48,7 @@ fn problem<T: Float>(widths: &[usize], batch: usize, seed: u64) -> Problem<T> {
     }
 }
 
-fn train_step<T: Float>(p: &Problem<T>) -> Vec<T> {
+fn train_step<T: Element>(p: &Problem<T>) -> Vec<T> {
     let tape = Tape::<T>::new();
     let theta = tape.leaf(Tensor::vector(p.theta.clone()));
     let x = tape.constant(Tensor::matrix(p.x.clone(), p.batch, p.widths[0]).unwrap());

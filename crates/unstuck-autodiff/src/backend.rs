@@ -1,6 +1,6 @@
 //! The two ways to evaluate a backward rule: on numbers, or recorded on the tape.
 
-use crate::Float;
+use crate::Element;
 use crate::kernels;
 use crate::ops::{Op, Placement, reduce_plan};
 use crate::tape::{Node, Tape, Var};
@@ -12,7 +12,7 @@ use std::sync::Arc;
 /// [`Numeric`] computes the numbers and records nothing (first-order gradients and the
 /// second backward of an HVP); [`Recording`] appends every step to the tape so the result
 /// can be differentiated again (PyTorch's `create_graph=True`).
-pub(crate) trait Backend<T: Float> {
+pub(crate) trait Backend<T: Element> {
     /// A value in this backend: a tensor, or a node on the tape.
     type V;
 
@@ -71,11 +71,11 @@ pub(crate) trait Backend<T: Float> {
     }
 }
 
-fn step_mask_of<T: Float>(x: &Tensor<T>, slope: T) -> Tensor<T> {
+fn step_mask_of<T: Element>(x: &Tensor<T>, slope: T) -> Tensor<T> {
     kernels::map(x, |p| if p > T::ZERO { T::ONE } else { slope })
 }
 
-fn add_into<T: Float>(acc: &mut [T], g: &[T]) {
+fn add_into<T: Element>(acc: &mut [T], g: &[T]) {
     for (a, &b) in acc.iter_mut().zip(g) {
         *a += b;
     }
@@ -94,7 +94,7 @@ pub(crate) struct Numeric<'a, T> {
     pub(crate) nodes: &'a [Node<T>],
 }
 
-impl<T: Float> Numeric<'_, T> {
+impl<T: Element> Numeric<'_, T> {
     fn get<'v>(&'v self, v: &'v NumVal<T>) -> &'v Tensor<T> {
         match v {
             NumVal::Node(i) => &self.nodes[*i].value,
@@ -124,7 +124,7 @@ impl<T: Float> Numeric<'_, T> {
     }
 }
 
-impl<T: Float> Backend<T> for Numeric<'_, T> {
+impl<T: Element> Backend<T> for Numeric<'_, T> {
     type V = NumVal<T>;
 
     fn node_op(&self, i: usize) -> Op<T> {
@@ -234,11 +234,11 @@ impl<T: Float> Backend<T> for Numeric<'_, T> {
 
 /// Evaluates rules by appending ops to the tape, so the result stays differentiable.
 #[derive(Debug)]
-pub(crate) struct Recording<'a, T: Float> {
+pub(crate) struct Recording<'a, T: Element> {
     pub(crate) tape: &'a Tape<T>,
 }
 
-impl<T: Float> Backend<T> for Recording<'_, T> {
+impl<T: Element> Backend<T> for Recording<'_, T> {
     type V = Var;
 
     fn node_op(&self, i: usize) -> Op<T> {

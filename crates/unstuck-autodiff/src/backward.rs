@@ -1,6 +1,6 @@
 //! The reverse sweep, written once for both backends.
 
-use crate::Float;
+use crate::Element;
 use crate::backend::{Backend, NumVal, Numeric, Recording};
 use crate::ops::vjp;
 use crate::tape::{Tape, Var};
@@ -11,7 +11,7 @@ use crate::tensor::{Shape, Tensor};
 /// Creation order is a topological order, so when the sweep reaches a node every
 /// consumer has already added its contribution. Only nodes on a path to `wrt` are
 /// visited. Returns one entry per `wrt`; `None` where `y` does not depend on it.
-pub(crate) fn sweep<T: Float, B: Backend<T>>(
+pub(crate) fn sweep<T: Element, B: Backend<T>>(
     b: &mut B,
     y: usize,
     seed: B::V,
@@ -64,7 +64,7 @@ pub(crate) fn sweep<T: Float, B: Backend<T>>(
     results
 }
 
-impl<T: Float> Tape<T> {
+impl<T: Element> Tape<T> {
     fn seed_index(&self, y: Var, wrt: &[Var]) -> (usize, Vec<usize>) {
         self.check(y);
         for &w in wrt {

@@ -5,11 +5,11 @@ use crate::backward::sweep;
 use crate::error::{ensure_finite, ensure_len};
 use crate::tape::{Node, Tape, Var};
 use crate::tensor::Tensor;
-use crate::{AutodiffError, Float};
+use crate::{AutodiffError, Element};
 use rayon::prelude::*;
 
 /// Runs `f` on a fresh tape at `theta` and checks that it returned a finite scalar.
-fn record<T: Float, F>(f: F, theta: &[T]) -> Result<(Tape<T>, Var, Var), AutodiffError>
+fn record<T: Element, F>(f: F, theta: &[T]) -> Result<(Tape<T>, Var, Var), AutodiffError>
 where
     F: FnOnce(&Tape<T>, Var) -> Var,
 {
@@ -41,7 +41,7 @@ where
 /// assert_eq!(value, 0.0);
 /// assert_eq!(grad, vec![0.0, 0.0]);
 /// ```
-pub fn gradient<T: Float, F>(f: F, theta: &[T]) -> Result<(T, Vec<T>), AutodiffError>
+pub fn gradient<T: Element, F>(f: F, theta: &[T]) -> Result<(T, Vec<T>), AutodiffError>
 where
     F: FnOnce(&Tape<T>, Var) -> Var,
 {
@@ -67,7 +67,7 @@ where
 /// let hv = hvp(f, &[1.0, 3.0], &[1.0, 0.0]).unwrap();
 /// assert_eq!(hv, vec![6.0, 2.0]);
 /// ```
-pub fn hvp<T: Float, F>(f: F, theta: &[T], v: &[T]) -> Result<Vec<T>, AutodiffError>
+pub fn hvp<T: Element, F>(f: F, theta: &[T], v: &[T]) -> Result<Vec<T>, AutodiffError>
 where
     F: FnOnce(&Tape<T>, Var) -> Var,
 {
@@ -81,7 +81,7 @@ where
 /// gradient's graph, seeded with `v` (reverse-over-reverse). The recorded nodes are
 /// frozen, so `Curvature` is `Sync` and many threads may apply it at once.
 #[derive(Debug)]
-pub struct Curvature<T: Float> {
+pub struct Curvature<T: Element> {
     nodes: Vec<Node<T>>,
     theta_index: usize,
     grad_index: usize,
@@ -89,7 +89,7 @@ pub struct Curvature<T: Float> {
     gradient: Vec<T>,
 }
 
-impl<T: Float> Curvature<T> {
+impl<T: Element> Curvature<T> {
     /// Records `f` and its gradient graph at `theta`.
     pub fn new<F>(f: F, theta: &[T]) -> Result<Self, AutodiffError>
     where

@@ -53,12 +53,12 @@ pub enum AutodiffError {
 }
 
 /// Returns the first index of a non-finite element.
-pub(crate) fn first_non_finite<T: crate::Float>(xs: &[T]) -> Option<usize> {
+pub(crate) fn first_non_finite<T: crate::Element>(xs: &[T]) -> Option<usize> {
     xs.iter().position(|x| !x.is_finite())
 }
 
 /// Fails with [`AutodiffError::NonFinite`] at the first NaN or infinity of `xs`.
-pub(crate) fn ensure_finite<T: crate::Float>(
+pub(crate) fn ensure_finite<T: crate::Element>(
     what: &'static str,
     xs: &[T],
 ) -> Result<(), AutodiffError> {

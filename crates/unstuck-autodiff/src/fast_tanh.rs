@@ -7,8 +7,16 @@
 //! `tests` below compare both against the standard library over a dense grid.
 
 /// `tanh` for `f32` or `f64`, through the private per-type implementations.
-pub(crate) fn tanh<T: Tanh>(x: T) -> T {
-    x.tanh_impl()
+///
+/// The dispatch on the (sealed) element type is resolved at compile time, and the
+/// round trip through `f64` is exact because the value already has type `T`.
+#[inline]
+pub(crate) fn tanh<T: unstuck_core::Element>(x: T) -> T {
+    use unstuck_core::ElementSlice;
+    match T::as_typed(std::slice::from_ref(&x)) {
+        ElementSlice::F32(v) => T::from_f64(f64::from(v[0].tanh_impl())),
+        ElementSlice::F64(v) => T::from_f64(v[0].tanh_impl()),
+    }
 }
 
 pub(crate) trait Tanh {

@@ -3,10 +3,11 @@
 //! Both the forward pass on the tape and the first-order (non-recording) backward pass
 //! call these, so each computation is written once.
 
-use crate::Float;
+use crate::Element;
 use crate::tensor::{Shape, Tensor};
 use faer::linalg::matmul::matmul as faer_matmul;
 use faer::{Accum, MatMut, MatRef, Par};
+use unstuck_core::{ElementSlice, ElementSliceMut};
 
 /// How a smaller operand is stretched over a larger shape.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,12 +56,12 @@ pub(crate) fn broadcast_shapes(op: &str, a: Shape, b: Shape) -> Shape {
 }
 
 /// Applies `f` elementwise.
-pub(crate) fn map<T: Float>(a: &Tensor<T>, f: impl Fn(T) -> T) -> Tensor<T> {
+pub(crate) fn map<T: Element>(a: &Tensor<T>, f: impl Fn(T) -> T) -> Tensor<T> {
     Tensor::from_parts(a.data().iter().map(|&x| f(x)).collect(), a.shape())
 }
 
 /// Applies `f(x, y)` elementwise with broadcasting.
-pub(crate) fn zip<T: Float>(
+pub(crate) fn zip<T: Element>(
     op: &str,
     a: &Tensor<T>,
     b: &Tensor<T>,
@@ -75,7 +76,7 @@ pub(crate) fn zip<T: Float>(
 }
 
 /// `big` has the output shape; `small` broadcasts over it.
-fn zip_into_left<T: Float>(
+fn zip_into_left<T: Element>(
     big: &Tensor<T>,
     small: &Tensor<T>,
     out_shape: Shape,
@@ -111,7 +112,7 @@ fn zip_into_left<T: Float>(
 }
 
 /// Stretches `a` to `to` (the forward of `expand`).
-pub(crate) fn expand<T: Float>(a: &Tensor<T>, to: Shape) -> Tensor<T> {
+pub(crate) fn expand<T: Element>(a: &Tensor<T>, to: Shape) -> Tensor<T> {
     let Some(kind) = broadcast_kind(a.shape(), to) else {
         panic!("expand: shape {:?} does not broadcast to {to:?}", a.shape())
     };
@@ -131,12 +132,12 @@ pub(crate) fn expand<T: Float>(a: &Tensor<T>, to: Shape) -> Tensor<T> {
 }
 
 /// Sum of all elements, as a scalar.
-pub(crate) fn sum<T: Float>(a: &Tensor<T>) -> Tensor<T> {
+pub(crate) fn sum<T: Element>(a: &Tensor<T>) -> Tensor<T> {
     Tensor::scalar(a.data().iter().copied().sum())
 }
 
 /// Sum over one axis of a matrix: axis 0 gives the column sums `[n]`, axis 1 the row sums `[m]`.
-pub(crate) fn sum_axis<T: Float>(a: &Tensor<T>, axis: usize) -> Tensor<T> {
+pub(crate) fn sum_axis<T: Element>(a: &Tensor<T>, axis: usize) -> Tensor<T> {
     let [m, n] = matrix_dims("sum_axis", a.shape());
     match axis {
         0 => {
@@ -178,7 +179,7 @@ pub(crate) fn matrix_dims(op: &str, s: Shape) -> [usize; 2] {
 const PARALLEL_MATMUL_WORK: usize = 1 << 20;
 
 /// `op_a(a) · op_b(b)` where `op_x` transposes when `tx` is set.
-pub(crate) fn matmul<T: Float>(a: &Tensor<T>, b: &Tensor<T>, ta: bool, tb: bool) -> Tensor<T> {
+pub(crate) fn matmul<T: Element>(a: &Tensor<T>, b: &Tensor<T>, ta: bool, tb: bool) -> Tensor<T> {
     let [ar, ac] = matrix_dims("matmul", a.shape());
     let [br, bc] = matrix_dims("matmul", b.shape());
     let (m, k) = if ta { (ac, ar) } else { (ar, ac) };
@@ -193,11 +194,6 @@ pub(crate) fn matmul<T: Float>(a: &Tensor<T>, b: &Tensor<T>, ta: bool, tb: bool)
     );
     let mut out = vec![T::ZERO; m * n];
     if m > 0 && n > 0 && k > 0 {
-        let lhs = MatRef::from_row_major_slice(a.data(), ar, ac);
-        let rhs = MatRef::from_row_major_slice(b.data(), br, bc);
-        let lhs = if ta { lhs.transpose() } else { lhs };
-        let rhs = if tb { rhs.transpose() } else { rhs };
-        let dst = MatMut::from_row_major_slice_mut(&mut out, m, n);
         // faer splits the output, never the inner sum, across threads, so the result does
         // not depend on the thread count (tested in tests/determinism_tests.rs).
         let par = if m * n * k >= PARALLEL_MATMUL_WORK {
@@ -205,13 +201,59 @@ pub(crate) fn matmul<T: Float>(a: &Tensor<T>, b: &Tensor<T>, ta: bool, tb: bool)
         } else {
             Par::Seq
         };
-        faer_matmul(dst, Accum::Replace, lhs, rhs, T::ONE, par);
+        let dims = MatmulDims {
+            ar,
+            ac,
+            br,
+            bc,
+            ta,
+            tb,
+        };
+        match (
+            T::as_typed(a.data()),
+            T::as_typed(b.data()),
+            T::as_typed_mut(&mut out),
+        ) {
+            (ElementSlice::F32(x), ElementSlice::F32(y), ElementSliceMut::F32(dst)) => {
+                typed_matmul(x, y, dst, dims, par)
+            }
+            (ElementSlice::F64(x), ElementSlice::F64(y), ElementSliceMut::F64(dst)) => {
+                typed_matmul(x, y, dst, dims, par)
+            }
+            _ => unreachable!("one element type for all three slices"),
+        }
     }
     Tensor::from_parts(out, Shape::matrix(m, n))
 }
 
+#[derive(Clone, Copy)]
+struct MatmulDims {
+    ar: usize,
+    ac: usize,
+    br: usize,
+    bc: usize,
+    ta: bool,
+    tb: bool,
+}
+
+fn typed_matmul<E: faer::traits::RealField + Copy>(
+    a: &[E],
+    b: &[E],
+    out: &mut [E],
+    d: MatmulDims,
+    par: Par,
+) {
+    let lhs = MatRef::from_row_major_slice(a, d.ar, d.ac);
+    let rhs = MatRef::from_row_major_slice(b, d.br, d.bc);
+    let lhs = if d.ta { lhs.transpose() } else { lhs };
+    let rhs = if d.tb { rhs.transpose() } else { rhs };
+    let (m, n) = (lhs.nrows(), rhs.ncols());
+    let dst = MatMut::from_row_major_slice_mut(out, m, n);
+    faer_matmul(dst, Accum::Replace, lhs, rhs, E::one_impl(), par);
+}
+
 /// Matrix transpose.
-pub(crate) fn transpose<T: Float>(a: &Tensor<T>) -> Tensor<T> {
+pub(crate) fn transpose<T: Element>(a: &Tensor<T>) -> Tensor<T> {
     let [m, n] = matrix_dims("transpose", a.shape());
     let x = a.data();
     let mut out = Vec::with_capacity(m * n);
@@ -222,7 +264,7 @@ pub(crate) fn transpose<T: Float>(a: &Tensor<T>) -> Tensor<T> {
 }
 
 /// Row-wise `x - logsumexp(x)`, shifted by the row maximum so that no `exp` overflows.
-pub(crate) fn log_softmax<T: Float>(a: &Tensor<T>) -> Tensor<T> {
+pub(crate) fn log_softmax<T: Element>(a: &Tensor<T>) -> Tensor<T> {
     let (_, n) = a.shape().as_matrix();
     let mut out = a.data().to_vec();
     if n > 0 {
@@ -238,7 +280,7 @@ pub(crate) fn log_softmax<T: Float>(a: &Tensor<T>) -> Tensor<T> {
 }
 
 /// `out[i] = a[i, labels[i]]`.
-pub(crate) fn pick<T: Float>(a: &Tensor<T>, labels: &[usize]) -> Tensor<T> {
+pub(crate) fn pick<T: Element>(a: &Tensor<T>, labels: &[usize]) -> Tensor<T> {
     let [m, n] = matrix_dims("pick", a.shape());
     assert_eq!(
         m,
@@ -258,7 +300,7 @@ pub(crate) fn pick<T: Float>(a: &Tensor<T>, labels: &[usize]) -> Tensor<T> {
 }
 
 /// The adjoint of [`pick`]: zeros `[m, n_classes]` with `g[i]` at `(i, labels[i])`.
-pub(crate) fn scatter<T: Float>(g: &Tensor<T>, labels: &[usize], n_classes: usize) -> Tensor<T> {
+pub(crate) fn scatter<T: Element>(g: &Tensor<T>, labels: &[usize], n_classes: usize) -> Tensor<T> {
     let m = labels.len();
     let mut out = vec![T::ZERO; m * n_classes];
     for (i, (&c, &x)) in labels.iter().zip(g.data()).enumerate() {
@@ -268,7 +310,7 @@ pub(crate) fn scatter<T: Float>(g: &Tensor<T>, labels: &[usize], n_classes: usiz
 }
 
 /// Elements `offset..offset + len` of a flat vector.
-pub(crate) fn slice<T: Float>(a: &Tensor<T>, offset: usize, len: usize) -> Tensor<T> {
+pub(crate) fn slice<T: Element>(a: &Tensor<T>, offset: usize, len: usize) -> Tensor<T> {
     assert!(
         a.shape().rank() == 1,
         "slice: needs a flat vector, got shape {:?}",
@@ -284,7 +326,7 @@ pub(crate) fn slice<T: Float>(a: &Tensor<T>, offset: usize, len: usize) -> Tenso
 }
 
 /// The adjoint of [`slice`]: `a` placed at `offset` in zeros of length `total`.
-pub(crate) fn pad<T: Float>(a: &Tensor<T>, offset: usize, total: usize) -> Tensor<T> {
+pub(crate) fn pad<T: Element>(a: &Tensor<T>, offset: usize, total: usize) -> Tensor<T> {
     let mut out = vec![T::ZERO; total];
     out[offset..offset + a.numel()].copy_from_slice(a.data());
     Tensor::from_parts(out, Shape::vector(total))

@@ -25,7 +25,7 @@ mod check;
 mod curvature;
 mod error;
 mod fast_tanh;
-mod float;
+
 mod kernels;
 mod ops;
 mod tape;
@@ -34,6 +34,6 @@ mod tensor;
 pub use check::{CheckOptions, GradCheck, check_grad, check_hvp};
 pub use curvature::{Curvature, gradient, hvp};
 pub use error::AutodiffError;
-pub use float::Float;
 pub use tape::{Tape, Var};
 pub use tensor::{Shape, Tensor};
+pub use unstuck_core::{DType, Element};

@@ -7,7 +7,7 @@
 //! Ops without a rule of their own (`sub`, `div`, `square`, `sqrt`, `mean`, `gelu`,
 //! `softmax_cross_entropy`, `mse`, ...) are compositions and inherit exact derivatives.
 
-use crate::Float;
+use crate::Element;
 use crate::backend::Backend;
 use crate::kernels::{self, Broadcast};
 use crate::tape::{Tape, Var};
@@ -90,7 +90,7 @@ impl<T> Op<T> {
     }
 }
 
-impl<T: Float> Tape<T> {
+impl<T: Element> Tape<T> {
     fn unary(&self, a: Var, op: Op<T>, forward: impl FnOnce(&Tensor<T>) -> Tensor<T>) -> Var {
         let value = self.with_value(a, forward);
         self.push(value, op, self.is_tracked(a))
@@ -206,7 +206,9 @@ impl<T: Float> Tape<T> {
 
     /// Hyperbolic tangent elementwise.
     pub fn tanh(&self, a: Var) -> Var {
-        self.unary(a, Op::Tanh(a.index), |x| kernels::map(x, T::tanh))
+        self.unary(a, Op::Tanh(a.index), |x| {
+            kernels::map(x, crate::fast_tanh::tanh)
+        })
     }
 
     /// `g * (1 - y^2)`: the backward of `tanh` given its output `y`, fused into one node
@@ -350,7 +352,7 @@ fn shape_arg(op: &str, dims: &[usize]) -> Shape {
     Shape::from_dims(dims).unwrap_or_else(|e| panic!("{op}: {e}"))
 }
 
-fn sigmoid<T: Float>(x: T) -> T {
+fn sigmoid<T: Element>(x: T) -> T {
     if x >= T::ZERO {
         T::ONE / (T::ONE + (-x).exp())
     } else {
@@ -361,7 +363,7 @@ fn sigmoid<T: Float>(x: T) -> T {
 
 /// The vector-Jacobian rule of the op that made node `out`: for each input, the
 /// contribution `g · ∂out/∂input`, written with backend ops so that it can be recorded.
-pub(crate) fn vjp<T: Float, B: Backend<T>>(
+pub(crate) fn vjp<T: Element, B: Backend<T>>(
     b: &mut B,
     op: &Op<T>,
     out: usize,

@@ -1,6 +1,6 @@
 //! The tape: an append-only arena of nodes, addressed by index.
 
-use crate::Float;
+use crate::Element;
 use crate::ops::Op;
 use crate::tensor::{Shape, Tensor};
 use std::cell::RefCell;
@@ -47,18 +47,18 @@ static NEXT_TAPE_ID: AtomicU32 = AtomicU32::new(0);
 /// assert_eq!(g[0].data(), &[2.0, 4.0]);
 /// ```
 #[derive(Debug)]
-pub struct Tape<T: Float = f64> {
+pub struct Tape<T: Element = f64> {
     id: u32,
     pub(crate) nodes: RefCell<Vec<Node<T>>>,
 }
 
-impl<T: Float> Default for Tape<T> {
+impl<T: Element> Default for Tape<T> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<T: Float> Tape<T> {
+impl<T: Element> Tape<T> {
     /// An empty tape.
     pub fn new() -> Self {
         Tape {

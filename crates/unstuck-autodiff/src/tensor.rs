@@ -1,6 +1,6 @@
 //! A dense, row-major tensor of rank 0, 1 or 2.
 
-use crate::{AutodiffError, Float};
+use crate::{AutodiffError, Element};
 
 /// The shape of a tensor of rank 0, 1 or 2, stored inline so that shapes never allocate.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -87,7 +87,7 @@ pub struct Tensor<T> {
     shape: Shape,
 }
 
-impl<T: Float> Tensor<T> {
+impl<T: Element> Tensor<T> {
     /// A tensor from row-major data and dimensions; the data must fill the shape.
     pub fn new(data: Vec<T>, dims: &[usize]) -> Result<Self, AutodiffError> {
         let shape = Shape::from_dims(dims)?;

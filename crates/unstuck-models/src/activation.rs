@@ -3,7 +3,7 @@
 
 use crate::ModelError;
 use std::fmt;
-use unstuck_autodiff::{Float, Tape, Var};
+use unstuck_autodiff::{Element, Tape, Var};
 
 /// The slope of [`Activation::LeakyRelu`] when none is given, PyTorch's default.
 pub const DEFAULT_LEAKY_SLOPE: f64 = 0.01;
@@ -83,7 +83,7 @@ impl Activation {
     }
 
     /// Records the activation of `x` on the tape.
-    pub fn apply<T: Float>(&self, tape: &Tape<T>, x: Var) -> Var {
+    pub fn apply<T: Element>(&self, tape: &Tape<T>, x: Var) -> Var {
         match *self {
             Activation::Relu => tape.relu(x),
             Activation::LeakyRelu(slope) => tape.leaky_relu(x, T::from_f64(slope)),

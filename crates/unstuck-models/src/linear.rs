@@ -1,7 +1,7 @@
 //! The affine layer `y = x W^T + b`, carved out of theta.
 
 use crate::ParamSpec;
-use unstuck_autodiff::{Float, Tape, Var};
+use unstuck_autodiff::{Element, Tape, Var};
 
 /// A linear layer, PyTorch's `nn.Linear(fan_in, fan_out)`: a `fan_out x fan_in` weight
 /// stored row-major at `offset`, followed by `fan_out` biases.
@@ -47,7 +47,7 @@ impl Linear {
     ///
     /// The weight is used through `matmul_t`, so no transposed copy is made; the bias row
     /// is broadcast over the batch.
-    pub fn apply<T: Float>(&self, tape: &Tape<T>, theta: Var, x: Var) -> Var {
+    pub fn apply<T: Element>(&self, tape: &Tape<T>, theta: Var, x: Var) -> Var {
         let weight = tape.reshape(
             tape.slice(theta, self.offset, self.fan_in * self.fan_out),
             &[self.fan_out, self.fan_in],

@@ -2,7 +2,7 @@
 
 use crate::ModelError;
 use std::fmt;
-use unstuck_autodiff::{Float, Tape, Tensor, Var};
+use unstuck_autodiff::{Element, Tape, Tensor, Var};
 
 /// What a batch's outputs are compared with.
 #[derive(Debug, Clone, PartialEq)]
@@ -66,7 +66,7 @@ impl Loss {
     }
 
     /// Checks that `targets` fit logits of shape `[batch, outputs]`.
-    pub fn check<T: Float>(
+    pub fn check<T: Element>(
         &self,
         batch: usize,
         outputs: usize,
@@ -103,7 +103,7 @@ impl Loss {
     }
 
     /// [`Loss::apply`] after [`Loss::check`] against the logits' shape.
-    pub fn apply_checked<T: Float>(
+    pub fn apply_checked<T: Element>(
         &self,
         tape: &Tape<T>,
         logits: Var,
@@ -124,7 +124,7 @@ impl Loss {
     ///
     /// # Panics
     /// If the targets do not fit (see [`Loss::check`]).
-    pub fn apply<T: Float>(&self, tape: &Tape<T>, logits: Var, targets: &Targets<T>) -> Var {
+    pub fn apply<T: Element>(&self, tape: &Tape<T>, logits: Var, targets: &Targets<T>) -> Var {
         match (self, targets) {
             (Loss::CrossEntropy, Targets::Labels(labels)) => {
                 tape.softmax_cross_entropy(logits, labels)
@@ -164,7 +164,7 @@ fn check_labels(labels: &[usize], batch: usize, n_classes: usize) -> Result<(), 
 /// taken as 0, and only the first form then gives the true slope at `z = 0` exactly
 /// (`0 + (-1/2)(-1) = 1/2 - y` instead of `-y`). A zero logit is common (a zero-bias
 /// output layer fed by dead ReLUs), so the kink matters.
-fn binary_cross_entropy_with_logits<T: Float>(tape: &Tape<T>, z: Var, labels: &[usize]) -> Var {
+fn binary_cross_entropy_with_logits<T: Element>(tape: &Tape<T>, z: Var, labels: &[usize]) -> Var {
     let y: Vec<T> = labels
         .iter()
         .map(|&label| if label == 1 { T::ONE } else { T::ZERO })
@@ -212,7 +212,7 @@ impl std::str::FromStr for Loss {
 /// let logits = Tensor::matrix(vec![0.1, 0.9, 0.8, 0.2], 2, 2).unwrap();
 /// assert_eq!(accuracy(&logits, &[1, 1]).unwrap(), 0.5);
 /// ```
-pub fn accuracy<T: Float>(logits: &Tensor<T>, labels: &[usize]) -> Result<f64, ModelError> {
+pub fn accuracy<T: Element>(logits: &Tensor<T>, labels: &[usize]) -> Result<f64, ModelError> {
     let [batch, outputs] = *logits.dims() else {
         return Err(ModelError::InputRank {
             dims: logits.dims().to_vec(),
@@ -236,7 +236,7 @@ pub fn accuracy<T: Float>(logits: &Tensor<T>, labels: &[usize]) -> Result<f64, M
     Ok(correct as f64 / batch as f64)
 }
 
-fn predict_row<T: Float>(row: &[T]) -> usize {
+fn predict_row<T: Element>(row: &[T]) -> usize {
     if let [z] = row {
         return usize::from(*z > T::ZERO);
     }

@@ -4,7 +4,7 @@ use crate::{Activation, Architecture, Init, Linear, Model, ModelError, ParamSpec
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::fmt;
-use unstuck_autodiff::{Float, Tape, Var};
+use unstuck_autodiff::{Element, Tape, Var};
 
 /// A multilayer perceptron: `widths = [in, h1, ..., out]` gives `widths.len() - 1`
 /// linear layers, the activation after every hidden layer, and raw logits out.
@@ -188,7 +188,7 @@ impl Architecture for Mlp {
     }
 }
 
-impl<T: Float> Model<T> for Mlp {
+impl<T: Element> Model<T> for Mlp {
     /// Draws every layer in order, weight then bias, from one `ChaCha8Rng` stream in
     /// `f64`, then rounds to `T`: the `f32` theta of a seed is the `f64` theta rounded.
     fn init(&self, seed: u64) -> Vec<T> {

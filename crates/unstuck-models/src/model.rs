@@ -2,7 +2,7 @@
 
 use crate::{ModelError, ParamSpec};
 use std::fmt::Debug;
-use unstuck_autodiff::{Float, Tape, Tensor, Var};
+use unstuck_autodiff::{Element, Tape, Tensor, Var};
 
 /// What a model looks like without its numbers: widths and the parameter layout.
 ///
@@ -38,7 +38,7 @@ pub trait Architecture: Debug + Send + Sync {
 /// let logits = mlp.forward_checked(&tape, theta_var, x).unwrap();
 /// assert_eq!(tape.dims(logits), vec![2, 2]);
 /// ```
-pub trait Model<T: Float>: Architecture {
+pub trait Model<T: Element>: Architecture {
     /// A fresh theta drawn with the model's initialiser from `ChaCha8Rng::seed_from_u64(seed)`.
     fn init(&self, seed: u64) -> Vec<T>;
 
@@ -76,7 +76,7 @@ pub trait Model<T: Float>: Architecture {
 /// let x = Tensor::matrix(vec![3.0, 4.0], 1, 2).unwrap();
 /// assert_eq!(logits(&mlp, &theta, &x).unwrap().data(), &[4.0, 3.0]);
 /// ```
-pub fn logits<T: Float, M: Model<T> + ?Sized>(
+pub fn logits<T: Element, M: Model<T> + ?Sized>(
     model: &M,
     theta: &[T],
     x: &Tensor<T>,

@@ -4,7 +4,7 @@
 use crate::loss::accuracy;
 use crate::model::{check_input, check_theta_len};
 use crate::{Loss, Model, ModelError, Targets};
-use unstuck_autodiff::{Curvature, Float, Tape, Tensor, Var};
+use unstuck_autodiff::{Curvature, Element, Tape, Tensor, Var};
 
 /// `theta -> loss(model(theta, x), targets)`, with every shape checked once, up front.
 ///
@@ -22,7 +22,7 @@ use unstuck_autodiff::{Curvature, Float, Tape, Tensor, Var};
 /// assert_eq!(hv.len(), theta.len());
 /// ```
 #[derive(Debug)]
-pub struct Objective<'m, T: Float> {
+pub struct Objective<'m, T: Element> {
     model: &'m dyn Model<T>,
     x: Tensor<T>,
     targets: Targets<T>,
@@ -38,7 +38,7 @@ pub struct Evaluation<T> {
     pub accuracy: Option<f64>,
 }
 
-impl<'m, T: Float> Objective<'m, T> {
+impl<'m, T: Element> Objective<'m, T> {
     /// Checks that `x` is `[batch, input_width]` with `batch > 0` and that the targets
     /// fit the loss and the model's output.
     pub fn new(
@@ -141,7 +141,7 @@ impl<'m, T: Float> Objective<'m, T> {
 /// let (loss, grad) = gradient(&f, &theta).unwrap();
 /// assert!(loss >= 0.0 && grad.len() == mlp.n_params());
 /// ```
-pub fn loss_fn<'m, T: Float>(
+pub fn loss_fn<'m, T: Element>(
     model: &'m dyn Model<T>,
     x: Tensor<T>,
     targets: Targets<T>,

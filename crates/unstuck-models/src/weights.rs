@@ -10,46 +10,21 @@
 use crate::{Architecture, ModelError, ParamSpec};
 use safetensors::tensor::TensorView;
 use safetensors::{Dtype, SafeTensors};
-use std::any::{Any, TypeId};
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::Path;
-use unstuck_autodiff::Float;
+use unstuck_autodiff::{DType, Element};
+use unstuck_core::{ElementSlice, ElementVec};
 
-/// Theta's elements in their concrete type, so that bytes round-trip exactly (NaN
-/// payloads included) without a detour through another type.
-enum Elements {
-    F32(Vec<f32>),
-    F64(Vec<f64>),
-}
-
-fn dtype_of<T: Float>() -> Dtype {
-    if TypeId::of::<T>() == TypeId::of::<f32>() {
-        Dtype::F32
-    } else if TypeId::of::<T>() == TypeId::of::<f64>() {
-        Dtype::F64
-    } else {
-        panic!("Float is implemented for f32 and f64 only")
+fn dtype_of<T: Element>() -> Dtype {
+    match T::DTYPE {
+        DType::F32 => Dtype::F32,
+        DType::F64 => Dtype::F64,
     }
 }
 
-fn elements_of<T: Float>(theta: &[T]) -> Elements {
-    let any: Box<dyn Any> = Box::new(theta.to_vec());
-    match any.downcast::<Vec<f32>>() {
-        Ok(v) => Elements::F32(*v),
-        Err(any) => Elements::F64(
-            *any.downcast::<Vec<f64>>()
-                .unwrap_or_else(|_| panic!("Float is implemented for f32 and f64 only")),
-        ),
-    }
-}
-
-fn into_theta<T: Float>(elements: Elements) -> Vec<T> {
-    let any: Box<dyn Any> = match elements {
-        Elements::F32(v) => Box::new(v),
-        Elements::F64(v) => Box::new(v),
-    };
-    *any.downcast::<Vec<T>>()
+fn into_theta<T: Element>(elements: ElementVec) -> Vec<T> {
+    T::from_typed(elements)
         .unwrap_or_else(|_| panic!("elements decoded in a dtype other than theta's"))
 }
 
@@ -57,15 +32,15 @@ fn into_theta<T: Float>(elements: Elements) -> Vec<T> {
 ///
 /// The bytes depend only on the layout and theta (safetensors orders tensors by name),
 /// so saving the same theta twice gives identical files.
-pub fn weights_to_bytes<T: Float, M: Architecture + ?Sized>(
+pub fn weights_to_bytes<T: Element, M: Architecture + ?Sized>(
     model: &M,
     theta: &[T],
 ) -> Result<Vec<u8>, ModelError> {
     crate::model::check_theta_len(model, theta.len())?;
     let dtype = dtype_of::<T>();
-    let bytes: Vec<u8> = match elements_of(theta) {
-        Elements::F32(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
-        Elements::F64(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+    let bytes: Vec<u8> = match T::as_typed(theta) {
+        ElementSlice::F32(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+        ElementSlice::F64(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
     };
     let size = dtype.bitsize() / 8;
     let views = model
@@ -97,7 +72,7 @@ pub fn weights_to_bytes<T: Float, M: Architecture + ?Sized>(
 /// save_weights(&mlp, &theta, &path).unwrap();
 /// assert_eq!(load_weights::<f32, _>(&mlp, &path).unwrap(), theta);
 /// ```
-pub fn save_weights<T: Float, M: Architecture + ?Sized>(
+pub fn save_weights<T: Element, M: Architecture + ?Sized>(
     model: &M,
     theta: &[T],
     path: impl AsRef<Path>,
@@ -112,16 +87,16 @@ pub fn save_weights<T: Float, M: Architecture + ?Sized>(
 /// dtype (`F32` for `f32`, `F64` for `f64`: no silent rounding; convert after loading
 /// if you need the other precision), and the file must hold nothing else. Each failure
 /// names the tensor.
-pub fn weights_from_bytes<T: Float, M: Architecture + ?Sized>(
+pub fn weights_from_bytes<T: Element, M: Architecture + ?Sized>(
     model: &M,
     bytes: &[u8],
 ) -> Result<Vec<T>, ModelError> {
     let file = SafeTensors::deserialize(bytes).map_err(safetensors_error)?;
     let dtype = dtype_of::<T>();
     let layout = model.layout();
-    let mut elements = match dtype {
-        Dtype::F32 => Elements::F32(vec![0.0; model.n_params()]),
-        _ => Elements::F64(vec![0.0; model.n_params()]),
+    let mut elements = match T::DTYPE {
+        DType::F32 => ElementVec::F32(vec![0.0; model.n_params()]),
+        DType::F64 => ElementVec::F64(vec![0.0; model.n_params()]),
     };
     for spec in layout {
         let view = file
@@ -132,12 +107,12 @@ pub fn weights_from_bytes<T: Float, M: Architecture + ?Sized>(
         check_tensor(spec, view.dtype(), view.shape(), dtype)?;
         let data = view.data();
         match &mut elements {
-            Elements::F32(v) => {
+            ElementVec::F32(v) => {
                 for (dst, src) in v[spec.range()].iter_mut().zip(data.chunks_exact(4)) {
                     *dst = f32::from_le_bytes(src.try_into().expect("chunks of 4 bytes"));
                 }
             }
-            Elements::F64(v) => {
+            ElementVec::F64(v) => {
                 for (dst, src) in v[spec.range()].iter_mut().zip(data.chunks_exact(8)) {
                     *dst = f64::from_le_bytes(src.try_into().expect("chunks of 8 bytes"));
                 }
@@ -156,7 +131,7 @@ pub fn weights_from_bytes<T: Float, M: Architecture + ?Sized>(
 }
 
 /// Reads theta from a safetensors file (see [`weights_from_bytes`] for the checks).
-pub fn load_weights<T: Float, M: Architecture + ?Sized>(
+pub fn load_weights<T: Element, M: Architecture + ?Sized>(
     model: &M,
     path: impl AsRef<Path>,
 ) -> Result<Vec<T>, ModelError> {

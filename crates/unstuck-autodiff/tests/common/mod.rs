@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use safetensors::{Dtype, SafeTensors};
-use unstuck_autodiff::{Float, Tape, Tensor, Var};
+use unstuck_autodiff::{Element, Tape, Tensor, Var};
 
 pub fn fixture(name: &str) -> Vec<u8> {
     let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -30,7 +30,7 @@ pub fn labels(st: &SafeTensors<'_>, name: &str) -> Vec<usize> {
 
 /// The tanh MLP of the golden files: theta = [W0 (out x in, row-major), b0, W1, b1, ...],
 /// tanh after every hidden layer, a linear output.
-pub fn mlp_logits<T: Float>(tape: &Tape<T>, theta: Var, widths: &[usize], x: Var) -> Var {
+pub fn mlp_logits<T: Element>(tape: &Tape<T>, theta: Var, widths: &[usize], x: Var) -> Var {
     let mut h = x;
     let mut offset = 0;
     for (layer, pair) in widths.windows(2).enumerate() {
