@@ -99,3 +99,34 @@ pub enum ValueKind {
     /// A bracketed list.
     List(Vec<SpecValue>),
 }
+
+/// The entry of `entries` whose name is the spec's name, or [`SpecError::UnknownName`]
+/// listing every name (`kind` says what was looked up: `"optimizer"`, `"generator"`, ...).
+///
+/// ```
+/// use unstuck_core::spec::{SpecError, lookup, parse_spec};
+/// let names = ["sgd", "adam"];
+/// let text = "adma:lr=1";
+/// let spec = parse_spec(text)?;
+/// let err = lookup(text, &spec, "optimizer", &names, |n| n).unwrap_err();
+/// assert!(err.to_string().contains("unknown optimizer `adma` at byte 0; known: sgd, adam"));
+/// # Ok::<(), SpecError>(())
+/// ```
+pub fn lookup<'e, E>(
+    text: &str,
+    spec: &Spec,
+    kind: &'static str,
+    entries: &'e [E],
+    name: impl Fn(&E) -> &str,
+) -> Result<&'e E, SpecError> {
+    entries
+        .iter()
+        .find(|entry| name(entry) == spec.name)
+        .ok_or_else(|| SpecError::UnknownName {
+            spec: text.to_owned(),
+            position: spec.position,
+            kind,
+            name: spec.name.clone(),
+            known: entries.iter().map(&name).collect::<Vec<_>>().join(", "),
+        })
+}
