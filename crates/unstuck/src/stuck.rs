@@ -2,11 +2,10 @@
 
 use crate::TrainError;
 use crate::history::Event;
-use unstuck_autodiff::Tensor;
 use unstuck_hessian::{
     ClassifyTolerances, EscapeConfig, TapeObjective, analyze_critical_point, escape_step,
 };
-use unstuck_models::{Model, Objective, Targets};
+use unstuck_models::{Model, Objective};
 
 /// When to call training stuck, and whether to look at the Hessian and escape.
 ///
@@ -101,16 +100,7 @@ pub(crate) fn full_batch<'m>(
     data: &unstuck_data::Dataset<f64>,
     loss: unstuck_models::Loss,
 ) -> Result<Objective<'m, f64>, TrainError> {
-    let x = Tensor::matrix(data.features().to_vec(), data.n_rows(), data.n_features())
-        .map_err(|e| TrainError::Config(e.to_string()))?;
-    let targets = match data.targets() {
-        unstuck_data::Targets::Classes { labels, .. } => Targets::Labels(labels.clone()),
-        unstuck_data::Targets::Real { values, .. } => Targets::Values(
-            Tensor::matrix(values.clone(), data.n_rows(), data.n_outputs())
-                .map_err(|e| TrainError::Config(e.to_string()))?,
-        ),
-    };
-    Ok(Objective::new(model, x, targets, loss)?)
+    Ok(Objective::from_batch(model, &data.as_batch(), loss)?)
 }
 
 /// Measures the point on the full training set, classifies it and maybe escapes.

@@ -9,8 +9,8 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Instant;
 use unstuck_autodiff::{Tape, Tensor};
-use unstuck_data::{BatchConfig, BatchTargets, Batches, Dataset};
-use unstuck_models::{Loss, Model, Objective, Targets};
+use unstuck_data::{BatchConfig, Batches, Dataset};
+use unstuck_models::{Loss, Model, Objective};
 use unstuck_optim::Optimizer;
 
 /// How to train.
@@ -199,20 +199,7 @@ impl<'m> Trainer<'m> {
             let epoch = self.next_epoch;
             batches.start_epoch(epoch);
             while let Some(batch) = batches.next_batch() {
-                let x = Tensor::matrix(
-                    batch.features().to_vec(),
-                    batch.n_rows(),
-                    batch.n_features(),
-                )
-                .map_err(|e| TrainError::Config(e.to_string()))?;
-                let targets = match batch.targets() {
-                    BatchTargets::Classes { labels, .. } => Targets::Labels(labels.to_vec()),
-                    BatchTargets::Real { values, n_outputs } => Targets::Values(
-                        Tensor::matrix(values.to_vec(), batch.n_rows(), n_outputs)
-                            .map_err(|e| TrainError::Config(e.to_string()))?,
-                    ),
-                };
-                let objective = Objective::new(self.model, x, targets, self.config.loss)?;
+                let objective = Objective::from_batch(self.model, &batch, self.config.loss)?;
                 self.train_step(&objective, epoch, &train_eval)?;
                 bar.inc(1);
             }

@@ -278,21 +278,6 @@ impl<'a> SpecArgs<'a> {
         }
     }
 
-    /// A word that may be left out (`None`), for the caller to interpret.
-    pub fn word_opt(
-        &mut self,
-        key: &'static str,
-        expected: &'static str,
-    ) -> Result<Option<&'a str>, SpecError> {
-        match self.take(key, Some("none".to_owned())) {
-            Some(value) => match &value.kind {
-                ValueKind::Word(w) => Ok(Some(w)),
-                _ => Err(self.bad_value(key, value, expected)),
-            },
-            None => Ok(None),
-        }
-    }
-
     /// The value of `key` as written, without interpreting it.
     pub fn value(&mut self, key: &'static str) -> Option<&'a SpecValue> {
         self.take(key, Some("none".to_owned()))

@@ -65,7 +65,7 @@ pub enum SpecError {
         key: String,
     },
     /// A value of the wrong type or range for its key.
-    #[error("spec {spec:?}: key `{key}` at byte {position} needs {expected}")]
+    #[error("spec {spec:?}: key `{key}` at byte {position} needs {expected}, found {}", found_at(spec, *position))]
     BadValue {
         /// The whole spec string.
         spec: String,

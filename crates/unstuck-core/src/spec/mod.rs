@@ -41,7 +41,7 @@ mod parser;
 
 pub use args::{KeyHelp, SpecArgs, describe_keys};
 pub use error::SpecError;
-pub use parser::parse_spec;
+pub use parser::{parse_spec, parse_value};
 
 /// A parsed spec: a name and its arguments.
 #[derive(Debug, Clone, PartialEq)]

@@ -34,6 +34,30 @@ pub fn parse_spec(text: &str) -> Result<Spec, SpecError> {
     Ok(spec)
 }
 
+/// Parses a lone value, such as `leaky_relu(0.2)` or `[1, 2]` (see the grammar's
+/// `value`).
+///
+/// ```
+/// use unstuck_core::spec::{ValueKind, parse_value};
+/// let value = parse_value(" leaky_relu(0.2) ")?;
+/// assert!(matches!(value.kind, ValueKind::Call(ref name, _) if name == "leaky_relu"));
+/// # Ok::<(), unstuck_core::spec::SpecError>(())
+/// ```
+pub fn parse_value(text: &str) -> Result<SpecValue, SpecError> {
+    let mut parser = Parser {
+        text,
+        pos: 0,
+        depth: 0,
+    };
+    parser.skip_ws();
+    let value = parser.value()?;
+    parser.skip_ws();
+    if parser.pos != text.len() {
+        return Err(parser.error("the end of the value"));
+    }
+    Ok(value)
+}
+
 struct Parser<'a> {
     text: &'a str,
     pos: usize,
