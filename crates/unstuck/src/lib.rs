@@ -28,6 +28,7 @@ mod history;
 #[cfg(feature = "cli")]
 pub mod plot;
 mod stuck;
+pub mod task;
 mod trainer;
 
 pub use unstuck_autodiff as autodiff;

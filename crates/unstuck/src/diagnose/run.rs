@@ -1,7 +1,7 @@
 //! One training run, summarised: the unit `diagnose` compares.
 
 use super::DiagnoseData;
-use crate::stuck::full_batch;
+use crate::task::full_objective;
 use crate::{History, TrainConfig, TrainError, Trainer};
 use serde::{Deserialize, Serialize};
 use unstuck_data::Dataset;
@@ -130,7 +130,7 @@ pub(crate) fn evaluate(
     loss: Loss,
     theta: &[f64],
 ) -> Result<Metrics, TrainError> {
-    let evaluation = full_batch(model, data, loss)?.evaluate(theta)?;
+    let evaluation = full_objective(model, data, loss)?.evaluate(theta)?;
     Ok(Metrics {
         loss: evaluation.loss,
         accuracy: evaluation.accuracy,

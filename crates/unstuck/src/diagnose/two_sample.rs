@@ -52,20 +52,24 @@ pub(crate) fn two_sample_test(
     settings: TwoSampleSettings,
 ) -> Result<TwoSampleTest, TrainError> {
     if train.n_features() != held_out.n_features() {
-        return Err(TrainError::Config(format!(
-            "the {compared_with} set has {} features but the training set has {}",
-            held_out.n_features(),
-            train.n_features()
-        )));
+        return Err(TrainError::PartMismatch {
+            part: compared_with.to_string(),
+            features: held_out.n_features(),
+            outputs: held_out.n_outputs(),
+            train_features: train.n_features(),
+            train_outputs: train.n_outputs(),
+        });
     }
     let per_side = train
         .n_rows()
         .min(held_out.n_rows())
         .min(settings.max_rows.max(2));
     if per_side < 2 {
-        return Err(TrainError::Config(format!(
-            "the two-sample test needs at least 2 rows on each side, the smaller has {per_side}"
-        )));
+        return Err(TrainError::TooFewRows {
+            what: "the two-sample test",
+            needed: 2,
+            got: per_side,
+        });
     }
     let n_fit = per_side / 2;
     let mut rng = ChaCha8Rng::seed_from_u64(settings.seed);

@@ -7,8 +7,8 @@ use crate::output::Outputs;
 use crate::{plot, specs};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
-use unstuck::diagnose::loss_for;
 use unstuck::models::{Architecture, Model, weights_to_bytes};
+use unstuck::task::loss_for;
 use unstuck::{Checkpoint, StuckConfig, TrainConfig, TrainError, Trainer};
 
 /// `run.json`: everything that defines the run, so that `--resume` rebuilds it exactly.

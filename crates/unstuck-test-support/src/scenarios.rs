@@ -1,9 +1,9 @@
 //! Five seeded runs, each built to fail in one known way (or not at all): the guide's
-//! test bench, used by the tests and by the report's `guide` experiment.
+//! test bench, used by `unstuck`'s tests and by the report's `guide` experiment.
 
-use super::{DiagnoseConfig, DiagnoseData, Verdict};
-use crate::TrainError;
-use unstuck_data::{Dataset, SplitConfig, Standardizer, generate, split};
+use unstuck::TrainError;
+use unstuck::data::{Dataset, SplitConfig, generate};
+use unstuck::diagnose::{DiagnoseConfig, DiagnoseData, Verdict};
 
 /// One scenario: data, the user's settings, and the cause it was built to have.
 #[derive(Debug, Clone)]
@@ -25,7 +25,7 @@ pub struct Scenario {
 }
 
 impl Scenario {
-    /// The data as [`super::diagnose`] takes it.
+    /// The data as [`unstuck::diagnose()`] takes it.
     pub fn data(&self) -> DiagnoseData<'_> {
         DiagnoseData {
             train: &self.train,
@@ -52,17 +52,11 @@ fn prepare(
         stratified: true,
         seed,
     };
-    let parts = split(data, &config)?;
-    let standardizer = Standardizer::fit(&parts.train);
-    let train = standardizer.transform(&parts.train)?;
-    let validation = standardizer.transform(
-        parts
-            .validation
-            .as_ref()
-            .expect("a positive validation fraction gives a validation part"),
-    )?;
-    let test = test.map(|t| standardizer.transform(&t)).transpose()?;
-    Ok((train, validation, test))
+    let parts = unstuck::task::prepare(data, &config, test, true)?;
+    let validation = parts
+        .validation
+        .expect("a positive validation fraction gives a validation part");
+    Ok((parts.train, validation, parts.test))
 }
 
 /// Where the mismatch scenario cuts the spirals (their radius runs from 0 to 1).
