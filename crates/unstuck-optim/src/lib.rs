@@ -75,7 +75,7 @@ pub use optimizer::{Driver, Optimizer, UpdateRule, first_non_finite};
 pub use plateau::{PlateauConfig, PlateauMode, ReduceLrOnPlateau, ThresholdMode};
 pub use registry::{Entry, FromSpec, Registry};
 pub use schedule::{
-    Anneal, Constant, Cosine, CosineWarmRestarts, Exponential, InverseSqrt, Linear, MultiStep,
+    Anneal, Constant, Cosine, CosineWarmRestarts, Exponential, InverseSqrt, LinearRamp, MultiStep,
     OneCycle, OneCycleConfig, Polynomial, SCHEDULE_KINDS, Schedule, ScheduleKind, Sequence,
     StepDecay, parse_schedule, schedule_from_spec, warmup_then,
 };

@@ -18,7 +18,7 @@ mod cosine;
 mod one_cycle;
 mod sequence;
 
-pub use basic::{Constant, Exponential, InverseSqrt, Linear, MultiStep, Polynomial, StepDecay};
+pub use basic::{Constant, Exponential, InverseSqrt, LinearRamp, MultiStep, Polynomial, StepDecay};
 pub use cosine::{Cosine, CosineWarmRestarts};
 pub use one_cycle::{Anneal, OneCycle, OneCycleConfig};
 pub use sequence::{Sequence, warmup_then};
