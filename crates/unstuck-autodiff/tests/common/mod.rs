@@ -1,32 +1,13 @@
-//! Helpers shared by the integration tests: the golden fixtures and a tanh MLP loss.
+//! Helpers shared by the integration tests: the golden fixtures (read through
+//! unstuck-test-support) and a tanh MLP loss.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
-use safetensors::{Dtype, SafeTensors};
+use safetensors::SafeTensors;
 use unstuck_autodiff::{Element, Tape, Tensor, Var};
-
-pub fn fixture(name: &str) -> Vec<u8> {
-    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read(&path).unwrap_or_else(|e| panic!("reading {path}: {e}"))
-}
-
-pub fn f64s(st: &SafeTensors<'_>, name: &str) -> Vec<f64> {
-    let view = st.tensor(name).unwrap();
-    assert_eq!(view.dtype(), Dtype::F64, "{name}");
-    view.data()
-        .chunks_exact(8)
-        .map(|b| f64::from_le_bytes(b.try_into().unwrap()))
-        .collect()
-}
-
-pub fn labels(st: &SafeTensors<'_>, name: &str) -> Vec<usize> {
-    let view = st.tensor(name).unwrap();
-    assert_eq!(view.dtype(), Dtype::I64, "{name}");
-    view.data()
-        .chunks_exact(8)
-        .map(|b| i64::from_le_bytes(b.try_into().unwrap()) as usize)
-        .collect()
-}
+pub use unstuck_test_support::golden::{
+    fixture, max_rel_diff, norm_inf, tensor_f64s as f64s, tensor_labels as labels,
+};
 
 /// The tanh MLP of the golden files: theta = [W0 (out x in, row-major), b0, W1, b1, ...],
 /// tanh after every hidden layer, a linear output.
@@ -90,17 +71,4 @@ impl MlpProblem {
             tape.softmax_cross_entropy(logits, &self.y)
         }
     }
-}
-
-/// Largest |a - b| / scale over two slices.
-pub fn max_rel_diff(a: &[f64], b: &[f64], scale: f64) -> f64 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs() / scale)
-        .fold(0.0, f64::max)
-}
-
-pub fn norm_inf(a: &[f64]) -> f64 {
-    a.iter().map(|x| x.abs()).fold(0.0, f64::max)
 }
