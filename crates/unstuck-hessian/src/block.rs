@@ -148,20 +148,8 @@ mod tests {
     use super::*;
     use crate::dense::full_hessian;
     use crate::lanczos::LanczosConfig;
-    use crate::operator::DenseOperator;
+    use crate::operator::tests::coupled_diagonal as op;
     use crate::trace::TraceConfig;
-
-    fn op(n: usize) -> DenseOperator {
-        DenseOperator::from_fn(n, |i, j| {
-            let (a, b) = (i.min(j), i.max(j));
-            if i == j {
-                i as f64 - 20.0
-            } else {
-                0.05 * (((a * 3 + b) % 5) as f64 - 2.0)
-            }
-        })
-        .unwrap()
-    }
 
     #[test]
     fn block_operator_is_the_diagonal_block() {

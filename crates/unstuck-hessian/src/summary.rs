@@ -6,7 +6,7 @@ use crate::classify::{
     minimum_ratio, sign_counts,
 };
 use crate::dense::full_hessian;
-use crate::error::HessianError;
+use crate::error::{HessianError, check_eigenpairs};
 use crate::lanczos::{LanczosConfig, SpectrumEnd, lanczos};
 use crate::operator::HvpOperator;
 use crate::trace::{TraceConfig, TraceEstimate, hutch_plus_plus_trace};
@@ -166,16 +166,7 @@ pub fn summarize<O: HvpOperator + ?Sized>(
     policy: &SpectrumPolicy,
 ) -> Result<SpectrumSummary, HessianError> {
     let dim = op.dim();
-    if dim == 0 {
-        return Err(HessianError::EmptyOperator { op: "summarize" });
-    }
-    if policy.k == 0 || policy.k > dim {
-        return Err(HessianError::TooManyEigenpairs {
-            op: "summarize",
-            k: policy.k,
-            dim,
-        });
-    }
+    check_eigenpairs("summarize", policy.k, dim)?;
     if dim <= policy.dense_max_dim {
         dense(op, policy)
     } else {
@@ -248,20 +239,7 @@ fn matrix_free<O: HvpOperator + ?Sized>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::operator::DenseOperator;
-
-    /// A symmetric matrix with eigenvalues near `i - 20` and small couplings.
-    fn op(n: usize) -> DenseOperator {
-        DenseOperator::from_fn(n, |i, j| {
-            let (a, b) = (i.min(j), i.max(j));
-            if i == j {
-                i as f64 - 20.0
-            } else {
-                0.05 * (((a * 3 + b) % 5) as f64 - 2.0)
-            }
-        })
-        .unwrap()
-    }
+    use crate::operator::tests::coupled_diagonal as op;
 
     #[test]
     fn the_size_decides_and_both_ways_agree() {
@@ -324,51 +302,34 @@ mod tests {
     }
 
     #[test]
-    fn the_trace_is_exact_when_dense_and_estimated_otherwise() {
+    fn the_trace_is_exact_when_dense_and_skipped_when_not_asked() {
+        // (The matrix-free trace is checked through `block_summaries`.)
         let full = op(30);
         let exact = summarize(&full, &SpectrumPolicy::default()).unwrap();
         let trace: f64 = (0..30).map(|i| i as f64 - 20.0).sum();
         assert_eq!(exact.trace.unwrap().estimate, trace);
-        let free = summarize(
-            &full,
-            &SpectrumPolicy {
-                dense_max_dim: 0,
-                trace: Some(TraceConfig {
-                    n_hvp: 90,
-                    block: 30,
-                    seed: 1,
-                }),
-                ..SpectrumPolicy::default()
-            },
-        )
-        .unwrap();
-        // Hutch++ with 30 sketch vectors spans the whole space: exact up to rounding.
-        assert!((free.trace.unwrap().estimate - trace).abs() < 1e-9);
-        let none = summarize(
-            &full,
-            &SpectrumPolicy {
-                trace: None,
-                ..SpectrumPolicy::default()
-            },
-        )
-        .unwrap();
-        assert!(none.trace.is_none());
+        let none = SpectrumPolicy {
+            trace: None,
+            dense_max_dim: 0,
+            ..SpectrumPolicy::default()
+        };
+        assert!(summarize(&full, &none).unwrap().trace.is_none());
     }
 
     #[test]
     fn bad_requests_are_errors() {
         let full = op(4);
-        for k in [0, 5] {
-            assert!(matches!(
-                summarize(
-                    &full,
-                    &SpectrumPolicy {
-                        k,
-                        ..SpectrumPolicy::default()
-                    }
-                ),
-                Err(HessianError::TooManyEigenpairs { .. })
-            ));
-        }
+        let with_k = |k| SpectrumPolicy {
+            k,
+            ..SpectrumPolicy::default()
+        };
+        assert!(matches!(
+            summarize(&full, &with_k(0)),
+            Err(HessianError::InvalidConfig { field: "k", .. })
+        ));
+        assert!(matches!(
+            summarize(&full, &with_k(5)),
+            Err(HessianError::TooManyEigenpairs { k: 5, dim: 4, .. })
+        ));
     }
 }

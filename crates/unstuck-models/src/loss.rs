@@ -262,18 +262,18 @@ mod tests {
         1.0 / (1.0 + (-z).exp())
     }
 
+    fn two_classes(labels: &[usize]) -> Targets<f64> {
+        Targets::Classes {
+            labels: labels.to_vec(),
+            n_classes: 2,
+        }
+    }
+
     fn bce_loss(z: &[f64], labels: &[usize]) -> (f64, Vec<f64>) {
         unstuck_autodiff::gradient(
             |tape: &Tape<f64>, theta| {
                 let logits = tape.reshape(theta, &[z.len(), 1]);
-                Loss::BinaryCrossEntropyWithLogits.apply(
-                    tape,
-                    logits,
-                    &Targets::Classes {
-                        labels: labels.to_vec(),
-                        n_classes: 2,
-                    },
-                )
+                Loss::BinaryCrossEntropyWithLogits.apply(tape, logits, &two_classes(labels))
             },
             z,
         )
@@ -308,14 +308,7 @@ mod tests {
         // The Hessian is diagonal: sigmoid(z)(1 - sigmoid(z)) / n.
         let f = |tape: &Tape<f64>, theta| {
             let logits = tape.reshape(theta, &[z.len(), 1]);
-            Loss::BinaryCrossEntropyWithLogits.apply(
-                tape,
-                logits,
-                &Targets::Classes {
-                    labels: labels.to_vec(),
-                    n_classes: 2,
-                },
-            )
+            Loss::BinaryCrossEntropyWithLogits.apply(tape, logits, &two_classes(&labels))
         };
         let ones = vec![1.0; z.len()];
         let hv = unstuck_autodiff::hvp(f, &z, &ones).unwrap();

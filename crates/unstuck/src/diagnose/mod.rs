@@ -131,15 +131,9 @@ pub fn diagnose(data: &DiagnoseData<'_>, config: &DiagnoseConfig) -> Result<Diag
     }
     let user = train(
         &RunSpec {
-            role: "your model",
-            model: &user_model,
-            optimizer: &config.optimizer,
             schedule: config.schedule.as_deref(),
-            batch_size: config.batch_size,
-            epochs: config.epochs,
-            seed: config.seed,
-            progress: config.progress,
             track_validation: true,
+            ..RunSpec::on_user_budget("your model", &user_model, &config.optimizer, config)
         },
         data,
         loss,
@@ -233,27 +227,16 @@ fn train_references(
     let shallow = reference::shallow_reference(user_model, settings)?;
     let runs = [
         RunSpec {
-            role: "linear reference",
-            model: &linear,
-            optimizer: &linear_optimizer,
-            schedule: None,
             batch_size: data.train.n_rows(),
             epochs: settings.linear_steps.max(1),
-            seed: config.seed,
-            progress: config.progress,
-            track_validation: false,
+            ..RunSpec::on_user_budget("linear reference", &linear, &linear_optimizer, config)
         },
-        RunSpec {
-            role: "shallow reference",
-            model: &shallow,
-            optimizer: &settings.shallow_optimizer,
-            schedule: None,
-            batch_size: config.batch_size,
-            epochs: config.epochs,
-            seed: config.seed,
-            progress: config.progress,
-            track_validation: false,
-        },
+        RunSpec::on_user_budget(
+            "shallow reference",
+            &shallow,
+            &settings.shallow_optimizer,
+            config,
+        ),
     ];
     runs.iter()
         .map(|spec| {

@@ -175,17 +175,7 @@ fn alternatives(
             continue;
         }
         let run = train(
-            &RunSpec {
-                role: "other optimizer",
-                model,
-                optimizer: spec,
-                schedule: None,
-                batch_size: config.batch_size,
-                epochs: config.epochs,
-                seed: config.seed,
-                progress: config.progress,
-                track_validation: false,
-            },
+            &RunSpec::on_user_budget("other optimizer", model, spec, config),
             data,
             loss,
         )?;
