@@ -77,6 +77,6 @@ pub use synth::{
     BlobsConfig, CirclesConfig, CovariateShiftConfig, DenseLayer, GENERATOR_NAMES, Generated,
     Generator, GeneratorSpec, LabelNoiseConfig, ShiftedData, SineConfig, SpiralsConfig, Teacher,
     TeacherConfig, TeacherStudentConfig, TeacherTarget, XorConfig, blobs, circles, covariate_shift,
-    flip_labels, generate, sine, spirals, teacher_student, xor,
+    flip_labels, generate, generator_keys, sine, spirals, teacher_student, xor,
 };
 pub use unstuck_core::{Batch, BatchTargets, Element, Targets};

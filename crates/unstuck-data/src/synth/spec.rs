@@ -9,7 +9,7 @@
 use std::str::FromStr;
 
 use unstuck_core::Element;
-use unstuck_core::spec::{SpecArgs, SpecError, lookup, parse_spec};
+use unstuck_core::spec::{KeyHelp, Spec, SpecArgs, SpecError, lookup, parse_spec};
 
 use super::{
     BlobsConfig, CirclesConfig, CovariateShiftConfig, LabelNoiseConfig, SineConfig, SpiralsConfig,
@@ -22,25 +22,59 @@ use crate::error::Result;
 /// The generator names a spec may start with.
 pub const GENERATOR_NAMES: &str = "spirals, blobs, circles, xor, sine, teacher, shift";
 
-/// One generator with its config.
+/// One generator with its config; [`generator_keys`] lists each one's keys.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Generator {
-    /// `spirals`: keys n, noise, turns, seed.
+    /// `spirals`: two interleaved spirals.
     Spirals(SpiralsConfig),
-    /// `blobs`: keys n, classes, features, std, box, seed.
+    /// `blobs`: Gaussian clusters.
     Blobs(BlobsConfig),
-    /// `circles`: keys n, noise, factor, seed.
+    /// `circles`: two concentric circles.
     Circles(CirclesConfig),
-    /// `xor`: keys n, noise, seed.
+    /// `xor`: the four XOR quadrants.
     Xor(XorConfig),
-    /// `sine`: keys n, noise, frequency, x_min, x_max, seed.
+    /// `sine`: a noisy sine (regression).
     Sine(SineConfig),
-    /// `teacher`: keys n, inputs, depth, width, classes, outputs, noise, seed,
-    /// teacher_seed.
+    /// `teacher`: labels or values from a random teacher network.
     Teacher(TeacherStudentConfig),
-    /// `shift`: keys n_train, n_test, shift, test_std, inputs, depth, width, classes,
-    /// outputs, noise, seed, teacher_seed.
+    /// `shift`: a teacher's task with a covariate-shifted test set.
     Shift(CovariateShiftConfig),
+}
+
+/// The keys a generator's spec takes, with their defaults, in the order its reader asks
+/// for them (the record is the list: it cannot drift from the reader); `None` for an
+/// unknown name.
+///
+/// ```
+/// let keys = unstuck_data::generator_keys("xor").unwrap();
+/// let names: Vec<&str> = keys.iter().map(|k| k.key).collect();
+/// assert_eq!(names, ["n", "noise", "seed", "label_noise"]);
+/// ```
+pub fn generator_keys(name: &str) -> Option<Vec<KeyHelp>> {
+    let (_, read) = GENERATORS.iter().find(|(known, _)| *known == name)?;
+    let spec = Spec {
+        name: name.to_string(),
+        position: 0,
+        args: Vec::new(),
+    };
+    let mut args = SpecArgs::new("", &spec);
+    // Every key has a default, so this succeeds; only the record matters.
+    read_with_label_noise(*read, &mut args).ok()?;
+    Some(args.keys().to_vec())
+}
+
+/// A generator's keys, then `label_noise` for the classifying ones.
+fn read_with_label_noise(
+    read: ReadGenerator,
+    args: &mut SpecArgs<'_>,
+) -> std::result::Result<(Generator, Option<f64>), SpecError> {
+    let generator = read(args)?;
+    let fraction = if generator.classifies() {
+        args.f64_opt("label_noise")?
+    } else {
+        None
+    };
+    Ok((generator, fraction))
 }
 
 type ReadGenerator = fn(&mut SpecArgs<'_>) -> std::result::Result<Generator, SpecError>;
@@ -233,12 +267,7 @@ impl GeneratorSpec {
         let spec = parse_spec(text)?;
         let (_, read) = lookup(text, &spec, "generator", &GENERATORS, |(name, _)| name)?;
         let mut args = SpecArgs::new(text, &spec);
-        let generator = read(&mut args)?;
-        let fraction = if generator.classifies() {
-            args.f64_opt("label_noise")?
-        } else {
-            None
-        };
+        let (generator, fraction) = read_with_label_noise(*read, &mut args)?;
         args.finish()?;
         let label_noise = fraction.map(|fraction| LabelNoiseConfig {
             fraction,
@@ -345,6 +374,20 @@ mod tests {
             message.contains("keys: n, noise, frequency, x_min, x_max, seed"),
             "{message}"
         );
+    }
+
+    #[test]
+    fn every_generator_lists_its_keys() {
+        for name in GENERATOR_NAMES.split(", ") {
+            let keys = generator_keys(name).unwrap();
+            assert!(keys[0].key.starts_with('n'), "{name}");
+            assert_eq!(
+                keys.iter().any(|k| k.key == "label_noise"),
+                name != "sine",
+                "{name}"
+            );
+        }
+        assert!(generator_keys("moons").is_none());
     }
 
     #[test]
