@@ -1,8 +1,8 @@
 //! Gradients and Hessian-vector products of a scalar function of one flat vector.
 
-use crate::backend::{NumVal, Numeric};
-use crate::backward::sweep;
 use crate::error::{ensure_finite, ensure_len};
+use crate::numeric::{NumVal, Numeric};
+use crate::sweep::sweep;
 use crate::tape::{Node, Tape, Var};
 use crate::tensor::Tensor;
 use crate::{AutodiffError, Element};

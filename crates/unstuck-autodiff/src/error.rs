@@ -27,8 +27,8 @@ pub enum AutodiffError {
         /// The element count given.
         got: usize,
     },
-    /// Only ranks 0, 1 and 2 are supported.
-    #[error("tensors of rank {rank} are not supported (ranks 0, 1 and 2 are)")]
+    /// Only ranks 0 to 4 are supported.
+    #[error("tensors of rank {rank} are not supported (ranks 0 to 4 are)")]
     UnsupportedRank {
         /// The rank asked for.
         rank: usize,

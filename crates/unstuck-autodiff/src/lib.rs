@@ -1,5 +1,10 @@
-//! Tape-based reverse-mode automatic differentiation over dense `f32`/`f64` tensors, with
-//! exact second derivatives.
+//! Tape-based reverse-mode automatic differentiation over dense `f32`/`f64` tensors of
+//! rank up to 4, with exact second derivatives.
+//!
+//! The ops cover what real networks are built from: broadcasting arithmetic, batched
+//! matrix products, reductions and permutations along any axis, softmax, 2-D convolution
+//! with stride and padding, max and average pooling, masking for causal attention,
+//! embedding lookups and a seeded dropout mask.
 //!
 //! Every op's backward rule is written in tape ops, so a gradient can be recorded on the
 //! same tape ([`Tape::grad_graph`], PyTorch's `create_graph=True`) and differentiated
@@ -19,21 +24,32 @@
 
 #![warn(missing_docs)]
 
-mod backend;
-mod backward;
+mod api;
 mod check;
+mod compose;
 mod curvature;
 mod error;
 mod fast_tanh;
-
+mod grad;
 mod kernels;
-mod ops;
+mod mask;
+mod numeric;
+mod op;
+mod recording;
+mod shape;
+mod sweep;
 mod tape;
 mod tensor;
 
+pub use api::Conv2dOptions;
 pub use check::{CheckOptions, GradCheck, check_grad, check_hvp};
 pub use curvature::{Curvature, gradient, hvp};
 pub use error::AutodiffError;
+pub use mask::Mask;
+pub use shape::{MAX_RANK, Shape};
 pub use tape::{Tape, Var};
-pub use tensor::{Shape, Tensor};
+pub use tensor::Tensor;
 pub use unstuck_core::{DType, Element};
+
+#[cfg(test)]
+mod op_tests;

@@ -1,8 +1,9 @@
 //! The tape: an append-only arena of nodes, addressed by index.
 
 use crate::Element;
-use crate::ops::Op;
-use crate::tensor::{Shape, Tensor};
+use crate::op::{Op, forward};
+use crate::shape::Shape;
+use crate::tensor::{Tensor, View};
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -20,13 +21,29 @@ impl Var {
     }
 }
 
-/// One recorded value and the op that produced it.
+/// The most inputs an op takes.
+pub(crate) const MAX_INPUTS: usize = 2;
+
+/// One recorded value, the op that produced it and that op's inputs.
 #[derive(Debug, Clone)]
 pub(crate) struct Node<T> {
     pub(crate) value: Tensor<T>,
     pub(crate) op: Op<T>,
+    inputs: [u32; MAX_INPUTS],
+    n_inputs: u8,
     /// Whether any leaf flows into this node; constants and their functions do not.
     pub(crate) tracked: bool,
+}
+
+impl<T> Node<T> {
+    /// The input node ids, in slot order.
+    pub(crate) fn inputs(&self) -> [usize; MAX_INPUTS] {
+        self.inputs.map(|i| i as usize)
+    }
+
+    pub(crate) fn n_inputs(&self) -> usize {
+        self.n_inputs as usize
+    }
 }
 
 static NEXT_TAPE_ID: AtomicU32 = AtomicU32::new(0);
@@ -69,12 +86,12 @@ impl<T: Element> Tape<T> {
 
     /// Records a differentiable input.
     pub fn leaf(&self, value: Tensor<T>) -> Var {
-        self.push(value, Op::Leaf, true)
+        self.push(value, Op::Leaf, &[], true)
     }
 
     /// Records an input that gradients do not flow into (data, labels, masks).
     pub fn constant(&self, value: Tensor<T>) -> Var {
-        self.push(value, Op::Constant, false)
+        self.push(value, Op::Constant, &[], false)
     }
 
     /// Records a scalar constant.
@@ -109,6 +126,11 @@ impl<T: Element> Tape<T> {
         self.shape_of(v).dims().to_vec()
     }
 
+    /// The shape of a recorded value.
+    pub fn shape(&self, v: Var) -> Shape {
+        self.shape_of(v)
+    }
+
     /// The number of nodes recorded so far.
     pub fn len(&self) -> usize {
         self.nodes.borrow().len()
@@ -124,14 +146,37 @@ impl<T: Element> Tape<T> {
         self.nodes.borrow()[v.index()].value.shape()
     }
 
-    pub(crate) fn is_tracked(&self, v: Var) -> bool {
-        self.nodes.borrow()[v.index()].tracked
+    /// Records `op` applied to `inputs`: computes the value, then appends the node.
+    pub(crate) fn record(&self, op: Op<T>, inputs: &[Var]) -> Var {
+        for &input in inputs {
+            self.check(input);
+        }
+        let (value, tracked) = {
+            let nodes = self.nodes.borrow();
+            let mut views = [View::new(&[], Shape::vector(0)); MAX_INPUTS];
+            for (view, input) in views.iter_mut().zip(inputs) {
+                *view = nodes[input.index()].value.view();
+            }
+            let tracked = inputs.iter().any(|v| nodes[v.index()].tracked);
+            (forward(&op, &views[..inputs.len()]), tracked)
+        };
+        self.push(value, op, inputs, tracked)
     }
 
-    pub(crate) fn push(&self, value: Tensor<T>, op: Op<T>, tracked: bool) -> Var {
+    fn push(&self, value: Tensor<T>, op: Op<T>, inputs: &[Var], tracked: bool) -> Var {
+        let mut ids = [0u32; MAX_INPUTS];
+        for (id, input) in ids.iter_mut().zip(inputs) {
+            *id = input.index;
+        }
         let mut nodes = self.nodes.borrow_mut();
         let index = u32::try_from(nodes.len()).expect("tape holds at most u32::MAX nodes");
-        nodes.push(Node { value, op, tracked });
+        nodes.push(Node {
+            value,
+            op,
+            inputs: ids,
+            n_inputs: inputs.len() as u8,
+            tracked,
+        });
         Var {
             tape: self.id,
             index,
@@ -154,24 +199,5 @@ impl<T: Element> Tape<T> {
             v.tape,
             self.id
         );
-    }
-
-    /// Runs `f` on a recorded value without copying it.
-    pub(crate) fn with_value<R>(&self, v: Var, f: impl FnOnce(&Tensor<T>) -> R) -> R {
-        self.check(v);
-        f(&self.nodes.borrow()[v.index()].value)
-    }
-
-    /// Runs `f` on two recorded values without copying them.
-    pub(crate) fn with_values<R>(
-        &self,
-        a: Var,
-        b: Var,
-        f: impl FnOnce(&Tensor<T>, &Tensor<T>) -> R,
-    ) -> R {
-        self.check(a);
-        self.check(b);
-        let nodes = self.nodes.borrow();
-        f(&nodes[a.index()].value, &nodes[b.index()].value)
     }
 }

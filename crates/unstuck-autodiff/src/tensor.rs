@@ -1,85 +1,17 @@
-//! A dense, row-major tensor of rank 0, 1 or 2.
+//! A dense, row-major tensor of rank 0 to 4, and the borrowed view the kernels read.
 
+use crate::shape::Shape;
 use crate::{AutodiffError, Element};
 
-/// The shape of a tensor of rank 0, 1 or 2, stored inline so that shapes never allocate.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Shape {
-    dims: [usize; 2],
-    rank: u8,
-}
-
-impl Shape {
-    /// The shape of a scalar.
-    pub const SCALAR: Shape = Shape {
-        dims: [1, 1],
-        rank: 0,
-    };
-
-    /// A vector of `n` elements.
-    pub fn vector(n: usize) -> Self {
-        Shape {
-            dims: [n, 1],
-            rank: 1,
-        }
-    }
-
-    /// A matrix with `rows` rows and `cols` columns.
-    pub fn matrix(rows: usize, cols: usize) -> Self {
-        Shape {
-            dims: [rows, cols],
-            rank: 2,
-        }
-    }
-
-    /// Builds a shape from a slice of dimensions.
-    pub fn from_dims(dims: &[usize]) -> Result<Self, AutodiffError> {
-        match *dims {
-            [] => Ok(Shape::SCALAR),
-            [n] => Ok(Shape::vector(n)),
-            [m, n] => Ok(Shape::matrix(m, n)),
-            _ => Err(AutodiffError::UnsupportedRank { rank: dims.len() }),
-        }
-    }
-
-    /// The number of dimensions.
-    pub fn rank(&self) -> usize {
-        self.rank as usize
-    }
-
-    /// The dimensions, outermost first.
-    pub fn dims(&self) -> &[usize] {
-        &self.dims[..self.rank as usize]
-    }
-
-    /// The number of elements.
-    pub fn numel(&self) -> usize {
-        self.dims().iter().product()
-    }
-
-    /// Rows and columns when seen as a matrix: a vector of n is a single row (1, n).
-    pub fn as_matrix(&self) -> (usize, usize) {
-        match self.rank {
-            0 => (1, 1),
-            1 => (1, self.dims[0]),
-            _ => (self.dims[0], self.dims[1]),
-        }
-    }
-}
-
-impl std::fmt::Debug for Shape {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:?}", self.dims())
-    }
-}
-
-/// A dense row-major tensor of rank 0, 1 or 2.
+/// A dense row-major tensor of rank 0 to 4 (images are `[batch, channels, height, width]`).
 ///
 /// ```
 /// use unstuck_autodiff::Tensor;
 /// let m = Tensor::matrix(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], 2, 3).unwrap();
 /// assert_eq!(m.dims(), &[2, 3]);
 /// assert_eq!(m.data()[3], 4.0); // row 1, column 0
+/// let images = Tensor::<f32>::new(vec![0.0; 2 * 3 * 4 * 4], &[2, 3, 4, 4]).unwrap();
+/// assert_eq!(images.numel(), 96);
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct Tensor<T> {
@@ -90,14 +22,7 @@ pub struct Tensor<T> {
 impl<T: Element> Tensor<T> {
     /// A tensor from row-major data and dimensions; the data must fill the shape.
     pub fn new(data: Vec<T>, dims: &[usize]) -> Result<Self, AutodiffError> {
-        let shape = Shape::from_dims(dims)?;
-        if shape.numel() != data.len() {
-            return Err(AutodiffError::BadShape {
-                shape: dims.to_vec(),
-                expected: shape.numel(),
-                got: data.len(),
-            });
-        }
+        let shape = Shape::filled(dims, data.len())?;
         Ok(Tensor { data, shape })
     }
 
@@ -129,10 +54,10 @@ impl<T: Element> Tensor<T> {
     }
 
     pub(crate) fn from_parts(data: Vec<T>, shape: Shape) -> Self {
-        debug_assert_eq!(
+        assert_eq!(
             data.len(),
             shape.numel(),
-            "tensor data does not fill its shape"
+            "tensor data does not fill its shape {shape:?}"
         );
         Tensor { data, shape }
     }
@@ -166,9 +91,42 @@ impl<T: Element> Tensor<T> {
         self.data.len()
     }
 
+    /// The same elements under another shape with as many elements.
     pub(crate) fn with_shape(mut self, shape: Shape) -> Self {
-        debug_assert_eq!(self.data.len(), shape.numel());
+        assert_eq!(self.data.len(), shape.numel(), "reshape to {shape:?}");
         self.shape = shape;
         self
+    }
+
+    /// A borrowed view of the whole tensor.
+    pub(crate) fn view(&self) -> View<'_, T> {
+        View {
+            data: &self.data,
+            shape: self.shape,
+        }
+    }
+}
+
+/// A borrowed tensor: what every kernel reads. Node values, parts of node values and
+/// temporaries of a backward sweep all look the same through it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct View<'a, T> {
+    pub(crate) data: &'a [T],
+    pub(crate) shape: Shape,
+}
+
+impl<'a, T: Element> View<'a, T> {
+    pub(crate) fn new(data: &'a [T], shape: Shape) -> Self {
+        debug_assert_eq!(data.len(), shape.numel());
+        View { data, shape }
+    }
+
+    /// An owned copy.
+    pub(crate) fn to_tensor(self) -> Tensor<T> {
+        Tensor::from_parts(self.data.to_vec(), self.shape)
+    }
+
+    pub(crate) fn dims(&self) -> &[usize] {
+        self.shape.dims()
     }
 }

@@ -3,7 +3,7 @@
 mod common;
 
 use common::MlpProblem;
-use unstuck_autodiff::{Curvature, Tape, Tensor};
+use unstuck_autodiff::{Conv2dOptions, Curvature, Mask, Tape, Tensor, Var, gradient};
 
 fn with_threads<R: Send>(n: usize, f: impl FnOnce() -> R + Send) -> R {
     rayon::ThreadPoolBuilder::new()
@@ -52,4 +52,60 @@ fn hvp_block_is_identical_on_one_and_two_threads() {
     // And each column is exactly the single product.
     let third = curvature.hvp(&block[2 * p..3 * p]).unwrap();
     assert_eq!(bits(&one[2 * p..3 * p]), bits(&third));
+}
+
+/// A small LeNet and an attention head on one tape: every kind of op, at sizes where the
+/// parallel paths run.
+fn conv_and_attention(tape: &Tape<f64>, theta: Var) -> Var {
+    let fill = |n: usize, k: usize| -> Vec<f64> {
+        (0..n).map(|i| ((i * k) % 23) as f64 / 11.0 - 1.0).collect()
+    };
+    let mut offset = 0;
+    let mut next = |dims: &[usize]| {
+        let len: usize = dims.iter().product();
+        let v = tape.reshape(tape.slice(theta, offset, len), dims);
+        offset += len;
+        v
+    };
+    let x = tape.constant(Tensor::new(fill(16 * 28 * 28, 7), &[16, 1, 28, 28]).unwrap());
+    let (w1, b1) = (next(&[6, 1, 5, 5]), next(&[6]));
+    let h = tape.max_pool2d(
+        tape.relu(tape.conv2d(x, w1, Some(b1), Conv2dOptions::default())),
+        2,
+        2,
+    );
+    let (w2, b2) = (next(&[16, 6, 5, 5]), next(&[16]));
+    let h = tape.avg_pool2d(
+        tape.tanh(tape.conv2d(h, w2, Some(b2), Conv2dOptions::new(1, 1))),
+        2,
+        2,
+    );
+    // [16, 16, 5, 5] -> tokens [16, 25, 16] -> causal attention with shared projections.
+    let tokens = tape.permute(tape.reshape(h, &[16, 16, 25]), &[0, 2, 1]);
+    let (wq, wk) = (next(&[16, 16]), next(&[16, 16]));
+    let q = tape.matmul(tokens, wq);
+    let k = tape.matmul(tokens, wk);
+    let scores = tape.masked_fill(tape.matmul_t(q, k, false, true), &Mask::causal(25), -1e9);
+    let mixed = tape.matmul(tape.softmax(scores, 2), tokens);
+    let logits = tape.matmul(tape.mean_axis(mixed, 1), next(&[16, 10]));
+    let labels: Vec<usize> = (0..16).map(|i| i % 10).collect();
+    tape.softmax_cross_entropy(logits, &labels)
+}
+
+#[test]
+fn every_op_is_identical_on_one_and_two_threads() {
+    let n_params = 6 * 25 + 6 + 16 * 6 * 25 + 16 + 2 * 16 * 16 + 16 * 10;
+    let theta: Vec<f64> = (0..n_params)
+        .map(|i| ((i * 13) % 29) as f64 / 60.0 - 0.25)
+        .collect();
+    let run = || {
+        let (loss, grad) = gradient(conv_and_attention, &theta).unwrap();
+        let curvature = Curvature::new(conv_and_attention, &theta).unwrap();
+        let block: Vec<f64> = (0..3 * n_params)
+            .map(|i| ((i * 31) % 17) as f64 / 8.0 - 1.0)
+            .collect();
+        let hv = curvature.hvp_block(&block, 3).unwrap();
+        [vec![loss], grad, hv].concat()
+    };
+    assert_eq!(bits(&with_threads(1, run)), bits(&with_threads(2, run)));
 }

@@ -26,9 +26,13 @@ fn tensor_data_must_fill_its_shape() {
 }
 
 #[test]
-fn rank_three_is_refused() {
-    let err = Tensor::<f32>::new(vec![0.0; 8], &[2, 2, 2]).unwrap_err();
-    assert_eq!(err, AutodiffError::UnsupportedRank { rank: 3 });
+fn rank_five_is_refused() {
+    let err = Tensor::<f32>::new(vec![0.0; 32], &[2, 2, 2, 2, 2]).unwrap_err();
+    assert_eq!(err, AutodiffError::UnsupportedRank { rank: 5 });
+    assert_eq!(
+        err.to_string(),
+        "tensors of rank 5 are not supported (ranks 0 to 4 are)"
+    );
 }
 
 #[test]

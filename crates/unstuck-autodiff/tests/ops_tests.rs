@@ -1,161 +1,7 @@
-//! Every op's gradient and Hessian-vector product against central finite differences
-//! (f64), on random shapes and values.
-//!
-//! Each case builds `f(theta) = sum(c ⊙ tanh(op(inputs carved from theta)))` with
-//! position-dependent weights `c`, so that a rule that permutes, transposes or broadcasts
-//! wrongly changes the answer, and the outer `tanh` makes second derivatives non-trivial
-//! even for linear ops. Tolerances are PyTorch's gradcheck defaults (see `CheckOptions`).
+//! Behaviour of the tape beyond the rules (which `src/op_tests/` checks against finite
+//! differences): stability, what is recorded, and the panics that name the op.
 
-use proptest::prelude::*;
-use unstuck_autodiff::{CheckOptions, Tape, Tensor, Var, check_grad, check_hvp};
-
-/// Wraps an op's output into the weighted scalar described above.
-fn weighted_tanh_sum(tape: &Tape<f64>, y: Var) -> Var {
-    let dims = tape.dims(y);
-    let numel: usize = dims.iter().product();
-    let weights = (0..numel)
-        .map(|i| 0.5 + ((i * 7) % 5) as f64 * 0.3)
-        .collect();
-    let c = tape.constant(Tensor::new(weights, &dims).unwrap());
-    tape.sum(tape.mul(c, tape.tanh(y)))
-}
-
-/// Carves `theta` into matrices / vectors of the given dims, in order.
-fn carve(tape: &Tape<f64>, theta: Var, shapes: &[Vec<usize>]) -> Vec<Var> {
-    let mut offset = 0;
-    shapes
-        .iter()
-        .map(|dims| {
-            let len: usize = dims.iter().product();
-            let flat = tape.slice(theta, offset, len);
-            offset += len;
-            tape.reshape(flat, dims)
-        })
-        .collect()
-}
-
-fn check_op(
-    shapes: &[Vec<usize>],
-    values: &[f64],
-    direction: &[f64],
-    op: impl Fn(&Tape<f64>, &[Var]) -> Var,
-) -> Result<(), TestCaseError> {
-    let len: usize = shapes.iter().map(|d| d.iter().product::<usize>()).sum();
-    let theta = &values[..len];
-    let v = &direction[..len];
-    let f = |tape: &Tape<f64>, theta: Var| {
-        let inputs = carve(tape, theta, shapes);
-        weighted_tanh_sum(tape, op(tape, &inputs))
-    };
-    let options = CheckOptions::default();
-    let grad = check_grad(f, theta, &options).unwrap();
-    prop_assert!(grad.passed(), "gradient {shapes:?}: {grad}");
-    let hvp = check_hvp(f, theta, v, &options).unwrap();
-    prop_assert!(hvp.passed(), "hvp {shapes:?}: {hvp}");
-    Ok(())
-}
-
-/// Up to 3 x 4 matrices: big enough to tell rows from columns, small enough to be quick.
-fn dims() -> impl Strategy<Value = (usize, usize)> {
-    (1usize..=3, 1usize..=4)
-}
-
-fn values() -> impl Strategy<Value = Vec<f64>> {
-    prop::collection::vec(-1.5f64..1.5, 64)
-}
-
-/// The shapes an operand may take to broadcast against `[m, n]`.
-fn partner(m: usize, n: usize, kind: u8) -> Vec<usize> {
-    match kind % 5 {
-        0 => vec![m, n],
-        1 => vec![],
-        2 => vec![n],
-        3 => vec![1, n],
-        _ => vec![m, 1],
-    }
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig::with_cases(24))]
-
-    #[test]
-    fn add_sub_mul_div_broadcast((m, n) in dims(), kind in 0u8..5, swap: bool, x in values(), v in values()) {
-        let (a, b) = (vec![m, n], partner(m, n, kind));
-        let shapes = if swap { vec![b, a] } else { vec![a, b] };
-        check_op(&shapes, &x, &v, |t, i| t.add(i[0], i[1]))?;
-        check_op(&shapes, &x, &v, |t, i| t.sub(i[0], i[1]))?;
-        check_op(&shapes, &x, &v, |t, i| t.mul(i[0], i[1]))?;
-        // Keep the divisor away from zero: b -> b^2 + 0.5.
-        check_op(&shapes, &x, &v, |t, i| t.div(i[0], t.shift(t.square(i[1]), 0.5)))?;
-    }
-
-    #[test]
-    fn elementwise_unary((m, n) in dims(), x in values(), v in values(), p in -2.0f64..3.0) {
-        let shapes = [vec![m, n]];
-        check_op(&shapes, &x, &v, |t, i| t.neg(i[0]))?;
-        check_op(&shapes, &x, &v, |t, i| t.scale(i[0], -1.7))?;
-        check_op(&shapes, &x, &v, |t, i| t.shift(i[0], 0.3))?;
-        check_op(&shapes, &x, &v, |t, i| t.exp(i[0]))?;
-        check_op(&shapes, &x, &v, |t, i| t.log(t.shift(t.square(i[0]), 0.5)))?;
-        check_op(&shapes, &x, &v, |t, i| t.sqrt(t.shift(t.square(i[0]), 0.5)))?;
-        check_op(&shapes, &x, &v, |t, i| t.powf(t.shift(t.square(i[0]), 0.5), p))?;
-        check_op(&shapes, &x, &v, |t, i| t.square(i[0]))?;
-        check_op(&shapes, &x, &v, |t, i| t.tanh(i[0]))?;
-        check_op(&shapes, &x, &v, |t, i| t.sigmoid(i[0]))?;
-        check_op(&shapes, &x, &v, |t, i| t.gelu(i[0]))?;
-    }
-
-    #[test]
-    fn piecewise_linear((m, n) in dims(), x in values(), v in values()) {
-        // Random values land on a kink with probability ~0; a step of 1e-6 never crosses one
-        // unless a value is within 1e-6 of zero, which we push away.
-        let x: Vec<f64> = x.iter().map(|&a| if a.abs() < 1e-3 { a + 0.01 } else { a }).collect();
-        let shapes = [vec![m, n]];
-        check_op(&shapes, &x, &v, |t, i| t.relu(i[0]))?;
-        check_op(&shapes, &x, &v, |t, i| t.leaky_relu(i[0], 0.1))?;
-    }
-
-    #[test]
-    fn matmul_and_transpose((m, k) in dims(), n in 1usize..=3, ta: bool, tb: bool, x in values(), v in values()) {
-        let a = if ta { vec![k, m] } else { vec![m, k] };
-        let b = if tb { vec![n, k] } else { vec![k, n] };
-        check_op(&[a, b], &x, &v, |t, i| t.matmul_t(i[0], i[1], ta, tb))?;
-        check_op(&[vec![m, k], vec![k, n]], &x, &v, |t, i| t.matmul(i[0], i[1]))?;
-        check_op(&[vec![m, k]], &x, &v, |t, i| t.transpose(i[0]))?;
-        // The same matrix on both sides: the product rule must add both contributions.
-        check_op(&[vec![m, m]], &x, &v, |t, i| t.matmul(i[0], i[0]))?;
-    }
-
-    #[test]
-    fn reductions_and_shapes((m, n) in dims(), x in values(), v in values()) {
-        let shapes = [vec![m, n]];
-        check_op(&shapes, &x, &v, |t, i| t.sum(i[0]))?;
-        check_op(&shapes, &x, &v, |t, i| t.mean(i[0]))?;
-        for axis in 0..2 {
-            check_op(&shapes, &x, &v, |t, i| t.sum_axis(i[0], axis))?;
-            check_op(&shapes, &x, &v, |t, i| t.mean_axis(i[0], axis))?;
-        }
-        check_op(&shapes, &x, &v, |t, i| t.reshape(i[0], &[n, m]))?;
-        check_op(&[vec![n]], &x, &v, |t, i| t.expand(i[0], &[m, n]))?;
-        check_op(&[vec![m, 1]], &x, &v, |t, i| t.expand(i[0], &[m, n]))?;
-        check_op(&[vec![]], &x, &v, |t, i| t.expand(i[0], &[m, n]))?;
-        check_op(&[vec![m * n + 2]], &x, &v, |t, i| t.slice(i[0], 1, m * n))?;
-        check_op(&[vec![m * n]], &x, &v, |t, i| t.pad(i[0], 2, m * n + 3))?;
-    }
-
-    #[test]
-    fn softmax_family((m, n) in dims(), seed in 0usize..1000, x in values(), v in values()) {
-        let classes = n + 1;
-        let labels: Vec<usize> = (0..m).map(|i| (seed + 3 * i) % classes).collect();
-        let shapes = [vec![m, classes]];
-        check_op(&shapes, &x, &v, |t, i| t.log_softmax(i[0]))?;
-        check_op(&[vec![classes]], &x, &v, |t, i| t.log_softmax(i[0]))?;
-        check_op(&shapes, &x, &v, |t, i| t.softmax_cross_entropy(i[0], &labels))?;
-        check_op(&shapes, &x, &v, |t, i| t.pick(i[0], &labels))?;
-        check_op(&[vec![m]], &x, &v, |t, i| t.scatter(i[0], &labels, classes))?;
-        check_op(&[vec![m, n], vec![m, n]], &x, &v, |t, i| t.mse(i[0], i[1]))?;
-    }
-}
+use unstuck_autodiff::{Mask, Tape, Tensor};
 
 #[test]
 fn cross_entropy_is_stable_for_huge_logits() {
@@ -244,4 +90,96 @@ fn a_var_from_another_tape_is_refused() {
     let second = Tape::<f64>::new();
     let x = first.leaf(Tensor::scalar(1.0));
     second.exp(x);
+}
+
+#[test]
+fn causal_attention_with_an_infinite_fill_has_finite_derivatives() {
+    let tape = Tape::<f64>::new();
+    let scores =
+        tape.leaf(Tensor::new((0..18).map(|i| i as f64 * 0.1).collect(), &[2, 3, 3]).unwrap());
+    let masked = tape.masked_fill(scores, &Mask::causal(3), f64::NEG_INFINITY);
+    let probs = tape.softmax(masked, 2);
+    // Row 0 sees only key 0.
+    assert_eq!(tape.value(probs).data()[..3], [1.0, 0.0, 0.0]);
+    let y = tape.sum(tape.square(probs));
+    let g = tape.grad_graph(y, &[scores])[0];
+    let h = tape.grad(tape.sum(g), &[scores]);
+    assert!(
+        tape.value(g)
+            .data()
+            .iter()
+            .chain(h[0].data())
+            .all(|x| x.is_finite())
+    );
+    // Masked scores get nothing.
+    assert_eq!(tape.value(g).data()[1], 0.0);
+}
+
+#[test]
+fn dropout_is_seeded_and_scaled() {
+    let tape = Tape::<f32>::new();
+    let x = tape.constant(Tensor::vector(vec![1.0; 10_000]));
+    let a = tape.value(tape.dropout(x, 0.25, 7));
+    let b = tape.value(tape.dropout(x, 0.25, 7));
+    let c = tape.value(tape.dropout(x, 0.25, 8));
+    assert_eq!(a, b);
+    assert_ne!(a, c);
+    let kept = a.data().iter().filter(|&&v| v != 0.0).count();
+    // Binomial(10000, 0.75): standard deviation 43, so 7500 +- 200 is over four of them.
+    assert!((7300..=7700).contains(&kept), "{kept} kept");
+    assert!(a.data().iter().all(|&v| v == 0.0 || v == 1.0 / 0.75));
+    assert_eq!(
+        tape.value(tape.dropout(x, 0.0, 1)).data(),
+        &[1.0; 10_000][..]
+    );
+    assert!(
+        tape.value(tape.dropout(x, 1.0, 1))
+            .data()
+            .iter()
+            .all(|&v| v == 0.0)
+    );
+}
+
+#[test]
+#[should_panic(expected = "conv2d: weight of shape [4, 2, 3, 3] does not fit 3 input channels")]
+fn a_conv_with_the_wrong_channels_names_both_shapes() {
+    let tape = Tape::<f64>::new();
+    let x = tape.leaf(Tensor::zeros(
+        unstuck_autodiff::Shape::new(&[1, 3, 5, 5]).unwrap(),
+    ));
+    let w = tape.leaf(Tensor::zeros(
+        unstuck_autodiff::Shape::new(&[4, 2, 3, 3]).unwrap(),
+    ));
+    tape.conv2d(x, w, None, unstuck_autodiff::Conv2dOptions::default());
+}
+
+#[test]
+#[should_panic(expected = "pool2d: kernel [3, 3] with stride [1, 1] does not fit input [2, 2]")]
+fn a_pooling_window_larger_than_the_image_is_refused() {
+    let tape = Tape::<f64>::new();
+    let x = tape.leaf(Tensor::zeros(
+        unstuck_autodiff::Shape::new(&[1, 1, 2, 2]).unwrap(),
+    ));
+    tape.max_pool2d(x, 3, 1);
+}
+
+#[test]
+#[should_panic(expected = "matmul: batch dimensions of [2, 3, 4] and [3, 4, 5] differ")]
+fn batched_matmul_needs_matching_batches() {
+    let tape = Tape::<f64>::new();
+    let a = tape.leaf(Tensor::zeros(
+        unstuck_autodiff::Shape::new(&[2, 3, 4]).unwrap(),
+    ));
+    let b = tape.leaf(Tensor::zeros(
+        unstuck_autodiff::Shape::new(&[3, 4, 5]).unwrap(),
+    ));
+    tape.matmul(a, b);
+}
+
+#[test]
+#[should_panic(expected = "masked_fill: mask of shape [3, 3] does not broadcast to [2, 2]")]
+fn a_mask_that_does_not_broadcast_is_refused() {
+    let tape = Tape::<f64>::new();
+    let a = tape.leaf(Tensor::zeros(unstuck_autodiff::Shape::matrix(2, 2)));
+    tape.masked_fill(a, &Mask::causal(3), 0.0);
 }

@@ -1,68 +1,12 @@
-//! The reverse sweep, written once for both backends.
+//! `Tape::grad` (numbers, records nothing) and `Tape::grad_graph` (recorded, so it can
+//! be differentiated again): one sweep, two evaluators.
 
 use crate::Element;
-use crate::backend::{Backend, NumVal, Numeric, Recording};
-use crate::ops::vjp;
+use crate::numeric::{NumVal, Numeric};
+use crate::recording::Recording;
+use crate::sweep::sweep;
 use crate::tape::{Tape, Var};
-use crate::tensor::{Shape, Tensor};
-
-/// Walks nodes `y, y-1, ..., 0`, pushing `seed` (the cotangent of `y`) back to `wrt`.
-///
-/// Creation order is a topological order, so when the sweep reaches a node every
-/// consumer has already added its contribution. Only nodes on a path to `wrt` are
-/// visited. Returns one entry per `wrt`; `None` where `y` does not depend on it.
-pub(crate) fn sweep<T: Element, B: Backend<T>>(
-    b: &mut B,
-    y: usize,
-    seed: B::V,
-    wrt: &[usize],
-) -> Vec<Option<B::V>> {
-    let mut needed = vec![false; y + 1];
-    for &w in wrt {
-        if w <= y {
-            needed[w] = true;
-        }
-    }
-    let lowest = wrt.iter().copied().min().unwrap_or(y + 1);
-    for i in lowest..=y {
-        if !needed[i] {
-            needed[i] = b
-                .node_op(i)
-                .inputs()
-                .iter()
-                .flatten()
-                .any(|&input| needed[input as usize]);
-        }
-    }
-
-    let mut grads: Vec<Option<B::V>> = (0..=y).map(|_| None).collect();
-    let mut results: Vec<Option<B::V>> = (0..wrt.len()).map(|_| None).collect();
-    if !needed[y] {
-        return results;
-    }
-    grads[y] = Some(seed);
-    let mut emitted = Vec::with_capacity(2);
-    for i in (lowest..=y).rev() {
-        let Some(g) = grads[i].take() else { continue };
-        if !needed[i] {
-            continue;
-        }
-        let op = b.node_op(i);
-        vjp(b, &op, i, &g, &mut emitted);
-        for (input, placement, contribution) in emitted.drain(..) {
-            if needed[input] {
-                grads[input] = Some(b.accumulate(grads[input].take(), contribution, placement));
-            }
-        }
-        // A node may be both a target and an intermediate: keep its finished gradient.
-        for (slot, &w) in results.iter_mut().zip(wrt) {
-            if w == i && slot.is_none() {
-                *slot = Some(b.dup(&g));
-            }
-        }
-    }
-    results
-}
+use crate::tensor::Tensor;
 
 impl<T: Element> Tape<T> {
     fn seed_index(&self, y: Var, wrt: &[Var]) -> (usize, Vec<usize>) {
@@ -124,11 +68,12 @@ impl<T: Element> Tape<T> {
         grads
             .into_iter()
             .zip(&wrt_index)
-            .map(|(g, &w)| g.unwrap_or_else(|| self.constant(Tensor::zeros(self.shape_at(w)))))
+            .map(|(g, &w)| {
+                g.unwrap_or_else(|| {
+                    let shape = self.nodes.borrow()[w].value.shape();
+                    self.constant(Tensor::zeros(shape))
+                })
+            })
             .collect()
-    }
-
-    fn shape_at(&self, index: usize) -> Shape {
-        self.nodes.borrow()[index].value.shape()
     }
 }

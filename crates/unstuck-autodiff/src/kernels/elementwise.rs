@@ -1,0 +1,226 @@
+//! Elementwise maps, NumPy broadcasting, and its adjoint (summing back to a shape).
+
+use crate::Element;
+use crate::shape::{MAX_RANK, Shape};
+use crate::tensor::{Tensor, View};
+
+/// `f` applied to every element.
+pub(crate) fn map<T: Element>(x: View<'_, T>, f: impl Fn(T) -> T) -> Tensor<T> {
+    Tensor::from_parts(x.data.iter().map(|&v| f(v)).collect(), x.shape)
+}
+
+/// The shape of a broadcasting binary op's result, or a panic naming the op and both shapes.
+pub(crate) fn broadcast_shape(op: &str, a: Shape, b: Shape) -> Shape {
+    Shape::broadcast(a, b).unwrap_or_else(|| {
+        panic!("{op}: shapes {a:?} and {b:?} do not broadcast (NumPy rules: trailing dimensions equal or 1)")
+    })
+}
+
+/// `to`'s dimensions padded with leading 1s to rank 4, and `from`'s strides over them
+/// (0 along every axis where `from` is stretched).
+fn strides_over(from: Shape, to: Shape) -> ([usize; MAX_RANK], [usize; MAX_RANK]) {
+    let dims = to.aligned_dims(MAX_RANK);
+    let from_dims = from.aligned_dims(MAX_RANK);
+    let mut strides = [0; MAX_RANK];
+    let mut acc = 1;
+    for axis in (0..MAX_RANK).rev() {
+        if from_dims[axis] != 1 {
+            strides[axis] = acc;
+        }
+        acc *= from_dims[axis];
+    }
+    (dims, strides)
+}
+
+/// Whether `small` repeats as one contiguous block over `big` (a row over a matrix, a
+/// `[C, H, W]` image over a batch): its dimensions, without leading 1s, end `big`'s.
+fn is_trailing_block(small: Shape, big: Shape) -> bool {
+    let dims = small.dims();
+    let first = dims.iter().position(|&d| d != 1).unwrap_or(dims.len());
+    big.dims().ends_with(&dims[first..])
+}
+
+/// `f(a, b)` elementwise under NumPy broadcasting.
+pub(crate) fn zip<T: Element>(
+    op: &str,
+    a: View<'_, T>,
+    b: View<'_, T>,
+    f: impl Fn(T, T) -> T,
+) -> Tensor<T> {
+    let out = broadcast_shape(op, a.shape, b.shape);
+    let mut data = Vec::with_capacity(out.numel());
+    let (x, y) = (a.data, b.data);
+    if a.shape == b.shape {
+        data.extend(x.iter().zip(y).map(|(&p, &q)| f(p, q)));
+    } else if a.shape == out && y.len() == 1 {
+        data.extend(x.iter().map(|&p| f(p, y[0])));
+    } else if b.shape == out && x.len() == 1 {
+        data.extend(y.iter().map(|&q| f(x[0], q)));
+    } else if a.shape == out && !y.is_empty() && is_trailing_block(b.shape, out) {
+        for row in x.chunks_exact(y.len()) {
+            data.extend(row.iter().zip(y).map(|(&p, &q)| f(p, q)));
+        }
+    } else if b.shape == out && !x.is_empty() && is_trailing_block(a.shape, out) {
+        for row in y.chunks_exact(x.len()) {
+            data.extend(x.iter().zip(row).map(|(&p, &q)| f(p, q)));
+        }
+    } else {
+        let (dims, sa) = strides_over(a.shape, out);
+        let (_, sb) = strides_over(b.shape, out);
+        for i0 in 0..dims[0] {
+            for i1 in 0..dims[1] {
+                for i2 in 0..dims[2] {
+                    let ba = i0 * sa[0] + i1 * sa[1] + i2 * sa[2];
+                    let bb = i0 * sb[0] + i1 * sb[1] + i2 * sb[2];
+                    data.extend((0..dims[3]).map(|i3| f(x[ba + i3 * sa[3]], y[bb + i3 * sb[3]])));
+                }
+            }
+        }
+    }
+    Tensor::from_parts(data, out)
+}
+
+/// Appends `src[i0 s0 + i1 s1 + i2 s2 + i3 s3]` for every index below `dims`, in
+/// row-major order: a broadcast (some strides 0) or a permutation (strides reordered).
+pub(crate) fn gather_strided<T: Element>(
+    src: &[T],
+    dims: [usize; MAX_RANK],
+    strides: [usize; MAX_RANK],
+    out: &mut Vec<T>,
+) {
+    for i0 in 0..dims[0] {
+        for i1 in 0..dims[1] {
+            for i2 in 0..dims[2] {
+                let base = i0 * strides[0] + i1 * strides[1] + i2 * strides[2];
+                out.extend((0..dims[3]).map(|i3| src[base + i3 * strides[3]]));
+            }
+        }
+    }
+}
+
+/// `x` stretched to `to` (NumPy broadcasting).
+pub(crate) fn broadcast_to<T: Element>(x: View<'_, T>, to: Shape) -> Tensor<T> {
+    assert!(
+        x.shape.broadcasts_to(to),
+        "broadcast_to: shape {:?} does not broadcast to {to:?}",
+        x.shape
+    );
+    if x.shape == to {
+        return x.to_tensor();
+    }
+    let (dims, s) = strides_over(x.shape, to);
+    let mut data = Vec::with_capacity(to.numel());
+    if x.data.len() == 1 {
+        data.resize(to.numel(), x.data[0]);
+    } else if is_trailing_block(x.shape, to) {
+        for _ in 0..to.numel() / x.data.len() {
+            data.extend_from_slice(x.data);
+        }
+    } else {
+        gather_strided(x.data, dims, s, &mut data);
+    }
+    Tensor::from_parts(data, to)
+}
+
+/// `x` summed down to `to`, the adjoint of [`broadcast_to`]: every axis along which `to`
+/// would be stretched is summed. Each output is summed in increasing input order.
+pub(crate) fn sum_to<T: Element>(x: View<'_, T>, to: Shape) -> Tensor<T> {
+    assert!(
+        to.broadcasts_to(x.shape),
+        "sum_to: shape {:?} does not reduce to {to:?}",
+        x.shape
+    );
+    if x.shape == to {
+        return x.to_tensor();
+    }
+    let mut out = vec![T::ZERO; to.numel()];
+    if out.len() == 1 {
+        out[0] = x.data.iter().fold(T::ZERO, |acc, &v| acc + v);
+    } else if is_trailing_block(to, x.shape) {
+        for row in x.data.chunks_exact(out.len()) {
+            for (o, &v) in out.iter_mut().zip(row) {
+                *o += v;
+            }
+        }
+    } else {
+        let (dims, s) = strides_over(to, x.shape);
+        let mut values = x.data.iter();
+        for i0 in 0..dims[0] {
+            for i1 in 0..dims[1] {
+                for i2 in 0..dims[2] {
+                    let base = i0 * s[0] + i1 * s[1] + i2 * s[2];
+                    if s[3] == 0 {
+                        let acc = &mut out[base];
+                        for &v in values.by_ref().take(dims[3]) {
+                            *acc += v;
+                        }
+                    } else {
+                        let row = &mut out[base..base + dims[3]];
+                        for (o, &v) in row.iter_mut().zip(values.by_ref().take(dims[3])) {
+                            *o += v;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Tensor::from_parts(out, to)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(data: &[f64], dims: &[usize]) -> Tensor<f64> {
+        Tensor::new(data.to_vec(), dims).unwrap()
+    }
+
+    #[test]
+    fn zip_broadcasts_rows_columns_and_middle_axes() {
+        let m = t(&[1., 2., 3., 4., 5., 6.], &[2, 3]);
+        let row = t(&[10., 20., 30.], &[3]);
+        let col = t(&[100., 200.], &[2, 1]);
+        let add = |a: &Tensor<f64>, b: &Tensor<f64>| zip("add", a.view(), b.view(), |p, q| p + q);
+        assert_eq!(add(&m, &row).data(), &[11., 22., 33., 14., 25., 36.]);
+        assert_eq!(add(&col, &m).data(), &[101., 102., 103., 204., 205., 206.]);
+        assert_eq!(add(&col, &row).dims(), &[2, 3]);
+        assert_eq!(
+            add(&col, &row).data(),
+            &[110., 120., 130., 210., 220., 230.]
+        );
+        // [2, 1, 2] + [3, 1] -> [2, 3, 2]
+        let a = t(&[1., 2., 3., 4.], &[2, 1, 2]);
+        let b = t(&[0., 10., 20.], &[3, 1]);
+        let r = add(&a, &b);
+        assert_eq!(r.dims(), &[2, 3, 2]);
+        assert_eq!(
+            r.data(),
+            &[1., 2., 11., 12., 21., 22., 3., 4., 13., 14., 23., 24.]
+        );
+    }
+
+    #[test]
+    fn sum_to_is_the_adjoint_of_broadcast_to() {
+        // <broadcast(x), y> = <x, sum_to(y)> for every pair of broadcastable shapes tried.
+        let shapes: [(&[usize], &[usize]); 6] = [
+            (&[], &[2, 3]),
+            (&[3], &[2, 3]),
+            (&[2, 1], &[2, 3]),
+            (&[1, 3, 1], &[2, 3, 4]),
+            (&[2, 1, 4], &[2, 3, 4]),
+            (&[3, 1, 1], &[2, 3, 2, 2]),
+        ];
+        for (small, big) in shapes {
+            let (small, big) = (Shape::new(small).unwrap(), Shape::new(big).unwrap());
+            let x: Vec<f64> = (0..small.numel())
+                .map(|i| (i * 7 % 5) as f64 - 1.5)
+                .collect();
+            let y: Vec<f64> = (0..big.numel()).map(|i| (i * 3 % 7) as f64 * 0.5).collect();
+            let bx = broadcast_to(View::new(&x, small), big);
+            let sy = sum_to(View::new(&y, big), small);
+            let lhs: f64 = bx.data().iter().zip(&y).map(|(a, b)| a * b).sum();
+            let rhs: f64 = x.iter().zip(sy.data()).map(|(a, b)| a * b).sum();
+            assert_eq!(lhs, rhs, "{small:?} -> {big:?}");
+        }
+    }
+}

@@ -1,0 +1,167 @@
+//! Ops that move elements without arithmetic: permute, narrow and its adjoint pad.
+
+use super::elementwise::gather_strided;
+use crate::Element;
+use crate::shape::{MAX_RANK, Shape};
+use crate::tensor::{Tensor, View};
+
+/// An axis permutation of rank at most 4: output axis `i` is input axis `perm[i]`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct Perm {
+    axes: [u8; MAX_RANK],
+    rank: u8,
+}
+
+impl Perm {
+    /// A permutation, or a panic naming `op` when `axes` is not one.
+    pub(crate) fn new(op: &str, axes: &[usize]) -> Self {
+        let mut seen = [false; MAX_RANK];
+        let valid = axes.len() <= MAX_RANK
+            && axes
+                .iter()
+                .all(|&a| a < axes.len() && !std::mem::replace(&mut seen[a], true));
+        assert!(
+            valid,
+            "{op}: {axes:?} is not a permutation of 0..{}",
+            axes.len()
+        );
+        let mut inline = [0; MAX_RANK];
+        for (slot, &a) in inline.iter_mut().zip(axes) {
+            *slot = a as u8;
+        }
+        Perm {
+            axes: inline,
+            rank: axes.len() as u8,
+        }
+    }
+
+    pub(crate) fn axes(&self) -> impl Iterator<Item = usize> + '_ {
+        self.axes[..self.rank as usize].iter().map(|&a| a as usize)
+    }
+
+    /// The permutation that undoes this one.
+    pub(crate) fn inverse(&self) -> Perm {
+        let mut inverse = [0; MAX_RANK];
+        for (i, a) in self.axes().enumerate() {
+            inverse[a] = i as u8;
+        }
+        Perm {
+            axes: inverse,
+            rank: self.rank,
+        }
+    }
+
+    /// The shape of a permuted tensor, or a panic when the ranks differ.
+    pub(crate) fn apply(&self, shape: Shape) -> Shape {
+        assert!(
+            shape.rank() == self.rank as usize,
+            "permute: {self:?} does not fit shape {shape:?}"
+        );
+        let dims: Vec<usize> = self.axes().map(|a| shape.dims()[a]).collect();
+        Shape::of("permute", &dims)
+    }
+}
+
+impl std::fmt::Debug for Perm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.axes()).finish()
+    }
+}
+
+/// `x` with its axes reordered by `perm`.
+pub(crate) fn permute<T: Element>(x: View<'_, T>, perm: Perm) -> Tensor<T> {
+    let out = perm.apply(x.shape);
+    let lead = MAX_RANK - out.rank();
+    let in_strides = x.shape.strides();
+    // Pad to rank 4 with leading axes of length 1 (stride irrelevant).
+    let mut dims = [1; MAX_RANK];
+    let mut strides = [0; MAX_RANK];
+    for (i, a) in perm.axes().enumerate() {
+        dims[lead + i] = x.shape.dims()[a];
+        strides[lead + i] = in_strides[a];
+    }
+    let mut data = Vec::with_capacity(out.numel());
+    gather_strided(x.data, dims, strides, &mut data);
+    Tensor::from_parts(data, out)
+}
+
+/// Elements `start..start + len` of `x` along `axis`.
+pub(crate) fn narrow<T: Element>(
+    x: View<'_, T>,
+    axis: usize,
+    start: usize,
+    len: usize,
+) -> Tensor<T> {
+    assert!(
+        axis < x.shape.rank() && start + len <= x.shape.dims()[axis],
+        "narrow: range {start}..{} of axis {axis} out of bounds for shape {:?}",
+        start + len,
+        x.shape
+    );
+    let (outer, n, inner) = x.shape.split_at_axis(axis);
+    let mut data = Vec::with_capacity(outer * len * inner);
+    for block in x.data.chunks_exact((n * inner).max(1)).take(outer) {
+        data.extend_from_slice(&block[start * inner..(start + len) * inner]);
+    }
+    Tensor::from_parts(data, x.shape.with_dim(axis, len))
+}
+
+/// `x` placed at `start` along `axis` inside zeros of length `total` there (the adjoint
+/// of [`narrow`]).
+pub(crate) fn pad<T: Element>(
+    x: View<'_, T>,
+    axis: usize,
+    start: usize,
+    total: usize,
+) -> Tensor<T> {
+    assert!(
+        axis < x.shape.rank() && start + x.shape.dims()[axis] <= total,
+        "pad: shape {:?} at {start} along axis {axis} does not fit in length {total}",
+        x.shape
+    );
+    let out = x.shape.with_dim(axis, total);
+    let (outer, len, inner) = x.shape.split_at_axis(axis);
+    let mut data = vec![T::ZERO; out.numel()];
+    if len * inner > 0 {
+        for (o, block) in x.data.chunks_exact(len * inner).enumerate().take(outer) {
+            let at = o * total * inner + start * inner;
+            data[at..at + len * inner].copy_from_slice(block);
+        }
+    }
+    Tensor::from_parts(data, out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn permute_moves_axes_and_inverse_undoes_it() {
+        let x: Vec<f64> = (0..24).map(f64::from).collect();
+        let shape = Shape::new(&[2, 3, 4]).unwrap();
+        let perm = Perm::new("t", &[2, 0, 1]);
+        let y = permute(View::new(&x, shape), perm);
+        assert_eq!(y.dims(), &[4, 2, 3]);
+        // y[i, j, k] = x[j, k, i]
+        assert_eq!(y.data()[5], x[12 + 4 * 2]);
+        let back = permute(y.view(), perm.inverse());
+        assert_eq!(back.data(), &x[..]);
+    }
+
+    #[test]
+    fn narrow_and_pad_are_adjoint() {
+        let x: Vec<f64> = (0..24).map(f64::from).collect();
+        let shape = Shape::new(&[2, 3, 4]).unwrap();
+        let part = narrow(View::new(&x, shape), 1, 1, 2);
+        assert_eq!(part.dims(), &[2, 2, 4]);
+        assert_eq!(&part.data()[..4], &[4., 5., 6., 7.]);
+        let padded = pad(part.view(), 1, 1, 3);
+        assert_eq!(&padded.data()[..8], &[0., 0., 0., 0., 4., 5., 6., 7.]);
+    }
+
+    #[test]
+    #[should_panic(expected = "is not a permutation")]
+    fn a_repeated_axis_is_refused() {
+        Perm::new("permute", &[0, 0]);
+    }
+}

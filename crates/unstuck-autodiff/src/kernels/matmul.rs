@@ -1,0 +1,163 @@
+//! Matrix products, single and batched, on faer's kernels.
+
+use crate::Element;
+use crate::shape::Shape;
+use crate::tensor::{Tensor, View};
+use faer::linalg::matmul::matmul as faer_matmul;
+use faer::{Accum, MatMut, MatRef, Par};
+use unstuck_core::{ElementSlice, ElementSliceMut};
+
+/// Products smaller than this many multiply-adds run on one thread: spawning costs more.
+const PARALLEL_MATMUL_WORK: usize = 1 << 20;
+
+/// A row-major matrix operand: its stored rows and columns, and whether it is used transposed.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Operand {
+    pub(crate) rows: usize,
+    pub(crate) cols: usize,
+    pub(crate) transposed: bool,
+}
+
+impl Operand {
+    /// Rows and columns of the matrix as used in the product.
+    fn used(self) -> (usize, usize) {
+        if self.transposed {
+            (self.cols, self.rows)
+        } else {
+            (self.rows, self.cols)
+        }
+    }
+}
+
+/// `out = op(a) · op(b)` (or `out += ...` when `accumulate`), row-major.
+pub(crate) fn gemm<T: Element>(
+    a: &[T],
+    ad: Operand,
+    b: &[T],
+    bd: Operand,
+    out: &mut [T],
+    accumulate: bool,
+) {
+    let (m, k) = ad.used();
+    let (_, n) = bd.used();
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            out.fill(T::ZERO);
+        }
+        return;
+    }
+    // faer splits the output, never the inner sum, across threads, so the result does
+    // not depend on the thread count (tested in tests/determinism_tests.rs).
+    let par = if m * n * k >= PARALLEL_MATMUL_WORK {
+        Par::rayon(0)
+    } else {
+        Par::Seq
+    };
+    match (T::as_typed(a), T::as_typed(b), T::as_typed_mut(out)) {
+        (ElementSlice::F32(x), ElementSlice::F32(y), ElementSliceMut::F32(dst)) => {
+            typed_gemm(x, ad, y, bd, dst, accumulate, par)
+        }
+        (ElementSlice::F64(x), ElementSlice::F64(y), ElementSliceMut::F64(dst)) => {
+            typed_gemm(x, ad, y, bd, dst, accumulate, par)
+        }
+        _ => unreachable!("one element type for all three slices"),
+    }
+}
+
+fn typed_gemm<E: faer::traits::RealField + Copy>(
+    a: &[E],
+    ad: Operand,
+    b: &[E],
+    bd: Operand,
+    out: &mut [E],
+    accumulate: bool,
+    par: Par,
+) {
+    let lhs = MatRef::from_row_major_slice(a, ad.rows, ad.cols);
+    let rhs = MatRef::from_row_major_slice(b, bd.rows, bd.cols);
+    let lhs = if ad.transposed { lhs.transpose() } else { lhs };
+    let rhs = if bd.transposed { rhs.transpose() } else { rhs };
+    let (m, n) = (lhs.nrows(), rhs.ncols());
+    let dst = MatMut::from_row_major_slice_mut(out, m, n);
+    let accum = if accumulate {
+        Accum::Add
+    } else {
+        Accum::Replace
+    };
+    faer_matmul(dst, accum, lhs, rhs, E::one_impl(), par);
+}
+
+fn last_two(op: &str, s: Shape) -> (usize, usize) {
+    match *s.dims() {
+        [.., r, c] => (r, c),
+        _ => panic!("{op}: needs a matrix or a batch of matrices, got shape {s:?}"),
+    }
+}
+
+/// `op(a) · op(b)` over the last two axes, where `op` transposes when the flag is set.
+///
+/// Leading (batch) axes must be equal, or `b` may be a single matrix shared by every
+/// matrix of an untransposed `a` (a layer's weight applied to `[batch, tokens, features]`).
+pub(crate) fn matmul<T: Element>(a: View<'_, T>, b: View<'_, T>, ta: bool, tb: bool) -> Tensor<T> {
+    let (ar, ac) = last_two("matmul", a.shape);
+    let (br, bc) = last_two("matmul", b.shape);
+    let ad = Operand {
+        rows: ar,
+        cols: ac,
+        transposed: ta,
+    };
+    let bd = Operand {
+        rows: br,
+        cols: bc,
+        transposed: tb,
+    };
+    let ((m, k), (k2, n)) = (ad.used(), bd.used());
+    let t = |flag: bool| if flag { "^T" } else { "" };
+    assert!(
+        k == k2,
+        "matmul: inner dimensions differ: {:?}{} x {:?}{}",
+        a.shape,
+        t(ta),
+        b.shape,
+        t(tb),
+    );
+    let a_batch = &a.dims()[..a.shape.rank() - 2];
+    let b_batch = &b.dims()[..b.shape.rank() - 2];
+    let mut out_dims = a_batch.to_vec();
+    out_dims.extend([m, n]);
+    let out_shape = Shape::of("matmul", &out_dims);
+    let mut out = vec![T::ZERO; out_shape.numel()];
+    let batches: usize = a_batch.iter().product();
+    if b_batch.is_empty() && !ta {
+        // One product of the stacked rows of every matrix of `a`.
+        let stacked = Operand {
+            rows: batches * ar,
+            ..ad
+        };
+        gemm(a.data, stacked, b.data, bd, &mut out, false);
+    } else if a_batch == b_batch {
+        let (sa, sb, so) = (ar * ac, br * bc, m * n);
+        for i in 0..batches {
+            gemm(
+                &a.data[i * sa..(i + 1) * sa],
+                ad,
+                &b.data[i * sb..(i + 1) * sb],
+                bd,
+                &mut out[i * so..(i + 1) * so],
+                false,
+            );
+        }
+    } else {
+        panic!(
+            "matmul: batch dimensions of {:?}{} and {:?}{} differ (they must be equal, or the right operand a single matrix with an untransposed left one)",
+            a.shape,
+            t(ta),
+            b.shape,
+            t(tb)
+        );
+    }
+    Tensor::from_parts(out, out_shape)
+}
