@@ -1,6 +1,12 @@
 //! SVG figures with plotters, rendered to strings: the CLI writes them atomically, the
 //! report hashes them before writing. Available with the `cli` feature (on by default).
+//!
+//! Every figure follows the same rules: axis titles on both axes; integer ticks on step
+//! and epoch axes; legends below the data, never over it; at most [`MAX_PER_PANEL`]
+//! series per panel, more become small multiples with shared axes; a colour scale beside
+//! every shaded surface; a log scale where the values span decades.
 
+use plotters::coord::Shift;
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
@@ -23,7 +29,8 @@ impl Series {
     }
 }
 
-const SIZE: (u32, u32) = (720, 480);
+/// More series than this in one panel become small multiples.
+pub const MAX_PER_PANEL: usize = 5;
 
 /// Plotters refused to draw (it reports its backend's errors as text).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -35,6 +42,61 @@ pub type Result<T> = std::result::Result<T, PlotError>;
 
 fn err<E: std::fmt::Debug>(e: E) -> PlotError {
     PlotError(format!("{e:?}"))
+}
+
+/// How the y axis maps values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scale {
+    /// Evenly spaced values.
+    Linear,
+    /// Evenly spaced decades; values at or below zero are left out.
+    Log,
+}
+
+/// The axes of a chart: their titles, and how they tick.
+#[derive(Debug, Clone, Copy)]
+pub struct Axes<'a> {
+    /// The x axis's title (`step`, `epoch`, `w1`, ...).
+    pub x_label: &'a str,
+    /// The y axis's title.
+    pub y_label: &'a str,
+    /// Ticks at whole numbers only (steps, epochs).
+    pub x_integer: bool,
+    /// The y axis's scale.
+    pub y_scale: Scale,
+}
+
+impl<'a> Axes<'a> {
+    /// Linear axes with these titles.
+    pub fn new(x_label: &'a str, y_label: &'a str) -> Self {
+        Axes {
+            x_label,
+            y_label,
+            x_integer: false,
+            y_scale: Scale::Linear,
+        }
+    }
+
+    /// Whole-number ticks on x.
+    pub fn integer_x(mut self) -> Self {
+        self.x_integer = true;
+        self
+    }
+
+    /// A log scale on y.
+    pub fn log_y(mut self) -> Self {
+        self.y_scale = Scale::Log;
+        self
+    }
+}
+
+/// One panel of small multiples: a title and its series.
+#[derive(Debug, Clone)]
+pub struct Panel {
+    /// Shown above the panel.
+    pub title: String,
+    /// At most [`MAX_PER_PANEL`] series.
+    pub series: Vec<Series>,
 }
 
 fn color(i: usize) -> RGBColor {
@@ -56,13 +118,64 @@ fn color(i: usize) -> RGBColor {
     COLORS[i % COLORS.len()]
 }
 
-fn bounds(series: &[Series]) -> ((f64, f64), (f64, f64)) {
-    let finite = series
+/// One colour per distinct series name, in order of first appearance across the panels:
+/// a series shown in several panels (a reference line) keeps its colour.
+struct Palette(Vec<String>);
+
+impl Palette {
+    fn of(panels: &[Panel]) -> Self {
+        let mut names: Vec<String> = Vec::new();
+        for s in panels.iter().flat_map(|p| &p.series) {
+            if !names.contains(&s.name) {
+                names.push(s.name.clone());
+            }
+        }
+        Palette(names)
+    }
+
+    fn color(&self, series: &Series) -> RGBColor {
+        color(self.0.iter().position(|n| *n == series.name).unwrap_or(0))
+    }
+}
+
+/// Splits `series` into panels of at most [`MAX_PER_PANEL`], keeping their order.
+pub fn panels_of(series: &[Series]) -> Vec<Panel> {
+    let n_panels = series.len().div_ceil(MAX_PER_PANEL).max(1);
+    let per_panel = series.len().div_ceil(n_panels).max(1);
+    series
+        .chunks(per_panel)
+        .enumerate()
+        .map(|(i, chunk)| Panel {
+            title: if n_panels > 1 {
+                format!("({})", (b'a' + i as u8) as char)
+            } else {
+                String::new()
+            },
+            series: chunk.to_vec(),
+        })
+        .collect()
+}
+
+/// The y value as drawn: itself, or its log10 (None when a log axis cannot show it).
+fn y_drawn(y: f64, scale: Scale) -> Option<f64> {
+    match scale {
+        Scale::Linear => y.is_finite().then_some(y),
+        Scale::Log => (y.is_finite() && y > 0.0).then(|| y.log10()),
+    }
+}
+
+fn drawn_points(series: &Series, scale: Scale) -> Vec<(f64, f64)> {
+    series
+        .points
         .iter()
-        .flat_map(|s| s.points.iter())
-        .filter(|(x, y)| x.is_finite() && y.is_finite());
+        .filter(|(x, _)| x.is_finite())
+        .filter_map(|&(x, y)| y_drawn(y, scale).map(|y| (x, y)))
+        .collect()
+}
+
+fn bounds(points: impl Iterator<Item = (f64, f64)>) -> ((f64, f64), (f64, f64)) {
     let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
-    for &(x, y) in finite {
+    for (x, y) in points {
         x0 = x0.min(x);
         x1 = x1.max(x);
         y0 = y0.min(y);
@@ -78,78 +191,204 @@ fn bounds(series: &[Series]) -> ((f64, f64), (f64, f64)) {
     (pad(x0, x1), pad(y0, y1))
 }
 
+type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
 type Chart<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
 
-/// A chart with axes sized to `series`, labels and a legend; `draw` adds the series.
-fn framed(
+const LEGEND_ROW: i32 = 18;
+
+/// A legend under a panel: a line (or dot) and the name, one entry per row.
+fn legend(area: &Area<'_>, entries: &[(String, RGBColor)], dots: bool) -> Result<()> {
+    for (row, (name, c)) in entries.iter().enumerate() {
+        let y = 8 + row as i32 * LEGEND_ROW;
+        if dots {
+            area.draw(&Circle::new((22, y), 4, c.filled()))
+                .map_err(err)?;
+        } else {
+            area.draw(&PathElement::new(vec![(12, y), (34, y)], c.stroke_width(3)))
+                .map_err(err)?;
+        }
+        area.draw(&Text::new(name.clone(), (42, y - 7), ("sans-serif", 14)))
+            .map_err(err)?;
+    }
+    Ok(())
+}
+
+fn legend_height(max_entries: usize) -> u32 {
+    (max_entries as i32 * LEGEND_ROW + 12) as u32
+}
+
+/// Axes, titles and tick labels of one panel.
+fn mesh(chart: &mut Chart<'_, '_>, axes: &Axes<'_>, x_span: f64, y_span: f64) -> Result<()> {
+    let integer = axes.x_integer;
+    // Whole-number ticks: never more labels than whole numbers in the range.
+    let x_labels = if integer {
+        (x_span.floor() as usize + 1).clamp(2, 10)
+    } else {
+        8
+    };
+    let log = axes.y_scale == Scale::Log;
+    let x_fmt = move |v: &f64| {
+        if integer {
+            format!("{v:.0}")
+        } else {
+            tick(*v, x_span)
+        }
+    };
+    let y_fmt = move |v: &f64| {
+        if log {
+            // Within a decade, labels need more than one digit to differ.
+            let digits = if y_span >= 1.5 {
+                0
+            } else if y_span >= 0.3 {
+                1
+            } else {
+                2
+            };
+            format!("{:.digits$e}", 10f64.powf(*v))
+        } else {
+            tick(*v, y_span)
+        }
+    };
+    chart
+        .configure_mesh()
+        .x_desc(axes.x_label)
+        .y_desc(if log {
+            format!("{} (log scale)", axes.y_label)
+        } else {
+            axes.y_label.to_string()
+        })
+        .x_labels(x_labels)
+        .x_label_formatter(&x_fmt)
+        .y_label_formatter(&y_fmt)
+        .axis_desc_style(("sans-serif", 15))
+        .draw()
+        .map_err(err)
+}
+
+/// A tick label with as many digits as the axis's spacing needs (`span` is the axis's
+/// range): plain for ordinary magnitudes, scientific for very large or small ones.
+fn tick(v: f64, span: f64) -> String {
+    let step = (span / 8.0).abs().max(f64::MIN_POSITIVE);
+    let magnitude = v.abs().max(span.abs());
+    if v == 0.0 {
+        return "0".into();
+    }
+    if !(1e-3..1e5).contains(&magnitude) {
+        let digits = (magnitude / step).log10().ceil().clamp(0.0, 6.0) as usize;
+        return format!("{v:.digits$e}");
+    }
+    let decimals = (-step.log10()).ceil().clamp(0.0, 8.0) as usize;
+    let text = format!("{v:.decimals$}");
+    if text
+        .trim_start_matches('-')
+        .chars()
+        .all(|c| c == '0' || c == '.')
+    {
+        "0".into()
+    } else {
+        text
+    }
+}
+
+fn grid(n: usize) -> (usize, usize) {
+    let cols = n.clamp(1, 3);
+    (n.div_ceil(cols), cols)
+}
+
+/// Draws `panels` (small multiples) with shared axes; `draw` puts one panel's series in.
+fn figure(
     title: &str,
-    x_label: &str,
-    y_label: &str,
-    series: &[Series],
-    draw: impl FnOnce(&mut Chart<'_, '_>) -> Result<()>,
+    axes: &Axes<'_>,
+    panels: &[Panel],
+    cell: (u32, u32),
+    dots: bool,
+    draw: impl Fn(&mut Chart<'_, '_>, &[(RGBColor, &Series)]) -> Result<()>,
 ) -> Result<String> {
-    let ((x0, x1), (y0, y1)) = bounds(series);
+    let scale = axes.y_scale;
+    let ((x0, x1), (y0, y1)) = bounds(
+        panels
+            .iter()
+            .flat_map(|p| p.series.iter())
+            .flat_map(|s| drawn_points(s, scale)),
+    );
+    let (rows, cols) = grid(panels.len());
+    let most = panels.iter().map(|p| p.series.len()).max().unwrap_or(0);
+    let legend_h = legend_height(most);
+    let size = (cell.0 * cols as u32, (cell.1 + legend_h) * rows as u32 + 40);
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 20))
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(60)
-            .build_cartesian_2d(x0..x1, y0..y1)
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_desc(x_label)
-            .y_desc(y_label)
-            .draw()
-            .map_err(err)?;
-        draw(&mut chart)?;
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()
-            .map_err(err)?;
+        let body = root.titled(title, ("sans-serif", 20)).map_err(err)?;
+        let cells = body.split_evenly((rows, cols));
+        let palette = Palette::of(panels);
+        for (panel, area) in panels.iter().zip(&cells) {
+            let (plot_area, legend_area) = area.split_vertically(cell.1);
+            let mut chart = ChartBuilder::on(&plot_area)
+                .caption(&panel.title, ("sans-serif", 16))
+                .margin(10)
+                .x_label_area_size(45)
+                .y_label_area_size(70)
+                .build_cartesian_2d(x0..x1, y0..y1)
+                .map_err(err)?;
+            mesh(&mut chart, axes, x1 - x0, y1 - y0)?;
+            let colored: Vec<(RGBColor, &Series)> =
+                panel.series.iter().map(|s| (palette.color(s), s)).collect();
+            draw(&mut chart, &colored)?;
+            let entries: Vec<(String, RGBColor)> =
+                colored.iter().map(|(c, s)| (s.name.clone(), *c)).collect();
+            legend(&legend_area.margin(0, 0, 60, 0), &entries, dots)?;
+        }
         root.present().map_err(err)?;
     }
     Ok(svg)
 }
 
-/// A line chart of several series with a legend.
-pub fn lines(title: &str, x_label: &str, y_label: &str, series: &[Series]) -> Result<String> {
-    framed(title, x_label, y_label, series, |chart| {
-        for (i, s) in series.iter().enumerate() {
-            let finite = s
-                .points
-                .iter()
-                .copied()
-                .filter(|(x, y)| x.is_finite() && y.is_finite());
+/// A line chart; more than [`MAX_PER_PANEL`] series become small multiples.
+pub fn lines(title: &str, axes: &Axes<'_>, series: &[Series]) -> Result<String> {
+    line_panels(title, axes, &panels_of(series))
+}
+
+/// Line charts side by side with shared axes, one per panel.
+pub fn line_panels(title: &str, axes: &Axes<'_>, panels: &[Panel]) -> Result<String> {
+    let cell = if panels.len() == 1 {
+        (760, 420)
+    } else {
+        (480, 380)
+    };
+    let scale = axes.y_scale;
+    figure(title, axes, panels, cell, false, |chart, numbered| {
+        for &(c, s) in numbered {
             chart
-                .draw_series(LineSeries::new(finite, color(i).stroke_width(2)))
-                .map_err(err)?
-                .label(s.name.as_str())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color(i)));
+                .draw_series(LineSeries::new(drawn_points(s, scale), c.stroke_width(2)))
+                .map_err(err)?;
         }
         Ok(())
     })
 }
 
 /// A scatter plot of labelled point groups.
-pub fn scatter(title: &str, x_label: &str, y_label: &str, groups: &[Series]) -> Result<String> {
-    framed(title, x_label, y_label, groups, |chart| {
-        for (i, g) in groups.iter().enumerate() {
-            let c = color(i);
-            chart
-                .draw_series(g.points.iter().map(|&p| Circle::new(p, 4, c.filled())))
-                .map_err(err)?
-                .label(g.name.as_str())
-                .legend(move |(x, y)| Circle::new((x + 10, y), 4, c.filled()));
-        }
-        Ok(())
-    })
+pub fn scatter(title: &str, axes: &Axes<'_>, groups: &[Series]) -> Result<String> {
+    let scale = axes.y_scale;
+    figure(
+        title,
+        axes,
+        &panels_of(groups),
+        (760, 420),
+        true,
+        |chart, numbered| {
+            for &(c, g) in numbered {
+                chart
+                    .draw_series(
+                        drawn_points(g, scale)
+                            .into_iter()
+                            .map(|p| Circle::new(p, 4, c.filled())),
+                    )
+                    .map_err(err)?;
+            }
+            Ok(())
+        },
+    )
 }
 
 /// A labelled point on a surface plot.
@@ -161,88 +400,292 @@ pub struct Marker {
     pub label: String,
 }
 
-/// A 2-D surface shaded by `log10(1 + f - min f)`, with paths drawn over it and markers.
+/// What a surface plot shows: its title, axes and the window of the plane.
+#[derive(Debug, Clone, Copy)]
+pub struct SurfacePlot<'a> {
+    /// Above the figure.
+    pub title: &'a str,
+    /// The horizontal parameter (`w1`).
+    pub x_label: &'a str,
+    /// The vertical parameter (`w2`).
+    pub y_label: &'a str,
+    /// The horizontal window.
+    pub x_range: (f64, f64),
+    /// The vertical window.
+    pub y_range: (f64, f64),
+}
+
+const CELLS: usize = 40;
+
+/// The shading: `log10(1 + f - min f)` scaled to [0, 1] (surfaces may dip below zero, and
+/// the log keeps valleys visible next to steep walls).
+struct Shading {
+    floor: f64,
+    top: f64,
+}
+
+impl Shading {
+    fn of(values: &[f64]) -> Self {
+        let floor = values.iter().copied().fold(f64::INFINITY, f64::min);
+        let top = values
+            .iter()
+            .map(|v| (1.0 + v - floor).log10())
+            .fold(f64::MIN, f64::max)
+            .max(1e-12);
+        Shading { floor, top }
+    }
+
+    fn level(&self, f: f64) -> f64 {
+        ((1.0 + f - self.floor).log10() / self.top).clamp(0.0, 1.0)
+    }
+
+    fn value_at(&self, level: f64) -> f64 {
+        self.floor + 10f64.powf(level * self.top) - 1.0
+    }
+
+    fn color(level: f64) -> RGBColor {
+        let shade = (255.0 * (1.0 - 0.75 * level)) as u8;
+        RGBColor(shade, shade, 255)
+    }
+}
+
+fn cell_centres(plot: &SurfacePlot<'_>) -> Vec<(f64, f64)> {
+    let dx = (plot.x_range.1 - plot.x_range.0) / CELLS as f64;
+    let dy = (plot.y_range.1 - plot.y_range.0) / CELLS as f64;
+    (0..CELLS * CELLS)
+        .map(|k| {
+            let (i, j) = (k / CELLS, k % CELLS);
+            (
+                plot.x_range.0 + (i as f64 + 0.5) * dx,
+                plot.y_range.0 + (j as f64 + 0.5) * dy,
+            )
+        })
+        .collect()
+}
+
+/// The colour scale beside a surface: the shades from low to high, labelled with values.
+fn colour_bar(area: &Area<'_>, shading: &Shading, label: &str) -> Result<()> {
+    let (top, bottom, left) = (60, 360, 20);
+    let steps = 60;
+    for k in 0..steps {
+        let level = 1.0 - k as f64 / steps as f64;
+        let y0 = top + (bottom - top) * k / steps;
+        let y1 = top + (bottom - top) * (k + 1) / steps;
+        area.draw(&Rectangle::new(
+            [(left, y0), (left + 24, y1)],
+            Shading::color(level).filled(),
+        ))
+        .map_err(err)?;
+    }
+    area.draw(&Rectangle::new(
+        [(left, top), (left + 24, bottom)],
+        BLACK.stroke_width(1),
+    ))
+    .map_err(err)?;
+    for k in 0..=4 {
+        let level = 1.0 - k as f64 / 4.0;
+        let y = top + (bottom - top) * k / 4;
+        area.draw(&PathElement::new(
+            vec![(left + 24, y), (left + 30, y)],
+            BLACK,
+        ))
+        .map_err(err)?;
+        let span = shading.value_at(1.0) - shading.value_at(0.0);
+        area.draw(&Text::new(
+            tick(shading.value_at(level), span),
+            (left + 34, y - 7),
+            ("sans-serif", 13),
+        ))
+        .map_err(err)?;
+    }
+    area.draw(&Text::new(
+        label.to_string(),
+        (left - 6, top - 30),
+        ("sans-serif", 15),
+    ))
+    .map_err(err)
+}
+
+/// A 2-D surface with paths drawn over it and markers, with a colour scale; more than
+/// [`MAX_PER_PANEL`] paths become small multiples.
 pub fn surface(
-    title: &str,
+    plot: &SurfacePlot<'_>,
     f: &dyn Fn(f64, f64) -> f64,
-    x_range: (f64, f64),
-    y_range: (f64, f64),
     paths: &[Series],
     markers: &[Marker],
 ) -> Result<String> {
-    const CELLS: usize = 40;
+    surface_panels(plot, f, &panels_of(paths), markers)
+}
+
+/// The same surface in several panels, each with its own paths, and one colour scale.
+pub fn surface_panels(
+    plot: &SurfacePlot<'_>,
+    f: &dyn Fn(f64, f64) -> f64,
+    panels: &[Panel],
+    markers: &[Marker],
+) -> Result<String> {
+    let centres = cell_centres(plot);
+    let values: Vec<f64> = centres.iter().map(|&(x, y)| f(x, y)).collect();
+    let shading = Shading::of(&values);
+    let (rows, cols) = grid(panels.len());
+    let cell = 440;
+    let most = panels.iter().map(|p| p.series.len()).max().unwrap_or(0);
+    let legend_h = legend_height(most);
+    let bar_w = 130;
+    let size = (
+        cell * cols as u32 + bar_w,
+        (cell + legend_h) * rows as u32 + 40,
+    );
+    let (x_range, y_range) = (plot.x_range, plot.y_range);
+    let inside =
+        |&(x, y): &(f64, f64)| x >= x_range.0 && x <= x_range.1 && y >= y_range.0 && y <= y_range.1;
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (640, 600)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 20))
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(50)
-            .build_cartesian_2d(x_range.0..x_range.1, y_range.0..y_range.1)
-            .map_err(err)?;
-        chart.configure_mesh().disable_mesh().draw().map_err(err)?;
+        let body = root.titled(plot.title, ("sans-serif", 20)).map_err(err)?;
+        let (panels_area, bar_area) = body.split_horizontally(cell * cols as u32);
+        colour_bar(&bar_area, &shading, "loss")?;
+        let cells = panels_area.split_evenly((rows, cols));
         let dx = (x_range.1 - x_range.0) / CELLS as f64;
         let dy = (y_range.1 - y_range.0) / CELLS as f64;
-        let mut values = Vec::with_capacity(CELLS * CELLS);
-        for i in 0..CELLS {
-            for j in 0..CELLS {
-                let x = x_range.0 + (i as f64 + 0.5) * dx;
-                let y = y_range.0 + (j as f64 + 0.5) * dy;
-                values.push((i, j, f(x, y)));
-            }
-        }
-        // Shade by log10(1 + f - min f): surfaces may dip below zero, and the log keeps the
-        // valleys visible next to steep walls.
-        let floor = values.iter().map(|v| v.2).fold(f64::INFINITY, f64::min);
-        for v in &mut values {
-            v.2 = (1.0 + v.2 - floor).log10();
-        }
-        let top = values
-            .iter()
-            .map(|v| v.2)
-            .fold(f64::MIN, f64::max)
-            .max(1e-12);
-        chart
-            .draw_series(values.iter().map(|&(i, j, v)| {
-                let x = x_range.0 + i as f64 * dx;
-                let y = y_range.0 + j as f64 * dy;
-                let shade = (255.0 * (1.0 - 0.75 * v / top)) as u8;
-                Rectangle::new(
-                    [(x, y), (x + dx, y + dy)],
-                    RGBColor(shade, shade, 255).filled(),
-                )
-            }))
-            .map_err(err)?;
-        let inside = |&(x, y): &(f64, f64)| {
-            x >= x_range.0 && x <= x_range.1 && y >= y_range.0 && y <= y_range.1
-        };
-        for (i, path) in paths.iter().enumerate() {
-            let c = color(i);
-            let points: Vec<(f64, f64)> = path.points.iter().copied().filter(inside).collect();
-            chart
-                .draw_series(LineSeries::new(points, c.stroke_width(2)))
-                .map_err(err)?
-                .label(path.name.as_str())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c));
-        }
-        for marker in markers.iter().filter(|m| inside(&m.at)) {
-            chart
-                .draw_series([
-                    Circle::new(marker.at, 5, BLACK.filled()).into_dyn(),
-                    Text::new(marker.label.clone(), marker.at, ("sans-serif", 14)).into_dyn(),
-                ])
+        let palette = Palette::of(panels);
+        for (panel, area) in panels.iter().zip(&cells) {
+            let (plot_area, legend_area) = area.split_vertically(cell);
+            let mut chart = ChartBuilder::on(&plot_area)
+                .caption(&panel.title, ("sans-serif", 16))
+                .margin(10)
+                .x_label_area_size(45)
+                .y_label_area_size(55)
+                .build_cartesian_2d(x_range.0..x_range.1, y_range.0..y_range.1)
                 .map_err(err)?;
+            chart
+                .configure_mesh()
+                .disable_mesh()
+                .x_desc(plot.x_label)
+                .y_desc(plot.y_label)
+                .x_label_formatter(&|v| tick(*v, x_range.1 - x_range.0))
+                .y_label_formatter(&|v| tick(*v, y_range.1 - y_range.0))
+                .axis_desc_style(("sans-serif", 15))
+                .draw()
+                .map_err(err)?;
+            chart
+                .draw_series(centres.iter().zip(&values).map(|(&(x, y), &v)| {
+                    let corner = (x - 0.5 * dx, y - 0.5 * dy);
+                    Rectangle::new(
+                        [corner, (corner.0 + dx, corner.1 + dy)],
+                        Shading::color(shading.level(v)).filled(),
+                    )
+                }))
+                .map_err(err)?;
+            let mut entries = Vec::new();
+            for path in &panel.series {
+                let c = palette.color(path);
+                let points: Vec<(f64, f64)> = path.points.iter().copied().filter(inside).collect();
+                chart
+                    .draw_series(LineSeries::new(points, c.stroke_width(2)))
+                    .map_err(err)?;
+                entries.push((path.name.clone(), c));
+            }
+            for marker in markers.iter().filter(|m| inside(&m.at)) {
+                chart
+                    .draw_series([
+                        Circle::new(marker.at, 5, BLACK.filled()).into_dyn(),
+                        Text::new(marker.label.clone(), marker.at, ("sans-serif", 14)).into_dyn(),
+                    ])
+                    .map_err(err)?;
+            }
+            legend(&legend_area.margin(0, 0, 50, 0), &entries, false)?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()
-            .map_err(err)?;
         root.present().map_err(err)?;
     }
     Ok(svg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The text of every `<text>` element.
+    fn texts(svg: &str) -> Vec<String> {
+        svg.split("<text")
+            .skip(1)
+            .filter_map(|t| {
+                t.split_once('>')
+                    .and_then(|(_, rest)| rest.split_once("</text>"))
+            })
+            .map(|(inner, _)| inner.trim().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn tick_labels_carry_the_digits_the_spacing_needs() {
+        assert_eq!(tick(0.0189, 0.0012), "0.0189");
+        assert_eq!(tick(0.5, 3.0), "0.5");
+        assert_eq!(tick(150.0, 400.0), "150");
+        assert_eq!(tick(2.5e-6, 1e-5), "2.5e-6");
+        assert_eq!(tick(1e-20, 1.0), "0");
+    }
+
+    #[test]
+    fn many_series_become_panels_of_at_most_five() {
+        let series: Vec<Series> = (0..11)
+            .map(|i| Series::new(format!("s{i}"), vec![(0.0, i as f64)]))
+            .collect();
+        let panels = panels_of(&series);
+        assert_eq!(panels.len(), 3);
+        assert!(panels.iter().all(|p| p.series.len() <= MAX_PER_PANEL));
+        assert_eq!(panels.iter().map(|p| p.series.len()).sum::<usize>(), 11);
+        assert_eq!(panels_of(&series[..5]).len(), 1);
+    }
+
+    #[test]
+    fn integer_axes_label_whole_numbers_and_log_axes_decades() {
+        let series = [Series::new(
+            "loss",
+            vec![(1.0, 1.0), (2.0, 0.1), (3.0, 0.001)],
+        )];
+        let svg = lines(
+            "t",
+            &Axes::new("epoch", "loss").integer_x().log_y(),
+            &series,
+        )
+        .unwrap();
+        let texts = texts(&svg);
+        assert!(texts.contains(&"epoch".to_string()), "{texts:?}");
+        assert!(texts.contains(&"loss (log scale)".to_string()), "{texts:?}");
+        assert!(
+            texts.contains(&"1e-2".to_string()),
+            "decade labels: {texts:?}"
+        );
+        assert!(texts.contains(&"2".to_string()), "{texts:?}");
+        assert!(
+            !texts.iter().any(|t| t == "1.5" || t == "2.5"),
+            "no half epochs: {texts:?}"
+        );
+    }
+
+    #[test]
+    fn a_surface_has_axis_titles_and_a_colour_scale() {
+        let plot = SurfacePlot {
+            title: "bowl",
+            x_label: "w1",
+            y_label: "w2",
+            x_range: (-1.0, 1.0),
+            y_range: (-1.0, 1.0),
+        };
+        let path = [Series::new("path", vec![(0.5, 0.5), (0.0, 0.0)])];
+        let svg = surface(&plot, &|x, y| x * x + y * y, &path, &[]).unwrap();
+        let texts = texts(&svg);
+        for label in ["w1", "w2", "loss", "path"] {
+            assert!(texts.contains(&label.to_string()), "{label}: {texts:?}");
+        }
+        // The bar runs from the smallest to the largest value at the cells' centres:
+        // 2 × 0.025² to 2 × 0.975².
+        assert!(
+            texts.contains(&"1.9".to_string()),
+            "colour scale values: {texts:?}"
+        );
+        assert!(texts.contains(&"0.7".to_string()), "{texts:?}");
+    }
 }
