@@ -17,6 +17,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::path::PathBuf;
 
 /// The `index`-th (0-based) of `count` parts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -65,6 +66,14 @@ pub enum ShardError {
     CountUnknown {
         /// Why the environment does not say.
         reason: String,
+    },
+    /// A merge input that cannot be listed or does not exist.
+    #[error("{path}: {message}")]
+    Unreadable {
+        /// The directory or file.
+        path: String,
+        /// What went wrong.
+        message: String,
     },
     /// `merge` was given no part at all.
     #[error("no parts to merge (expected files named part-I-of-N.json)")]
@@ -247,6 +256,36 @@ pub fn assign(costs: &[f64], count: usize) -> Vec<usize> {
         shard_of[unit] = lightest;
     }
     shard_of
+}
+
+/// The part files a merge reads: every `part-*.json` in each input directory (in name
+/// order), or the input itself when it is a file.
+pub fn part_files(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, ShardError> {
+    let mut files = Vec::new();
+    for input in inputs {
+        let unreadable = |message: String| ShardError::Unreadable {
+            path: input.display().to_string(),
+            message,
+        };
+        if input.is_dir() {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(input)
+                .map_err(|error| unreadable(format!("cannot list: {error}")))?
+                .filter_map(|entry| entry.ok().map(|e| e.path()))
+                .filter(|p| {
+                    p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with("part-") && n.ends_with(".json"))
+                })
+                .collect();
+            found.sort();
+            files.extend(found);
+        } else if input.is_file() {
+            files.push(input.clone());
+        } else {
+            return Err(unreadable("no such file or directory".into()));
+        }
+    }
+    Ok(files)
 }
 
 /// What every part says about itself, so that a merge can refuse a foreign one.

@@ -7,7 +7,7 @@
 //! blocks, for `timings.md`.
 
 use super::artifacts::Artifacts;
-use super::claims::Finding;
+use super::claims::{Claim, Finding};
 use super::markdown::table;
 use super::parts::{Measured, Results, Unit};
 use super::real_data::digits;
@@ -303,6 +303,41 @@ fn assemble(plan: &Plan, results: &Results<'_>, artifacts: &mut Artifacts) -> Re
         })
         .collect();
 
+    let svg = slice_figure(plan, batch_sizes[0], &outcomes)?;
+    artifacts.write("figures/batch-size-slice.svg", svg.as_bytes())?;
+
+    let finding = claims(plan, &batch_sizes, seeds, max_epochs, &outcomes);
+    let body = format!(
+        "{}\n![slice](figures/batch-size-slice.svg)\n\n\
+         Accuracies, λ_max and ε-sharpness are means over the seeds ± the half-width of the 95% \
+         Student-t interval of the mean (no interval with one seed). Seconds per update, an update \
+         timed on its own (the mini-batch's loss and gradient and the optimizer's step, without \
+         the per-epoch evaluation on the whole training set or the stuck detector), are in \
+         `timings.md` as the median, fastest and slowest of five blocks: wall-clock figures are not \
+         part of the hashed report.\n",
+        table(
+            &[
+                "batch",
+                "epochs",
+                "updates",
+                "train accuracy",
+                "test accuracy",
+                "λ_max (Lanczos)",
+                "ε-sharpness"
+            ],
+            &rows,
+        )
+    );
+    Ok(Section {
+        title: "Batch size: small batches, flat minima".into(),
+        finding,
+        body,
+    })
+}
+
+/// The loss along the straight line from the smallest-batch to the full-batch solution
+/// (seed 0 of each).
+fn slice_figure(plan: &Plan, smallest: usize, outcomes: &[Vec<Outcome>]) -> Result<String> {
     // The loss along the straight line from the smallest-batch to the full-batch solution.
     let data = digits(plan.seed)?;
     let model = Mlp::from_spec(MODEL)?;
@@ -334,7 +369,7 @@ fn assemble(plan: &Plan, results: &Results<'_>, artifacts: &mut Artifacts) -> Re
     let svg = plot::lines(
         &format!(
             "loss along (1-α)·θ(batch {}) + α·θ(batch {})",
-            batch_sizes[0], N_TRAIN
+            smallest, N_TRAIN
         ),
         &Axes::new(
             "α (0: small-batch solution, 1: full-batch solution)",
@@ -345,35 +380,7 @@ fn assemble(plan: &Plan, results: &Results<'_>, artifacts: &mut Artifacts) -> Re
             Series::new("test", test_slice),
         ],
     )?;
-    artifacts.write("figures/batch-size-slice.svg", svg.as_bytes())?;
-
-    let finding = claims(plan, &batch_sizes, seeds, max_epochs, &outcomes);
-    let body = format!(
-        "{}\n![slice](figures/batch-size-slice.svg)\n\n\
-         Accuracies, λ_max and ε-sharpness are means over the seeds ± the half-width of the 95% \
-         Student-t interval of the mean (no interval with one seed). Seconds per update, an update \
-         timed on its own (the mini-batch's loss and gradient and the optimizer's step, without \
-         the per-epoch evaluation on the whole training set or the stuck detector), are in \
-         `timings.md` as the median, fastest and slowest of five blocks: wall-clock figures are not \
-         part of the hashed report.\n",
-        table(
-            &[
-                "batch",
-                "epochs",
-                "updates",
-                "train accuracy",
-                "test accuracy",
-                "λ_max (Lanczos)",
-                "ε-sharpness"
-            ],
-            &rows,
-        )
-    );
-    Ok(Section {
-        title: "Batch size: small batches, flat minima".into(),
-        finding,
-        body,
-    })
+    Ok(svg)
 }
 
 fn claims(
@@ -414,6 +421,15 @@ fn claims(
         format!("updates {updates:?} falling, epochs {epochs:?} rising, {capped} run(s) at the cap"),
     );
 
+    finding
+        .claims
+        .push(best_batch_claim(batch_sizes, seeds, outcomes));
+    finding.claims.push(sharpness_claim(batch_sizes, outcomes));
+    finding
+}
+
+/// Which batch size tests best, and whether its interval is apart from the others'.
+fn best_batch_claim(batch_sizes: &[usize], seeds: u64, outcomes: &[Vec<Outcome>]) -> Claim {
     let test: Vec<(f64, Option<f64>)> = (0..outcomes.len())
         .map(|i| {
             let (m, _, half) = summary(
@@ -458,13 +474,17 @@ fn claims(
             }
         }
     };
-    finding.claim(
+    Claim::new(
         "the-best-batch-size-and-its-noise",
         text,
         true,
         "stated from the intervals",
-    );
+    )
+}
 
+/// The two sharpness measures from the smallest to the full batch, with their intervals.
+fn sharpness_claim(batch_sizes: &[usize], outcomes: &[Vec<Outcome>]) -> Claim {
+    let last = outcomes.len() - 1;
     let measure = |f: fn(&Outcome) -> f64| -> (Summary, Summary) {
         let of = |i: usize| summary(&outcomes[i].iter().map(f).collect::<Vec<_>>());
         (of(0), of(last))
@@ -486,7 +506,7 @@ fn claims(
             "neither measure separates them beyond the noise, so this run cannot confirm the sharp-minimum explanation"
         }
     };
-    finding.claim(
+    Claim::new(
         "sharpness-of-small-and-large-batch-solutions",
         format!(
             "From batch {} to the full batch the top Hessian eigenvalue goes from {} to {} ({}) and \
@@ -501,6 +521,5 @@ fn claims(
         ),
         true,
         "stated from the intervals",
-    );
-    finding
+    )
 }

@@ -39,14 +39,18 @@ pub fn experiment(seed: u64) -> Experiment {
         name: "minimum-ratio",
         seed,
         units: |plan| {
-            let n_seeds = if plan.quick { 6 } else { 40 };
-            (0..n_seeds)
+            (0..sizes(plan).0)
                 .map(|s| Unit::new(format!("seed-{s}"), 0.3))
                 .collect()
         },
         run,
         assemble,
     }
+}
+
+/// Seeds, and full-batch Adam steps before the drive to a critical point.
+fn sizes(plan: &Plan) -> (u64, u64) {
+    if plan.quick { (6, 600) } else { (40, 2000) }
 }
 
 /// The outcome of one seed.
@@ -96,7 +100,7 @@ fn seed_of(key: &str) -> Result<u64> {
 
 fn run(plan: &Plan, key: &str) -> Result<Measured> {
     let seed = seed_of(key)?;
-    let train_steps = if plan.quick { 600 } else { 2000 };
+    let train_steps = sizes(plan).1;
     let sine = data::generate::<f64>(&format!("sine:n=32,noise=0.1,seed={}", plan.seed))?.train;
     let model = Mlp::from_spec(MODEL)?;
     let objective = full_objective(&model, &sine, Loss::Mse)?;
@@ -170,12 +174,10 @@ fn tolerance(
 }
 
 fn assemble(plan: &Plan, results: &Results<'_>, artifacts: &mut Artifacts) -> Result<Section> {
-    let n_seeds = if plan.quick { 6 } else { 40 };
-    let train_steps = if plan.quick { 600 } else { 2000 };
+    let (n_seeds, train_steps) = sizes(plan);
     let points: Vec<Point> = (0..n_seeds)
         .map(|s| results.get(&format!("seed-{s}")))
         .collect::<Result<_>>()?;
-    let p = points[0].eigenvalues.len();
     let rows: Vec<Vec<String>> = points
         .iter()
         .map(|pt| {
@@ -194,6 +196,43 @@ fn assemble(plan: &Plan, results: &Results<'_>, artifacts: &mut Artifacts) -> Re
             ]
         })
         .collect();
+    let figure = figure(&points)?;
+    artifacts.write("figures/minimum-ratio.svg", figure.as_bytes())?;
+
+    let finding = claims(&points, train_steps);
+    let body = format!(
+        "{}\n![minimum ratio](figures/minimum-ratio.svg)\n\n\
+         The tolerance of each point is ‖H(θ + δ) − H(θ)‖₂ with δ = −H⁺∇L the Newton step to the \
+         critical point the point approximates: by Weyl's inequality no eigenvalue moves farther \
+         between the two (and never under {ROUNDING:.0e} of the largest eigenvalue, the solver's \
+         rounding). Counts are negative / undetermined / positive; the minimum ratio is the \
+         fraction of positive eigenvalues.\n",
+        table(
+            &[
+                "seed",
+                "loss after Adam",
+                "‖∇L‖ after Adam",
+                "loss at the critical point",
+                "trust-region iterations",
+                "‖∇L‖ there",
+                "λ_min",
+                "tolerance",
+                "eigenvalues − / ? / +",
+                "minimum ratio",
+                "verdict",
+            ],
+            &rows,
+        )
+    );
+    Ok(Section {
+        title: "Minimum ratio: is a stalled point a minimum?".into(),
+        finding,
+        body,
+    })
+}
+
+/// Loss against minimum ratio at every critical point, one colour per verdict.
+fn figure(points: &[Point]) -> Result<String> {
     let verdicts = ["saddle", "minimum", "undetermined"];
     let groups: Vec<Series> = verdicts
         .iter()
@@ -217,8 +256,14 @@ fn assemble(plan: &Plan, results: &Results<'_>, artifacts: &mut Artifacts) -> Re
         ),
         &groups,
     )?;
-    artifacts.write("figures/minimum-ratio.svg", figure.as_bytes())?;
+    Ok(figure)
+}
 
+/// The finding: how many points became critical, how they classify, and whether the
+/// gradient Adam left could have told.
+fn claims(points: &[Point], train_steps: u64) -> Finding {
+    let p = points[0].eigenvalues.len();
+    let n_seeds = points.len();
     let reached = points.iter().filter(|pt| pt.reached).count();
     let count = |v: &str| points.iter().filter(|pt| pt.verdict() == v).count();
     let (saddles, minima, undetermined) =
@@ -275,33 +320,5 @@ fn assemble(plan: &Plan, results: &Results<'_>, artifacts: &mut Artifacts) -> Re
         saddles > 0 && minima > 0 && overlap,
         format!("{saddles} saddle(s) and {minima} minima, gradient ranges overlap: {overlap}"),
     );
-    let body = format!(
-        "{}\n![minimum ratio](figures/minimum-ratio.svg)\n\n\
-         The tolerance of each point is ‖H(θ + δ) − H(θ)‖₂ with δ = −H⁺∇L the Newton step to the \
-         critical point the point approximates: by Weyl's inequality no eigenvalue moves farther \
-         between the two (and never under {ROUNDING:.0e} of the largest eigenvalue, the solver's \
-         rounding). Counts are negative / undetermined / positive; the minimum ratio is the \
-         fraction of positive eigenvalues.\n",
-        table(
-            &[
-                "seed",
-                "loss after Adam",
-                "‖∇L‖ after Adam",
-                "loss at the critical point",
-                "trust-region iterations",
-                "‖∇L‖ there",
-                "λ_min",
-                "tolerance",
-                "eigenvalues − / ? / +",
-                "minimum ratio",
-                "verdict",
-            ],
-            &rows,
-        )
-    );
-    Ok(Section {
-        title: "Minimum ratio: is a stalled point a minimum?".into(),
-        finding,
-        body,
-    })
+    finding
 }

@@ -290,9 +290,27 @@ fn assemble(plan: &Plan, results: &Results<'_>, artifacts: &mut Artifacts) -> Re
         .iter()
         .map(|(name, _)| results.get(&format!("digits-{name}")))
         .collect::<Result<_>>()?;
+    let real_table = digits_section(&digits_runs, artifacts)?;
+    let finding = claims(plan, &surfaces, &digits_runs)?;
+    let body = format!(
+        "Optimizers (every entry of the registry, so a user-registered optimizer appears here \
+         too): {}. Each panel shows plain gradient descent (`sgd`) for reference and up to four \
+         others.\n\n{surface_table}\n{figures}\n### A real network: digits\n\n{real_table}\n\
+         ![digits](figures/optimizers-digits.svg)\n",
+        spec_list.join(", ")
+    );
+    Ok(Section {
+        title: "Optimizers: momentum and adaptive learning rates".into(),
+        finding,
+        body,
+    })
+}
+
+/// The digits network: its loss curves (small multiples) and its table.
+fn digits_section(digits_runs: &[DigitsRun], artifacts: &mut Artifacts) -> Result<String> {
     let curves: Vec<Series> = specs(false)
         .iter()
-        .zip(&digits_runs)
+        .zip(digits_runs)
         .map(|((name, _), r)| {
             Series::new(
                 name.clone(),
@@ -334,19 +352,7 @@ fn assemble(plan: &Plan, results: &Results<'_>, artifacts: &mut Artifacts) -> Re
         ],
         &real_rows,
     );
-    let finding = claims(plan, &surfaces, &digits_runs)?;
-    let body = format!(
-        "Optimizers (every entry of the registry, so a user-registered optimizer appears here \
-         too): {}. Each panel shows plain gradient descent (`sgd`) for reference and up to four \
-         others.\n\n{surface_table}\n{figures}\n### A real network: digits\n\n{real_table}\n\
-         ![digits](figures/optimizers-digits.svg)\n",
-        spec_list.join(", ")
-    );
-    Ok(Section {
-        title: "Optimizers: momentum and adaptive learning rates".into(),
-        finding,
-        body,
-    })
+    Ok(real_table)
 }
 
 fn claims(plan: &Plan, surfaces: &[Vec<SurfaceRun>], digits: &[DigitsRun]) -> Result<Finding> {

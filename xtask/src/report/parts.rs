@@ -15,7 +15,7 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-use unstuck::shard::{PartHeader, Shard, assign, check_parts};
+use unstuck::shard::{PartHeader, Shard, assign, check_parts, part_files};
 
 const PART_FORMAT: u32 = 1;
 const TOOL: &str = "cargo xtask report";
@@ -204,26 +204,7 @@ pub fn read_part_text(text: &str) -> Result<Part> {
 /// Every `part-*.json` in each of `inputs` (a directory, or a part file itself), in name
 /// order, with the path it was read from.
 pub fn read_parts(inputs: &[PathBuf]) -> Result<Vec<(String, Part)>> {
-    let mut files = Vec::new();
-    for input in inputs {
-        if input.is_dir() {
-            let mut found: Vec<PathBuf> = std::fs::read_dir(input)
-                .with_context(|| format!("{}: cannot list", input.display()))?
-                .filter_map(|entry| entry.ok().map(|e| e.path()))
-                .filter(|p| {
-                    p.file_name()
-                        .and_then(|n| n.to_str())
-                        .is_some_and(|n| n.starts_with("part-") && n.ends_with(".json"))
-                })
-                .collect();
-            found.sort();
-            files.extend(found);
-        } else if input.is_file() {
-            files.push(input.clone());
-        } else {
-            bail!("{}: no such file or directory", input.display());
-        }
-    }
+    let files = part_files(inputs)?;
     files
         .iter()
         .map(|path| {

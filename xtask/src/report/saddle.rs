@@ -4,7 +4,7 @@
 //! and the negative eigenvalue's eigenvector is the way out.
 
 use super::artifacts::Artifacts;
-use super::claims::Finding;
+use super::claims::{Claim, Finding};
 use super::markdown::table;
 use super::parts::{Measured, Results, Unit};
 use super::{Experiment, Plan, Section};
@@ -128,8 +128,9 @@ const POINTS: [[f64; 2]; 6] = [
     [0.3, 0.2],
 ];
 
-fn run(plan: &Plan, _key: &str) -> Result<Measured> {
-    let tolerances = ClassifyTolerances::default();
+/// The second-order test at each of [`POINTS`]: table rows, the verdicts, and the
+/// origin's eigenvalues.
+fn second_order_table(tolerances: ClassifyTolerances) -> Result<SecondOrder> {
     let mut rows = Vec::new();
     let mut kinds = Vec::new();
     let mut origin_eigenvalues = Vec::new();
@@ -157,6 +158,27 @@ fn run(plan: &Plan, _key: &str) -> Result<Measured> {
         ]);
     }
 
+    Ok(SecondOrder {
+        rows,
+        kinds,
+        origin_eigenvalues,
+    })
+}
+
+/// The second-order test at the six points.
+struct SecondOrder {
+    rows: Vec<Vec<String>>,
+    kinds: Vec<String>,
+    origin_eigenvalues: Vec<f64>,
+}
+
+fn run(plan: &Plan, _key: &str) -> Result<Measured> {
+    let tolerances = ClassifyTolerances::default();
+    let SecondOrder {
+        rows,
+        kinds,
+        origin_eigenvalues,
+    } = second_order_table(tolerances)?;
     // Gradient descent started on the saddle's stable manifold (w1 = -w2), nudged by 1e-9,
     // against one started off it.
     let lr = 0.05;
@@ -278,6 +300,17 @@ fn assemble(_plan: &Plan, results: &Results<'_>, artifacts: &mut Artifacts) -> R
     )?;
     artifacts.write("figures/saddle.svg", figure.as_bytes())?;
 
+    let finding = claims(&n);
+    let body = format!("{critical_table}\n![saddle](figures/saddle.svg)\n");
+    Ok(Section {
+        title: "Critical points: a saddle is not a minimum".into(),
+        finding,
+        body,
+    })
+}
+
+/// The finding: what the six points and the stalled run show, each sentence checked.
+fn claims(n: &Numbers) -> Finding {
     let mut finding = Finding::new(format!(
         "The lecture's network y = w1 w2 x with L = (1 - w1 w2)²; the second-order test at six \
          points, then gradient descent (lr {}) started next to the saddle's stable manifold.",
@@ -334,8 +367,14 @@ fn assemble(_plan: &Plan, results: &Results<'_>, artifacts: &mut Artifacts) -> R
             n.stalled_value
         ),
     );
+    finding.claims.push(escape_claim(n));
+    finding
+}
+
+/// One step along the negative eigenvector, then gradient descent to the minimum.
+fn escape_claim(n: &Numbers) -> Claim {
     if let Some(e) = &n.escape {
-        finding.claim(
+        Claim::new(
             "one-eigenvector-step-escapes",
             format!(
                 "One step of length {:.3} along the eigenvector {} of λ = {:.3} lowers L from {:.4} \
@@ -356,21 +395,15 @@ fn assemble(_plan: &Plan, results: &Results<'_>, artifacts: &mut Artifacts) -> R
                 e.loss_before,
                 e.steps_to_solve.is_some()
             ),
-        );
+        )
     } else {
-        finding.claim(
+        Claim::new(
             "one-eigenvector-step-escapes",
             "The stalled point has a negative eigenvalue to escape along.",
             false,
             "no negative eigenvalue at the stalled point",
-        );
+        )
     }
-    let body = format!("{critical_table}\n![saddle](figures/saddle.svg)\n");
-    Ok(Section {
-        title: "Critical points: a saddle is not a minimum".into(),
-        finding,
-        body,
-    })
 }
 
 #[cfg(test)]

@@ -199,6 +199,31 @@ fn assemble(_plan: &Plan, results: &Results<'_>, artifacts: &mut Artifacts) -> R
         &["schedule", "step 1", "step 2", "step 3", "step 4", "step 5"],
         &first_rows,
     );
+    let finding = claims(&runs, &late_max, &first);
+    let body = format!(
+        "{}\n![schedules](figures/schedules.svg)\n\nRMS update per parameter, ‖Δθ‖/√P, in Adam's first \
+         five full-batch steps:\n\n{first_table}",
+        table(
+            &[
+                "schedule",
+                "spec",
+                "max loss, 2nd half",
+                "steps with loss > 1, 2nd half",
+                "final train loss",
+                "test accuracy"
+            ],
+            &rows,
+        )
+    );
+    Ok(Section {
+        title: "Learning-rate schedules: decay and warm-up".into(),
+        finding,
+        body,
+    })
+}
+
+/// The finding: decay against the constant rate late in training, Adam's first steps.
+fn claims(runs: &[ScheduleRun], late_max: &[f64], first: &FirstSteps) -> Finding {
     let mut finding = Finding::new(format!(
         "Adam at {BASE_LR} trains the digits network ({MODEL}, batch {BATCH}) with a constant \
          learning rate, with cosine decay, and with a linear warm-up before the decay."
@@ -250,24 +275,5 @@ fn assemble(_plan: &Plan, results: &Results<'_>, artifacts: &mut Artifacts) -> R
             first.warm_up[1]
         ),
     );
-    let body = format!(
-        "{}\n![schedules](figures/schedules.svg)\n\nRMS update per parameter, ‖Δθ‖/√P, in Adam's first \
-         five full-batch steps:\n\n{first_table}",
-        table(
-            &[
-                "schedule",
-                "spec",
-                "max loss, 2nd half",
-                "steps with loss > 1, 2nd half",
-                "final train loss",
-                "test accuracy"
-            ],
-            &rows,
-        )
-    );
-    Ok(Section {
-        title: "Learning-rate schedules: decay and warm-up".into(),
-        finding,
-        body,
-    })
+    finding
 }

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use unstuck::data::{Dataset, Targets};
 use unstuck::diagnose::loss_for;
 use unstuck::models::Architecture;
-use unstuck::shard::{PartHeader, Shard, assign, check_parts};
+use unstuck::shard::{PartHeader, Shard, assign, check_parts, part_files};
 use unstuck::{TrainConfig, TrainError, Trainer};
 
 /// Run a grid of trainings (models x optimizers x learning rates x batch sizes x seeds),
@@ -331,26 +331,7 @@ fn merge(args: SweepMergeArgs) -> Result<()> {
 }
 
 fn read_parts(inputs: &[PathBuf]) -> Result<Vec<(String, SweepPart)>> {
-    let mut files = Vec::new();
-    for input in inputs {
-        if input.is_dir() {
-            let mut found: Vec<PathBuf> = std::fs::read_dir(input)
-                .map_err(|error| CliError::file(input, format!("cannot list: {error}")))?
-                .filter_map(|entry| entry.ok().map(|e| e.path()))
-                .filter(|p| {
-                    p.file_name()
-                        .and_then(|n| n.to_str())
-                        .is_some_and(|n| n.starts_with("part-") && n.ends_with(".json"))
-                })
-                .collect();
-            found.sort();
-            files.extend(found);
-        } else if input.is_file() {
-            files.push(input.clone());
-        } else {
-            return Err(CliError::file(input, "no such file or directory"));
-        }
-    }
+    let files = part_files(inputs).map_err(|error| CliError::Parts(error.to_string()))?;
     files
         .iter()
         .map(|path| {

@@ -143,61 +143,62 @@ impl SweepSpec {
                     format!("line {line}: `{key}` has no value"),
                 ));
             }
-            let single = || -> Result<&str> {
-                match words.as_slice() {
-                    [word] => Ok(word),
-                    _ => Err(CliError::file(
-                        file,
-                        format!("line {line}: `{key}` takes one value, got {}", words.len()),
-                    )),
-                }
-            };
-            let numbers = |key: &str| -> Result<Vec<f64>> {
-                words
-                    .iter()
-                    .map(|w| parse_number(file, line, key, w))
-                    .collect()
-            };
-            match key {
-                "data" => spec.data = single()?.to_string(),
-                "label" => spec.data_options.label = Some(single()?.to_string()),
-                "regression" => {
-                    spec.data_options.regression = parse_bool(file, line, key, single()?)?
-                }
-                "validation" => {
-                    spec.data_options.validation = parse_number(file, line, key, single()?)?
-                }
-                "test" => spec.data_options.test = parse_number(file, line, key, single()?)?,
-                "standardize" => {
-                    spec.data_options.no_standardize = !parse_bool(file, line, key, single()?)?
-                }
-                "split-seed" => spec.split_seed = parse_number(file, line, key, single()?)?,
-                "models" => spec.models = words.iter().map(|w| w.to_string()).collect(),
-                "optimizers" => spec.optimizers = words.iter().map(|w| w.to_string()).collect(),
-                "learning-rates" => spec.learning_rates = numbers(key)?,
-                "batch-sizes" => {
-                    spec.batch_sizes = words
-                        .iter()
-                        .map(|w| parse_number(file, line, key, w))
-                        .collect::<Result<_>>()?
-                }
-                "seeds" => {
-                    spec.seeds = words
-                        .iter()
-                        .map(|w| parse_number(file, line, key, w))
-                        .collect::<Result<_>>()?
-                }
-                "epochs" => spec.epochs = parse_number(file, line, key, single()?)?,
-                other => {
-                    return Err(CliError::file(
-                        file,
-                        format!("line {line}: unknown key `{other}` (the keys are {KEYS})"),
-                    ));
-                }
-            }
+            spec.set(key, &words, file, line)?;
         }
         spec.check(file)?;
         Ok(spec)
+    }
+
+    /// Sets `key` from the words of its line.
+    fn set(&mut self, key: &str, words: &[&str], file: &Path, line: usize) -> Result<()> {
+        let spec = self;
+        let single = || -> Result<&str> {
+            match words {
+                [word] => Ok(word),
+                _ => Err(CliError::file(
+                    file,
+                    format!("line {line}: `{key}` takes one value, got {}", words.len()),
+                )),
+            }
+        };
+        // Every list of numbers, whatever its element type.
+        fn numbers<T: std::str::FromStr>(
+            words: &[&str],
+            file: &Path,
+            line: usize,
+            key: &str,
+        ) -> Result<Vec<T>> {
+            words
+                .iter()
+                .map(|w| parse_number(file, line, key, w))
+                .collect()
+        }
+        match key {
+            "data" => spec.data = single()?.to_string(),
+            "label" => spec.data_options.label = Some(single()?.to_string()),
+            "regression" => spec.data_options.regression = parse_bool(file, line, key, single()?)?,
+            "validation" => {
+                spec.data_options.validation = parse_number(file, line, key, single()?)?
+            }
+            "test" => spec.data_options.test = parse_number(file, line, key, single()?)?,
+            "standardize" => {
+                spec.data_options.no_standardize = !parse_bool(file, line, key, single()?)?
+            }
+            "split-seed" => spec.split_seed = parse_number(file, line, key, single()?)?,
+            "models" => spec.models = words.iter().map(|w| w.to_string()).collect(),
+            "optimizers" => spec.optimizers = words.iter().map(|w| w.to_string()).collect(),
+            "learning-rates" => spec.learning_rates = numbers(words, file, line, key)?,
+            "batch-sizes" => spec.batch_sizes = numbers(words, file, line, key)?,
+            "seeds" => spec.seeds = numbers(words, file, line, key)?,
+            "epochs" => spec.epochs = parse_number(file, line, key, single()?)?,
+            other => {
+                return Err(CliError::file(
+                    file,
+                    format!("line {line}: unknown key `{other}` (the keys are {KEYS})"),
+                ));
+            }
+        }
+        Ok(())
     }
 
     fn check(&self, file: &Path) -> Result<()> {
