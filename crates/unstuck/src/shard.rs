@@ -75,6 +75,14 @@ pub enum ShardError {
         /// What went wrong.
         message: String,
     },
+    /// `--shards N` outside a job array: there is no index to take.
+    #[error(
+        "--shards {count}: neither SLURM_ARRAY_TASK_ID nor JOB_COMPLETION_INDEX is set; outside a job array use --shard I/N"
+    )]
+    NoIndex {
+        /// The count given.
+        count: usize,
+    },
     /// `merge` was given no part at all.
     #[error("no parts to merge (expected files named part-I-of-N.json)")]
     NoParts,
@@ -159,7 +167,7 @@ impl Shard {
     }
 
     /// The part a job-array task should run, from its environment, when no `--shard` was
-    /// given; `None` outside a job array.
+    /// given; `None` outside a job array (an error if `count` was given there).
     ///
     /// * Slurm: the index is `SLURM_ARRAY_TASK_ID` (submit with `--array=0-(N-1)`); the count
     ///   is `count` (`--shards N`) or else `SLURM_ARRAY_TASK_COUNT`, which is only trusted
@@ -220,7 +228,10 @@ impl Shard {
             })?;
             return Shard::new(index, count, &given).map(Some);
         }
-        Ok(None)
+        match count {
+            Some(count) => Err(ShardError::NoIndex { count }),
+            None => Ok(None),
+        }
     }
 
     /// `part-I-of-N.json`: the file a part is written to.
@@ -443,6 +454,10 @@ mod tests {
             })
         ));
         assert_eq!(Shard::from_env(None, env(&[])), Ok(None));
+        assert_eq!(
+            Shard::from_env(Some(3), env(&[])),
+            Err(ShardError::NoIndex { count: 3 })
+        );
         assert!(matches!(
             Shard::from_env(None, env(&[("SLURM_ARRAY_TASK_ID", "x")])),
             Err(ShardError::BadVariable { .. })
