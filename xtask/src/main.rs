@@ -13,12 +13,23 @@ commands:
   help      print this message
 
 report options:
-  --quick        small sizes (under a minute); default output target/report-quick/
-  --only NAME    run one experiment (see the list below)
-  --out DIR      where to write (default docs/report/)
-  --check        run the report twice in a temporary directory, with RAYON_NUM_THREADS=1
-                 and =2, compare every hashed artifact (and, for the full report, the
-                 checked-in docs/report/manifest.json); print what differs, fail if anything does";
+  --quick         small sizes (under a minute); default output target/report-quick/
+  --only NAME     run one experiment (see the list below)
+  --out DIR       where to write (default docs/report/; with --shard, target/report-parts/)
+  --update        also refresh timings.md in the output (never written otherwise; every
+                  run's timings go to target/report-timings/)
+  --check         run the report twice in a temporary directory, with RAYON_NUM_THREADS=1
+                  and =2, compare every hashed artifact (and, for the full report, the
+                  checked-in docs/report/); print what differs, fail if anything does
+  --verify        regenerate the full report in a temporary directory and check that the
+                  checked-in docs/report/ is exactly what this commit generates
+  --shard I/N     run only part I (0-based) of N and write DIR/part-I-of-N.json; without
+                  --shard, a Slurm array task (SLURM_ARRAY_TASK_ID) or a Kubernetes Indexed
+                  Job pod (JOB_COMPLETION_INDEX) runs its own part
+  --shards N      the number of parts, with the index from SLURM_ARRAY_TASK_ID or
+                  JOB_COMPLETION_INDEX (needed on Kubernetes and for a resubmitted index)
+  --merge DIR...  assemble the report from the parts in DIR... (byte-identical to the report
+                  made on one machine); refuses missing, duplicated or foreign parts";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -45,31 +56,62 @@ fn main() -> ExitCode {
 
 fn parse_report(args: &[String]) -> anyhow::Result<report::Options> {
     let mut options = report::Options::default();
-    let mut args = args.iter();
+    let mut args = args.iter().peekable();
     while let Some(arg) = args.next() {
+        let mut value = |what: &str| {
+            args.next()
+                .cloned()
+                .ok_or_else(|| anyhow::anyhow!("{arg} needs {what}"))
+        };
         match arg.as_str() {
             "--quick" => options.quick = true,
             "--check" => options.check = true,
+            "--verify" => options.verify = true,
+            "--update" => options.update = true,
             "--only" => {
-                let name = args
-                    .next()
-                    .ok_or_else(|| anyhow::anyhow!("--only needs a NAME"))?;
+                let name = value("a NAME")?;
                 if !report::experiment_names().contains(&name.as_str()) {
                     anyhow::bail!(
                         "--only {name}: no such experiment (choose from {})",
                         report::experiment_names().join(", ")
                     );
                 }
-                options.only = Some(name.clone());
+                options.only = Some(name);
             }
-            "--out" => {
-                let dir = args
-                    .next()
-                    .ok_or_else(|| anyhow::anyhow!("--out needs a DIR"))?;
-                options.out = Some(PathBuf::from(dir));
+            "--out" => options.out = Some(PathBuf::from(value("a DIR")?)),
+            "--shard" => options.shard = Some(unstuck::shard::Shard::parse(&value("I/N")?)?),
+            "--shards" => {
+                let n = value("a number N")?;
+                let count: usize = n
+                    .parse()
+                    .map_err(|_| anyhow::anyhow!("--shards {n}: not a number"))?;
+                if count == 0 {
+                    anyhow::bail!("--shards 0: the number of parts must be at least 1");
+                }
+                options.shards = Some(count);
             }
-            other => anyhow::bail!("report: unknown option `{other}`\n\n{USAGE}"),
+            "--merge" => {
+                while let Some(dir) = args.next_if(|a| !a.starts_with("--")) {
+                    options.merge.push(PathBuf::from(dir));
+                }
+                if options.merge.is_empty() {
+                    anyhow::bail!("--merge needs at least one DIR of parts");
+                }
+            }
+            other => anyhow::bail!("report: unknown option `{other}` (see `cargo xtask help`)"),
         }
+    }
+    let modes = [
+        options.check,
+        options.verify,
+        options.shard.is_some() || options.shards.is_some(),
+        !options.merge.is_empty(),
+    ];
+    if modes.iter().filter(|m| **m).count() > 1 {
+        anyhow::bail!("--check, --verify, --shard/--shards and --merge cannot be combined");
+    }
+    if !options.merge.is_empty() && (options.quick || options.only.is_some()) {
+        anyhow::bail!("--merge takes --quick and --only from the parts; do not repeat them");
     }
     Ok(options)
 }

@@ -1,10 +1,28 @@
 //! Dense symmetric eigendecomposition with faer's self-adjoint solver.
+//!
+//! faer's convenience methods (`MatRef::self_adjoint_eigen`) run with its global
+//! parallelism, `Par::rayon(0)`, which splits the tridiagonalisation's sums into as many
+//! parts as the current rayon pool has threads: the last bits of the eigenvalues (and the
+//! eigenvectors inside clusters of equal eigenvalues) then change with the thread count.
+//! Here the solver gets a fixed split, [`EIGEN_SPLIT`] parts, whatever the pool's size:
+//! faer sums the parts in index order and its matrix products write disjoint tiles, so the
+//! result is bit-identical on 1, 2, 3, ... threads, and still runs in parallel.
 
-use faer::Side;
+use faer::diag::Diag;
+use faer::dyn_stack::{MemBuffer, MemStack};
+use faer::linalg::evd::{self, ComputeEigenvectors};
+use faer::{Mat, Par};
 
 use crate::dense::DenseHessian;
 use crate::error::HessianError;
 use crate::vector::normalize_sign;
+
+/// How many parts faer splits the dense eigensolver's parallel work into, whatever the
+/// number of threads. Part of the result's definition: another value changes the last
+/// bits. 8 keeps up to 8 cores busy; on 1 or 2 threads it is as fast as faer's default
+/// (n = 2000, `cargo bench -p unstuck-hessian -- eigen_n2000`), while `Par::Seq` is about
+/// twice as slow on 2 cores.
+pub const EIGEN_SPLIT: usize = 8;
 
 /// Eigenvalues in ascending order and their unit eigenvectors.
 ///
@@ -51,6 +69,8 @@ impl SymmetricEigen {
 impl DenseHessian {
     /// All eigenvalues (ascending) with eigenvectors, by faer's self-adjoint solver.
     ///
+    /// Bit-identical with any number of rayon threads (see [`EIGEN_SPLIT`]).
+    ///
     /// # Example
     /// ```
     /// use unstuck_hessian::DenseHessian;
@@ -63,12 +83,8 @@ impl DenseHessian {
     /// ```
     pub fn eigen(&self) -> Result<SymmetricEigen, HessianError> {
         let dim = self.dim();
-        let evd = self
-            .as_mat()
-            .self_adjoint_eigen(Side::Lower)
-            .map_err(|_| HessianError::EigenNoConvergence { dim })?;
-        let values: Vec<f64> = (0..dim).map(|j| evd.S()[j]).collect();
-        let u = evd.U();
+        let (values, u) = self.solve(ComputeEigenvectors::Yes)?;
+        let u = u.expect("eigenvectors were requested");
         let mut vectors = Vec::with_capacity(dim * dim);
         for j in 0..dim {
             let start = vectors.len();
@@ -83,10 +99,37 @@ impl DenseHessian {
     }
 
     /// All eigenvalues, ascending, without eigenvectors (several times cheaper).
+    ///
+    /// Bit-identical with any number of rayon threads (see [`EIGEN_SPLIT`]).
     pub fn eigenvalues(&self) -> Result<Vec<f64>, HessianError> {
-        self.as_mat()
-            .self_adjoint_eigenvalues(Side::Lower)
-            .map_err(|_| HessianError::EigenNoConvergence { dim: self.dim() })
+        Ok(self.solve(ComputeEigenvectors::No)?.0)
+    }
+
+    /// faer's self-adjoint solver on the lower triangle, with the fixed split.
+    fn solve(
+        &self,
+        compute: ComputeEigenvectors,
+    ) -> Result<(Vec<f64>, Option<Mat<f64>>), HessianError> {
+        let dim = self.dim();
+        let par = Par::rayon(EIGEN_SPLIT);
+        let mut values = Diag::<f64>::zeros(dim);
+        let mut u = (compute == ComputeEigenvectors::Yes).then(|| Mat::<f64>::zeros(dim, dim));
+        let mut scratch = MemBuffer::new(evd::self_adjoint_evd_scratch::<f64>(
+            dim,
+            compute,
+            par,
+            Default::default(),
+        ));
+        evd::self_adjoint_evd(
+            self.as_mat(),
+            values.as_mut(),
+            u.as_mut().map(|u| u.as_mut()),
+            par,
+            MemStack::new(&mut scratch),
+            Default::default(),
+        )
+        .map_err(|_| HessianError::EigenNoConvergence { dim })?;
+        Ok((values.column_vector().iter().copied().collect(), u))
     }
 }
 

@@ -54,7 +54,7 @@ pub use dense::{DEFAULT_BLOCK_COLUMNS, DenseHessian, full_hessian, full_hessian_
 pub use density::{
     DensityCurve, DensityGrid, QuadratureRule, SlqConfig, SpectralDensity, spectral_density,
 };
-pub use eigen::SymmetricEigen;
+pub use eigen::{EIGEN_SPLIT, SymmetricEigen};
 pub use error::HessianError;
 pub use escape::{EscapeConfig, EscapeStep, escape_saddle, escape_step};
 pub use lanczos::{EigenPair, LanczosConfig, LanczosResult, SpectrumEnd, lanczos};

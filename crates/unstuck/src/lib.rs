@@ -27,6 +27,7 @@ mod error;
 mod history;
 #[cfg(feature = "cli")]
 pub mod plot;
+pub mod shard;
 mod stuck;
 pub mod task;
 mod trainer;

@@ -169,6 +169,7 @@ fn the_help_lists_the_subcommands() {
       diagnose  Walk the general guide: model bias, optimization, overfitting, mismatch or healthy
       hessian   Analyse the Hessian of the training loss at saved weights
       list      List optimizers, schedules, datasets and activations
+      sweep     Train a grid of models, optimizers, rates, batches and seeds, whole or one part of N
       help      Print this message or the help of the given subcommand(s)
 
     Options:

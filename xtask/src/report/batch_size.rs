@@ -1,18 +1,27 @@
 //! Experiment `batch-size`: small against large batches on the digits, trained to the same
-//! training loss: time, accuracy, and the sharpness of where they end.
+//! training loss: updates, epochs, accuracy, and the sharpness of where they end.
+//!
+//! One unit per (batch size, seed). Besides the hashed numbers, each unit times an update on
+//! its own (a mini-batch gradient and the optimizer's step, as the trainer takes them,
+//! without the per-epoch evaluation on the full training set and the stuck detector) in
+//! blocks, for `timings.md`.
 
+use super::artifacts::Artifacts;
+use super::claims::{Claim, Finding};
 use super::markdown::table;
+use super::parts::{Measured, Results, Unit};
 use super::real_data::digits;
-use super::{Context, Section};
+use super::{Experiment, Plan, Section};
 use anyhow::Result;
+use serde::{Deserialize, Serialize};
 use std::time::Instant;
-use unstuck::data::Dataset;
+use unstuck::data::{BatchConfig, Batches, Dataset};
 use unstuck::hessian::{
     LanczosConfig, SharpnessConfig, SpectrumEnd, TapeObjective, epsilon_sharpness, lanczos,
 };
 use unstuck::models::{Architecture, Loss, Mlp, Model, Objective};
-use unstuck::optim::Registry;
-use unstuck::plot::{self, Series};
+use unstuck::optim::{Optimizer, Registry};
+use unstuck::plot::{self, Axes, Series};
 use unstuck::task::full_objective;
 use unstuck::{TrainConfig, Trainer};
 
@@ -20,204 +29,286 @@ const MODEL: &str = "64-32-10:relu";
 const OPTIMIZER: &str = "adam:lr=0.002";
 /// Every run trains until the full training loss is under this (or the epoch cap).
 const TARGET_LOSS: f64 = 0.03;
+/// Two-sided 95% Student-t quantiles for 1..=9 degrees of freedom.
+const T95: [f64; 9] = [
+    12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262,
+];
 
-#[derive(Debug)]
+/// Batch sizes (the last is the whole training set), seeds and the epoch cap.
+fn grid(plan: &Plan, n_train: usize) -> (Vec<usize>, u64, u64) {
+    if plan.quick {
+        (vec![8, 128, n_train], 1, 400)
+    } else {
+        (vec![1, 8, 32, 128, 512, n_train], 5, 400)
+    }
+}
+
+/// The digits training set has 1438 rows for every seed (80% of 1797, stratified).
+const N_TRAIN: usize = 1438;
+
+pub fn experiment(seed: u64) -> Experiment {
+    Experiment {
+        name: "batch-size",
+        seed,
+        units: |plan| {
+            let (batches, seeds, _) = grid(plan, N_TRAIN);
+            let mut units = Vec::new();
+            for &batch in &batches {
+                for seed in 0..seeds {
+                    units.push(Unit::new(key(batch, seed), 0.8 + batch as f64 * 8e-4));
+                }
+            }
+            units
+        },
+        run,
+        assemble,
+    }
+}
+
+fn key(batch: usize, seed: u64) -> String {
+    format!("batch-{batch}-seed-{seed}")
+}
+
+fn parse_key(key: &str) -> Result<(usize, u64)> {
+    let bad = || anyhow::anyhow!("unit `{key}` is not `batch-B-seed-S`");
+    let rest = key.strip_prefix("batch-").ok_or_else(bad)?;
+    let (batch, seed) = rest.split_once("-seed-").ok_or_else(bad)?;
+    Ok((
+        batch.parse().map_err(|_| bad())?,
+        seed.parse().map_err(|_| bad())?,
+    ))
+}
+
+#[derive(Debug, Serialize, Deserialize)]
 struct Outcome {
-    theta: Vec<f64>,
+    /// Only kept where the loss slice needs it (seed 0 of the smallest and largest batch).
+    theta: Option<Vec<f64>>,
     epochs: u64,
     updates: u64,
     train_accuracy: f64,
     test_accuracy: f64,
     lambda_max: f64,
     sharpness: f64,
-    seconds: f64,
-}
-
-fn mean_std(values: &[f64]) -> (f64, f64) {
-    let n = values.len() as f64;
-    let mean = values.iter().sum::<f64>() / n;
-    let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
-    (mean, var.sqrt())
 }
 
 fn objective_of<'m>(model: &'m Mlp, data: &Dataset<f64>) -> Result<Objective<'m, f64>> {
     Ok(full_objective(model, data, Loss::CrossEntropy)?)
 }
 
-pub fn run(ctx: &mut Context) -> Result<Section> {
-    let data = digits(ctx.seed)?;
-    let n_train = data.train.n_rows();
-    let (batch_sizes, seeds, max_epochs): (Vec<usize>, u64, u64) = if ctx.quick {
-        (vec![8, 128, n_train], 1, 150)
-    } else {
-        (vec![1, 8, 32, 128, 512, n_train], 5, 400)
-    };
+fn run(plan: &Plan, key: &str) -> Result<Measured> {
+    let (batch, seed) = parse_key(key)?;
+    let data = digits(plan.seed)?;
+    anyhow::ensure!(
+        data.train.n_rows() == N_TRAIN,
+        "the digits split changed size"
+    );
+    let (batch_sizes, _, max_epochs) = grid(plan, N_TRAIN);
     let model = Mlp::from_spec(MODEL)?;
     let train_objective = objective_of(&model, &data.train)?;
     let tape_objective = TapeObjective::new(model.n_params(), |tape, th| {
         train_objective.record(tape, th)
     });
-
-    let mut outcomes: Vec<Vec<Outcome>> = Vec::new();
-    for &batch in &batch_sizes {
-        let mut per_seed = Vec::new();
-        for seed in 0..seeds {
-            let run_seed = ctx.seed * 100 + seed;
-            let optimizer = Registry::<f64>::builtin().build(OPTIMIZER)?;
-            let config = TrainConfig {
-                batch_size: batch,
-                epochs: max_epochs,
-                seed: run_seed,
-                progress: false,
-                ..TrainConfig::default()
-            };
-            let started = Instant::now();
-            let mut trainer = Trainer::new(&model, optimizer, config, model.init(run_seed))?;
-            let epochs = trainer
-                .fit_until(&data.train, None, |epoch| epoch.train_loss < TARGET_LOSS)?
-                .epochs
-                .len() as u64;
-            let updates = trainer.steps_taken();
-            let theta = trainer.theta().to_vec();
-            let seconds = started.elapsed().as_secs_f64();
-            let train_eval = train_objective.evaluate(&theta)?;
-            let test_eval = objective_of(&model, &data.test)?.evaluate(&theta)?;
-            let curvature = train_objective.curvature(&theta)?;
-            let top = lanczos(
-                &curvature,
-                LanczosConfig {
-                    k: 1,
-                    end: SpectrumEnd::Largest,
-                    max_iter: 100,
-                    tol: 1e-8,
-                    seed: run_seed,
-                },
-            )?;
-            let sharp = epsilon_sharpness(
-                &tape_objective,
-                &theta,
-                SharpnessConfig {
-                    epsilon: 1e-3,
-                    seed: run_seed,
-                    ..SharpnessConfig::default()
-                },
-            )?;
-            per_seed.push(Outcome {
-                theta,
-                epochs,
-                updates,
-                train_accuracy: train_eval.accuracy.unwrap_or(f64::NAN),
-                test_accuracy: test_eval.accuracy.unwrap_or(f64::NAN),
-                lambda_max: top.largest.first().map_or(f64::NAN, |p| p.value),
-                sharpness: sharp.sharpness,
-                seconds,
-            });
-        }
-        outcomes.push(per_seed);
-    }
-
-    let mut rows = Vec::new();
-    for (&batch, runs) in batch_sizes.iter().zip(&outcomes) {
-        let pick = |f: fn(&Outcome) -> f64| mean_std(&runs.iter().map(f).collect::<Vec<_>>());
-        let (epochs, _) = pick(|o| o.epochs as f64);
-        let (updates, _) = pick(|o| o.updates as f64);
-        let (train, train_sd) = pick(|o| o.train_accuracy);
-        let (test, test_sd) = pick(|o| o.test_accuracy);
-        let (lambda, lambda_sd) = pick(|o| o.lambda_max);
-        let (sharp, sharp_sd) = pick(|o| o.sharpness);
-        rows.push(vec![
-            batch.to_string(),
-            format!("{epochs:.1}"),
-            format!("{updates:.0}"),
-            format!("{train:.4} ± {train_sd:.4}"),
-            format!("{test:.4} ± {test_sd:.4}"),
-            format!("{lambda:.3} ± {lambda_sd:.3}"),
-            format!("{sharp:.4} ± {sharp_sd:.4}"),
-        ]);
-        let (seconds, _) = pick(|o| o.seconds);
-        ctx.timings.push((
-            format!("batch {batch}: seconds to reach the target loss"),
-            seconds,
-        ));
-        ctx.timings.push((
-            format!("batch {batch}: seconds per update"),
-            seconds / updates.max(1.0),
-        ));
-        ctx.timings.push((
-            format!("batch {batch}: seconds per epoch"),
-            seconds / epochs.max(1.0),
-        ));
-    }
-
-    // The loss along the straight line from the smallest-batch to the largest-batch solution.
-    let small = &outcomes[0][0].theta;
-    let large = &outcomes[outcomes.len() - 1][0].theta;
-    let test_objective = objective_of(&model, &data.test)?;
-    let mut train_slice = Vec::new();
-    let mut test_slice = Vec::new();
-    for i in 0..=40 {
-        let alpha = -0.5 + 2.0 * i as f64 / 40.0;
-        let point: Vec<f64> = small
-            .iter()
-            .zip(large)
-            .map(|(s, l)| (1.0 - alpha) * s + alpha * l)
-            .collect();
-        train_slice.push((alpha, train_objective.evaluate(&point)?.loss));
-        test_slice.push((alpha, test_objective.evaluate(&point)?.loss));
-    }
-    let svg = plot::lines(
-        &format!(
-            "loss along (1-α)·θ(batch {}) + α·θ(batch {})",
-            batch_sizes[0], n_train
-        ),
-        "α (0: small-batch solution, 1: full-batch solution)",
-        "cross-entropy",
-        &[
-            Series::new("train", train_slice),
-            Series::new("test", test_slice),
-        ],
+    let run_seed = plan.seed * 100 + seed;
+    let optimizer = Registry::<f64>::builtin().build(OPTIMIZER)?;
+    let config = TrainConfig {
+        batch_size: batch,
+        epochs: max_epochs,
+        seed: run_seed,
+        progress: false,
+        ..TrainConfig::default()
+    };
+    let mut trainer = Trainer::new(&model, optimizer, config, model.init(run_seed))?;
+    let epochs = trainer
+        .fit_until(&data.train, None, |epoch| epoch.train_loss < TARGET_LOSS)?
+        .epochs
+        .len() as u64;
+    let updates = trainer.steps_taken();
+    let theta = trainer.theta().to_vec();
+    let train_eval = train_objective.evaluate(&theta)?;
+    let test_eval = objective_of(&model, &data.test)?.evaluate(&theta)?;
+    let curvature = train_objective.curvature(&theta)?;
+    let top = lanczos(
+        &curvature,
+        LanczosConfig {
+            k: 1,
+            end: SpectrumEnd::Largest,
+            max_iter: 100,
+            tol: 1e-8,
+            seed: run_seed,
+        },
     )?;
-    ctx.artifacts
-        .write("figures/batch-size-slice.svg", svg.as_bytes())?;
+    let sharp = epsilon_sharpness(
+        &tape_objective,
+        &theta,
+        SharpnessConfig {
+            epsilon: 1e-3,
+            seed: run_seed,
+            ..SharpnessConfig::default()
+        },
+    )?;
+    let per_update = time_updates(&model, &data.train, batch, run_seed, &theta)?;
+    let keep = seed == 0 && (batch == batch_sizes[0] || batch == N_TRAIN);
+    let outcome = Outcome {
+        theta: keep.then_some(theta),
+        epochs,
+        updates,
+        train_accuracy: train_eval.accuracy.unwrap_or(0.0),
+        test_accuracy: test_eval.accuracy.unwrap_or(0.0),
+        lambda_max: top.largest.first().map_or(0.0, |p| p.value),
+        sharpness: sharp.sharpness,
+    };
+    let mut measured = Measured::of(&outcome)?;
+    for (what, seconds) in per_update {
+        measured = measured.timing(what, seconds);
+    }
+    Ok(measured)
+}
 
-    let mean_of = |i: usize, f: fn(&Outcome) -> f64| {
-        mean_std(&outcomes[i].iter().map(f).collect::<Vec<_>>()).0
-    };
-    let last = outcomes.len() - 1;
-    let best = (0..outcomes.len())
-        .max_by(|&a, &b| {
-            mean_of(a, |o| o.test_accuracy).total_cmp(&mean_of(b, |o| o.test_accuracy))
+/// Seconds per update, an update timed on its own: building the mini-batch, the loss and
+/// its gradient through the public API, and the optimizer's step. Five blocks of at least
+/// 20 ms each; returns the median block's figure and the fastest and slowest blocks'.
+fn time_updates(
+    model: &Mlp,
+    train: &Dataset<f64>,
+    batch: usize,
+    seed: u64,
+    theta: &[f64],
+) -> Result<Vec<(String, f64)>> {
+    let mut optimizer: Box<dyn Optimizer<f64>> = Registry::<f64>::builtin().build(OPTIMIZER)?;
+    let mut theta = theta.to_vec();
+    let mut batches = Batches::new(
+        train,
+        BatchConfig {
+            batch_size: batch,
+            drop_last: false,
+            shuffle: true,
+            seed,
+        },
+    )?;
+    let mut epoch = 0;
+    batches.start_epoch(epoch);
+    let mut blocks = Vec::new();
+    for _ in 0..5 {
+        let started = Instant::now();
+        let mut count = 0u32;
+        while count < 3 || started.elapsed().as_secs_f64() < 0.02 {
+            let next = match batches.next_batch() {
+                Some(b) => b,
+                None => {
+                    epoch += 1;
+                    batches.start_epoch(epoch);
+                    batches.next_batch().expect("a new epoch has batches")
+                }
+            };
+            let objective = Objective::from_batch(model, &next, Loss::CrossEntropy)?;
+            let (_, gradient) = objective.gradient(&theta)?;
+            optimizer.step(&mut theta, &gradient)?;
+            count += 1;
+        }
+        blocks.push(started.elapsed().as_secs_f64() / f64::from(count));
+    }
+    blocks.sort_by(f64::total_cmp);
+    Ok(vec![
+        ("seconds per update (median of 5 blocks)".into(), blocks[2]),
+        ("seconds per update (fastest block)".into(), blocks[0]),
+        ("seconds per update (slowest block)".into(), blocks[4]),
+    ])
+}
+
+/// Mean, standard deviation and the half-width of the 95% t-interval of the mean (None
+/// with a single seed: one run has no spread to measure).
+fn summary(values: &[f64]) -> Summary {
+    let n = values.len();
+    let mean = values.iter().sum::<f64>() / n as f64;
+    if n < 2 {
+        return (mean, 0.0, None);
+    }
+    let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+    let sd = var.sqrt();
+    let t = T95[(n - 2).min(T95.len() - 1)];
+    (mean, sd, Some(t * sd / (n as f64).sqrt()))
+}
+
+type Summary = (f64, f64, Option<f64>);
+
+fn shown(s: Summary, digits: usize) -> String {
+    match s {
+        (mean, _, Some(half)) => format!("{mean:.digits$} ± {half:.digits$}"),
+        (mean, _, None) => format!("{mean:.digits$}"),
+    }
+}
+
+fn interval(values: &[f64], digits: usize) -> String {
+    shown(summary(values), digits)
+}
+
+/// How the small-batch solutions compare with the full-batch ones on one measure.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Direction {
+    Flatter,
+    Sharper,
+    InsideNoise,
+    Undetermined,
+}
+
+impl Direction {
+    fn words(self) -> &'static str {
+        match self {
+            Direction::Flatter => "small batches flatter, intervals apart",
+            Direction::Sharper => "small batches sharper, intervals apart",
+            Direction::InsideNoise => "the intervals overlap",
+            Direction::Undetermined => "one seed, no interval",
+        }
+    }
+}
+
+/// Separated when the 95% intervals of the means do not overlap.
+fn direction((small, large): (Summary, Summary)) -> Direction {
+    match (small.2, large.2) {
+        (Some(hs), Some(hl)) if small.0 + hs < large.0 - hl => Direction::Flatter,
+        (Some(hs), Some(hl)) if small.0 - hs > large.0 + hl => Direction::Sharper,
+        (Some(_), Some(_)) => Direction::InsideNoise,
+        _ => Direction::Undetermined,
+    }
+}
+
+fn assemble(plan: &Plan, results: &Results<'_>, artifacts: &mut Artifacts) -> Result<Section> {
+    let (batch_sizes, seeds, max_epochs) = grid(plan, N_TRAIN);
+    let outcomes: Vec<Vec<Outcome>> = batch_sizes
+        .iter()
+        .map(|&b| (0..seeds).map(|s| results.get(&key(b, s))).collect())
+        .collect::<Result<_>>()?;
+    let column =
+        |i: usize, f: fn(&Outcome) -> f64| -> Vec<f64> { outcomes[i].iter().map(f).collect() };
+    let mean = |i: usize, f: fn(&Outcome) -> f64| summary(&column(i, f)).0;
+    let rows: Vec<Vec<String>> = batch_sizes
+        .iter()
+        .enumerate()
+        .map(|(i, batch)| {
+            vec![
+                batch.to_string(),
+                format!("{:.1}", mean(i, |o| o.epochs as f64)),
+                format!("{:.0}", mean(i, |o| o.updates as f64)),
+                interval(&column(i, |o| o.train_accuracy), 4),
+                interval(&column(i, |o| o.test_accuracy), 4),
+                interval(&column(i, |o| o.lambda_max), 3),
+                interval(&column(i, |o| o.sharpness), 4),
+            ]
         })
-        .expect("at least one batch size");
-    let (small_sharp, large_sharp) = (mean_of(0, |o| o.sharpness), mean_of(last, |o| o.sharpness));
-    let (small_lambda, large_lambda) = (
-        mean_of(0, |o| o.lambda_max),
-        mean_of(last, |o| o.lambda_max),
-    );
-    let verdict = if small_sharp < large_sharp && small_lambda < large_lambda {
-        "the small-batch solutions are flatter by both measures, as Keskar et al. report"
-    } else if small_sharp < large_sharp || small_lambda < large_lambda {
-        "the two sharpness measures disagree about which solution is flatter, so this run neither \
-         confirms nor refutes the sharp-minimum explanation"
-    } else {
-        "the small-batch solutions are not flatter by either measure here: on this small, easy \
-         problem the test-accuracy gap is not explained by sharpness"
-    };
-    let finding = format!(
-        "Every run ({MODEL}, `{OPTIMIZER}`, {seeds} seed(s) per batch size) trains until the full \
-         training loss is under {TARGET_LOSS} (or {max_epochs} epochs). The best mean test accuracy is \
-         at batch {} ({:.4}); the full batch ({n_train}) reaches {:.4}. From batch {} to the full batch \
-         the top Hessian eigenvalue goes from {small_lambda:.3} to {large_lambda:.3} and ε-sharpness \
-         (Keskar et al., ε = 1e-3) from {small_sharp:.4} to {large_sharp:.4}: {verdict}. \
-         Wall-clock time per update and per epoch is in `timings.md` (not hashed): an update on a \
-         big batch costs more than on a small one, but an epoch of big batches costs far less.",
-        batch_sizes[best],
-        mean_of(best, |o| o.test_accuracy),
-        mean_of(last, |o| o.test_accuracy),
-        batch_sizes[0],
-    );
+        .collect();
+
+    let svg = slice_figure(plan, batch_sizes[0], &outcomes)?;
+    artifacts.write("figures/batch-size-slice.svg", svg.as_bytes())?;
+
+    let finding = claims(plan, &batch_sizes, seeds, max_epochs, &outcomes);
     let body = format!(
-        "{}\n![slice](figures/batch-size-slice.svg)\n",
+        "{}\n![slice](figures/batch-size-slice.svg)\n\n\
+         Accuracies, λ_max and ε-sharpness are means over the seeds ± the half-width of the 95% \
+         Student-t interval of the mean (no interval with one seed). Seconds per update, an update \
+         timed on its own (the mini-batch's loss and gradient and the optimizer's step, without \
+         the per-epoch evaluation on the whole training set or the stuck detector), are in \
+         `timings.md` as the median, fastest and slowest of five blocks: wall-clock figures are not \
+         part of the hashed report.\n",
         table(
             &[
                 "batch",
@@ -236,4 +327,193 @@ pub fn run(ctx: &mut Context) -> Result<Section> {
         finding,
         body,
     })
+}
+
+/// The loss along the straight line from the smallest-batch to the full-batch solution
+/// (seed 0 of each).
+fn slice_figure(plan: &Plan, smallest: usize, outcomes: &[Vec<Outcome>]) -> Result<String> {
+    // The loss along the straight line from the smallest-batch to the full-batch solution.
+    let data = digits(plan.seed)?;
+    let model = Mlp::from_spec(MODEL)?;
+    let last = outcomes.len() - 1;
+    let small = outcomes[0][0]
+        .theta
+        .as_ref()
+        .ok_or_else(|| anyhow::anyhow!("seed 0 keeps theta"))?;
+    let large = outcomes[last][0]
+        .theta
+        .as_ref()
+        .ok_or_else(|| anyhow::anyhow!("seed 0 keeps theta"))?;
+    let (train_objective, test_objective) = (
+        objective_of(&model, &data.train)?,
+        objective_of(&model, &data.test)?,
+    );
+    let mut train_slice = Vec::new();
+    let mut test_slice = Vec::new();
+    for i in 0..=40 {
+        let alpha = -0.5 + 2.0 * i as f64 / 40.0;
+        let point: Vec<f64> = small
+            .iter()
+            .zip(large)
+            .map(|(s, l)| (1.0 - alpha) * s + alpha * l)
+            .collect();
+        train_slice.push((alpha, train_objective.evaluate(&point)?.loss));
+        test_slice.push((alpha, test_objective.evaluate(&point)?.loss));
+    }
+    let svg = plot::lines(
+        &format!(
+            "loss along (1-α)·θ(batch {}) + α·θ(batch {})",
+            smallest, N_TRAIN
+        ),
+        &Axes::new(
+            "α (0: small-batch solution, 1: full-batch solution)",
+            "cross-entropy",
+        ),
+        &[
+            Series::new("train", train_slice),
+            Series::new("test", test_slice),
+        ],
+    )?;
+    Ok(svg)
+}
+
+fn claims(
+    _plan: &Plan,
+    batch_sizes: &[usize],
+    seeds: u64,
+    max_epochs: u64,
+    outcomes: &[Vec<Outcome>],
+) -> Finding {
+    let mean_of = |i: usize, f: fn(&Outcome) -> f64| {
+        summary(&outcomes[i].iter().map(f).collect::<Vec<_>>()).0
+    };
+    let last = outcomes.len() - 1;
+    let mut finding = Finding::new(format!(
+        "Every run ({MODEL}, `{OPTIMIZER}`, {seeds} seed(s) per batch size) trains until the full \
+         training loss is under {TARGET_LOSS} (or {max_epochs} epochs)."
+    ));
+    let updates: Vec<f64> = (0..outcomes.len())
+        .map(|i| mean_of(i, |o| o.updates as f64))
+        .collect();
+    let epochs: Vec<f64> = (0..outcomes.len())
+        .map(|i| mean_of(i, |o| o.epochs as f64))
+        .collect();
+    let capped = outcomes
+        .iter()
+        .flatten()
+        .filter(|o| o.epochs == max_epochs)
+        .count();
+    finding.claim(
+        "bigger-batches-need-fewer-updates-and-more-epochs",
+        format!(
+            "From batch {} to the full batch ({}) the updates needed fall from {:.0} to {:.0} while \
+             the epochs rise from {:.1} to {:.1}: a big batch takes better steps, a small one more \
+             of them per pass over the data.",
+            batch_sizes[0], batch_sizes[last], updates[0], updates[last], epochs[0], epochs[last]
+        ),
+        updates.windows(2).all(|w| w[0] > w[1]) && epochs.windows(2).all(|w| w[0] < w[1]) && capped == 0,
+        format!("updates {updates:?} falling, epochs {epochs:?} rising, {capped} run(s) at the cap"),
+    );
+
+    finding
+        .claims
+        .push(best_batch_claim(batch_sizes, seeds, outcomes));
+    finding.claims.push(sharpness_claim(batch_sizes, outcomes));
+    finding
+}
+
+/// Which batch size tests best, and whether its interval is apart from the others'.
+fn best_batch_claim(batch_sizes: &[usize], seeds: u64, outcomes: &[Vec<Outcome>]) -> Claim {
+    let test: Vec<(f64, Option<f64>)> = (0..outcomes.len())
+        .map(|i| {
+            let (m, _, half) = summary(
+                &outcomes[i]
+                    .iter()
+                    .map(|o| o.test_accuracy)
+                    .collect::<Vec<_>>(),
+            );
+            (m, half)
+        })
+        .collect();
+    let best = (0..test.len())
+        .max_by(|&a, &b| test[a].0.total_cmp(&test[b].0))
+        .expect("at least one batch size");
+    let text = match test[best].1 {
+        None => format!(
+            "The best test accuracy is at batch {} ({:.4}), but with one seed there is no interval: \
+             whether batch size changes the test accuracy here is undetermined.",
+            batch_sizes[best], test[best].0
+        ),
+        Some(half) => {
+            let overlapping: Vec<String> = (0..test.len())
+                .filter(|&i| i != best)
+                .filter(|&i| test[i].0 + test[i].1.unwrap_or(0.0) >= test[best].0 - half)
+                .map(|i| batch_sizes[i].to_string())
+                .collect();
+            if overlapping.is_empty() {
+                format!(
+                    "The best mean test accuracy, at batch {} ({:.4} ± {half:.4}), is above every \
+                     other batch size's 95% interval.",
+                    batch_sizes[best], test[best].0
+                )
+            } else {
+                format!(
+                    "The best mean test accuracy is at batch {} ({:.4} ± {half:.4}), but the 95% \
+                     intervals of batch {} overlap it: with {seeds} seeds these differences are \
+                     inside the noise, and no ranking of batch sizes by test accuracy follows.",
+                    batch_sizes[best],
+                    test[best].0,
+                    overlapping.join(", ")
+                )
+            }
+        }
+    };
+    Claim::new(
+        "the-best-batch-size-and-its-noise",
+        text,
+        true,
+        "stated from the intervals",
+    )
+}
+
+/// The two sharpness measures from the smallest to the full batch, with their intervals.
+fn sharpness_claim(batch_sizes: &[usize], outcomes: &[Vec<Outcome>]) -> Claim {
+    let last = outcomes.len() - 1;
+    let measure = |f: fn(&Outcome) -> f64| -> (Summary, Summary) {
+        let of = |i: usize| summary(&outcomes[i].iter().map(f).collect::<Vec<_>>());
+        (of(0), of(last))
+    };
+    let (lambda, sharp) = (measure(|o| o.lambda_max), measure(|o| o.sharpness));
+    let (lambda_says, sharp_says) = (direction(lambda), direction(sharp));
+    let verdict = match (lambda_says, sharp_says) {
+        (Direction::Flatter, Direction::Flatter) => {
+            "the small-batch solutions are flatter by both measures, as Keskar et al. report"
+        }
+        (Direction::Undetermined, _) | (_, Direction::Undetermined) => {
+            "with one seed there are no intervals, so whether either measure differs is undetermined"
+        }
+        (Direction::Sharper, _) | (_, Direction::Sharper) => {
+            "by at least one measure the small-batch solutions are sharper beyond the noise, so \
+             this run does not support the sharp-minimum explanation of the generalisation gap"
+        }
+        _ => {
+            "neither measure separates them beyond the noise, so this run cannot confirm the sharp-minimum explanation"
+        }
+    };
+    Claim::new(
+        "sharpness-of-small-and-large-batch-solutions",
+        format!(
+            "From batch {} to the full batch the top Hessian eigenvalue goes from {} to {} ({}) and \
+             ε-sharpness (Keskar et al., ε = 1e-3) from {} to {} ({}): {verdict}.",
+            batch_sizes[0],
+            shown(lambda.0, 3),
+            shown(lambda.1, 3),
+            lambda_says.words(),
+            shown(sharp.0, 4),
+            shown(sharp.1, 4),
+            sharp_says.words(),
+        ),
+        true,
+        "stated from the intervals",
+    )
 }

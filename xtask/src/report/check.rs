@@ -1,6 +1,7 @@
 //! `--check`: the report is reproducible bit for bit, whatever the thread count.
 
 use super::manifest::{Manifest, compare, verify};
+use super::verify::compare as compare_with_checked_in;
 use super::{Options, default_out};
 use anyhow::{Context as _, Result, bail};
 use std::path::Path;
@@ -36,7 +37,11 @@ pub fn run(options: &Options) -> Result<()> {
     let full = !options.quick && options.only.is_none();
     if full {
         let checked_in = options.out.clone().unwrap_or_else(|| default_out(false));
-        problems.extend(against_checked_in(&checked_in, &first)?);
+        problems.extend(
+            compare_with_checked_in(&checked_in, &runs[0].1)?
+                .into_iter()
+                .map(|p| format!("checked-in {p}")),
+        );
     }
     if problems.is_empty() {
         eprintln!(
@@ -58,24 +63,6 @@ pub fn run(options: &Options) -> Result<()> {
             problems.len()
         )
     }
-}
-
-fn against_checked_in(dir: &Path, fresh: &Manifest) -> Result<Vec<String>> {
-    let mut problems = Vec::new();
-    for mismatch in verify(dir)? {
-        problems.push(format!(
-            "checked-in {}: {}",
-            mismatch.path, mismatch.problem
-        ));
-    }
-    let checked_in = Manifest::load(dir)?;
-    problems.extend(compare(
-        "fresh run",
-        &fresh.artifacts,
-        "checked-in",
-        &checked_in.artifacts,
-    ));
-    Ok(problems)
 }
 
 fn child(options: &Options, out: &Path, threads: usize) -> Result<()> {

@@ -9,20 +9,21 @@ use std::path::Path;
 pub struct ExperimentRecord {
     pub name: String,
     pub seed: u64,
-    /// Wall time; not part of any hash.
-    pub seconds: f64,
+    /// How many independent units (seeds, grid points) it ran: what a shard gets.
+    pub units: usize,
 }
 
+/// Only what is the same on every run on the same kind of machine: no clock, no host
+/// name, no compiler banner (those go to the timings file, outside the checked-in tree).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Manifest {
     pub generator: String,
     pub quick: bool,
+    /// The matrix-product kernels faer used (see `source::kernel_family`): the hashes below
+    /// hold for this family of CPUs.
+    pub kernels: String,
     pub crate_versions: BTreeMap<String, String>,
-    pub rustc: String,
-    pub cpu: String,
-    pub threads: usize,
     pub experiments: Vec<ExperimentRecord>,
-    pub timings: BTreeMap<String, f64>,
     /// Relative path -> SHA-256 (hex) of every artifact that must be reproducible.
     pub artifacts: BTreeMap<String, String>,
 }
@@ -31,7 +32,6 @@ impl Manifest {
     pub fn describe(
         quick: bool,
         experiments: Vec<ExperimentRecord>,
-        timings: Vec<(String, f64)>,
         artifacts: BTreeMap<String, String>,
     ) -> Self {
         let version = env!("CARGO_PKG_VERSION").to_string();
@@ -49,12 +49,9 @@ impl Manifest {
         Manifest {
             generator: "cargo xtask report".to_string(),
             quick,
+            kernels: super::source::kernel_family().to_string(),
             crate_versions,
-            rustc: rustc_version(),
-            cpu: cpu_name(),
-            threads: rayon::current_num_threads(),
             experiments,
-            timings: timings.into_iter().collect(),
             artifacts,
         }
     }
@@ -69,28 +66,6 @@ impl Manifest {
             .with_context(|| format!("reading {}", path.display()))?;
         serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
     }
-}
-
-fn rustc_version() -> String {
-    std::process::Command::new(std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into()))
-        .arg("--version")
-        .output()
-        .ok()
-        .and_then(|out| String::from_utf8(out.stdout).ok())
-        .map(|s| s.trim().to_string())
-        .unwrap_or_else(|| "unknown".to_string())
-}
-
-fn cpu_name() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|info| {
-            info.lines()
-                .find(|line| line.starts_with("model name"))
-                .and_then(|line| line.split(':').nth(1))
-                .map(|name| name.trim().to_string())
-        })
-        .unwrap_or_else(|| std::env::consts::ARCH.to_string())
 }
 
 /// One file whose bytes no longer match the manifest.
@@ -158,10 +133,11 @@ mod tests {
         let mut artifacts = Artifacts::new(dir);
         artifacts.write("README.md", b"# report\n").unwrap();
         artifacts.write("figures/a.svg", b"<svg/>").unwrap();
-        let manifest = Manifest::describe(true, vec![], vec![], artifacts.hashed());
+        let manifest = Manifest::describe(true, vec![], artifacts.hashed());
         artifacts
             .write_unhashed("manifest.json", manifest.to_json().unwrap().as_bytes())
             .unwrap();
+        artifacts.commit(&[]).unwrap();
     }
 
     #[test]

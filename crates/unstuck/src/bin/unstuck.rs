@@ -14,10 +14,16 @@ mod app {
     pub(crate) mod output;
     pub(crate) mod plot;
     pub(crate) mod specs;
+    pub(crate) mod sweep;
+    pub(crate) mod sweep_output;
+    pub(crate) mod sweep_spec;
     pub(crate) mod train;
 }
 
-use app::{cli, data, diagnose, error, hessian, list, output, plot, specs, train};
+use app::{
+    cli, data, diagnose, error, hessian, list, output, plot, specs, sweep, sweep_output,
+    sweep_spec, train,
+};
 
 use clap::Parser;
 use cli::{Cli, Command};
@@ -30,6 +36,7 @@ fn main() -> ExitCode {
         Command::Diagnose(args) => diagnose::run(args),
         Command::Hessian(args) => hessian::run(args),
         Command::List(args) => list::run(args),
+        Command::Sweep(args) => sweep::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

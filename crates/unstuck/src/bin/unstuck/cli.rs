@@ -23,6 +23,8 @@ pub(crate) enum Command {
     Hessian(HessianArgs),
     /// List optimizers, schedules, datasets and activations.
     List(ListArgs),
+    /// Train a grid of models, optimizers, rates, batches and seeds, whole or one part of N
+    Sweep(crate::sweep::SweepArgs),
 }
 
 /// How to read and split the data. DATA itself is each command's positional argument.

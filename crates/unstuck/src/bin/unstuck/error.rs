@@ -24,6 +24,9 @@ pub(crate) enum CliError {
         /// What went wrong.
         message: String,
     },
+    /// A sweep's parts or shard settings do not fit together.
+    #[error("{0}")]
+    Parts(String),
     /// Training (or the analysis) failed.
     #[error("{0}")]
     Train(#[from] TrainError),

@@ -2,7 +2,7 @@
 
 use crate::error::{CliError, Result};
 use unstuck::History;
-use unstuck::plot::{Series, lines};
+use unstuck::plot::{Axes, Series, lines};
 
 fn plot_error(error: unstuck::plot::PlotError) -> CliError {
     CliError::Output(format!("cannot draw the figure: {error}"))
@@ -24,16 +24,29 @@ pub(crate) fn loss_curve(history: &History) -> Result<String> {
     if !validation.is_empty() {
         series.push(Series::new("validation loss", validation));
     }
-    lines("Loss per epoch", "epoch", "loss", &series).map_err(plot_error)
+    lines(
+        "Loss per epoch",
+        &Axes::new("epoch", "loss").integer_x(),
+        &series,
+    )
+    .map_err(plot_error)
 }
 
-/// The smoothed spectral density of the Hessian.
+/// The smoothed spectral density of the Hessian, on a log scale so that the few outlying
+/// eigenvalues show beside the bulk.
 pub(crate) fn density(grid: &[f64], density: &[f64]) -> Result<String> {
-    let points = grid.iter().copied().zip(density.iter().copied()).collect();
+    // The smoothing's Gaussian tails reach 1e-300; eight decades below the peak is as far
+    // down as anything can be read.
+    let peak = density.iter().copied().fold(0.0, f64::max);
+    let floor = peak * 1e-8;
+    let points = grid
+        .iter()
+        .copied()
+        .zip(density.iter().map(|&d| d.max(floor)))
+        .collect();
     lines(
         "Hessian eigenvalue density (stochastic Lanczos quadrature)",
-        "eigenvalue",
-        "density",
+        &Axes::new("eigenvalue", "density").log_y(),
         &[Series::new("density", points)],
     )
     .map_err(plot_error)
