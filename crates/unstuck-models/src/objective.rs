@@ -2,7 +2,7 @@
 //! `unstuck_autodiff::{gradient, hvp, Curvature}`.
 
 use crate::loss::accuracy;
-use crate::model::{check_input, check_theta_len};
+use crate::model::{check_input, check_theta_len, check_tokens};
 use crate::{Loss, Model, ModelError};
 use unstuck_autodiff::{Curvature, Element, Tape, Tensor, Var};
 use unstuck_core::{Batch, Targets};
@@ -52,6 +52,7 @@ impl<'m, T: Element> Objective<'m, T> {
         if batch == 0 {
             return Err(ModelError::EmptyBatch);
         }
+        check_tokens(model, x.data())?;
         loss.check(batch, model.output_width(), &targets)?;
         Ok(Objective {
             model,
