@@ -208,7 +208,7 @@ impl<'a, T: Element> Forward<'a, T> {
             params: &self.params[params],
             buffer_offset: self.buffer_offset + buffers.start,
             buffers: &self.buffers[buffers],
-            position: mix(self.position, position),
+            position: mix_seeds(self.position, position),
             updates: self.updates.as_deref_mut(),
         }
     }
@@ -258,7 +258,7 @@ impl<'a, T: Element> Forward<'a, T> {
     /// The seed of this layer's dropout mask in a training pass, `None` in evaluation.
     pub fn dropout_seed(&self) -> Option<u64> {
         match self.mode {
-            Mode::Train { seed } => Some(mix(seed, self.position)),
+            Mode::Train { seed } => Some(mix_seeds(seed, self.position)),
             Mode::Eval => None,
         }
     }
@@ -293,8 +293,9 @@ pub fn forward_layer<T: Element>(layer: &dyn Layer, cx: &mut Forward<'_, T>, x: 
     unreachable!("Element is sealed to f32 and f64")
 }
 
-/// SplitMix64's finaliser over `a` and `b`: distinct positions give unrelated seeds.
-fn mix(a: u64, b: u64) -> u64 {
+/// SplitMix64's finaliser over `a` and `b`: a seed for each position (a layer, a
+/// training step) under one seed, unrelated to its neighbours'.
+pub fn mix_seeds(a: u64, b: u64) -> u64 {
     let mut z = a ^ b
         .wrapping_add(0x9e37_79b9_7f4a_7c15)
         .wrapping_mul(0xbf58_476d_1ce4_e5b9);

@@ -45,7 +45,7 @@ pub use error::ModelError;
 pub use init::{Init, InitDistribution};
 pub use layer::{
     BufferDecl, BufferUpdate, Forward, Layer, LayerForward, Mode, ParamDecl, ParamInit,
-    ShapeMismatch, forward_layer,
+    ShapeMismatch, forward_layer, mix_seeds,
 };
 pub use layers::{
     AvgPool2d, BatchNorm, CausalSelfAttention, Conv2d, DEFAULT_BN_MOMENTUM, DEFAULT_NORM_EPS,
@@ -65,6 +65,6 @@ pub use residual::Residual;
 pub use sequential::{Sequential, SequentialBuilder};
 pub use unstuck_core::{Batch, Targets};
 pub use weights::{
-    load_weights, save_weights, state_from_bytes, state_to_bytes, weights_from_bytes,
+    load_state, load_weights, save_weights, state_from_bytes, state_to_bytes, weights_from_bytes,
     weights_to_bytes,
 };

@@ -109,18 +109,22 @@ impl ModelRegistry {
         let mut layers = vec![
             entry(
                 "linear",
-                "nn.Linear on the last axis; its inputs are inferred.",
+                "linear(out): nn.Linear on the last axis; in= defaults to the width reaching it.",
                 linear,
             ),
-            entry("conv", "nn.Conv2d on [C, H, W]; C is inferred.", conv),
+            entry(
+                "conv",
+                "conv(out,k=3): nn.Conv2d on [C, H, W]; C is inferred.",
+                conv,
+            ),
             entry(
                 "maxpool",
-                "nn.MaxPool2d (stride defaults to the kernel).",
+                "maxpool(k): nn.MaxPool2d; stride= defaults to k.",
                 max_pool,
             ),
             entry(
                 "avgpool",
-                "nn.AvgPool2d (stride defaults to the kernel).",
+                "avgpool(k): nn.AvgPool2d; stride= defaults to k.",
                 avg_pool,
             ),
             entry("flatten", "nn.Flatten: one example to one vector.", flatten),
@@ -132,22 +136,22 @@ impl ModelRegistry {
             entry("layernorm", "nn.LayerNorm over the last axis.", layer_norm),
             entry(
                 "dropout",
-                "nn.Dropout with a seeded mask (identity in eval mode).",
+                "dropout(p): nn.Dropout with a seeded mask (identity in eval mode); p defaults to 0.5.",
                 dropout,
             ),
             entry(
                 "embedding",
-                "nn.Embedding of token ids: [T] to [T, width].",
+                "embedding(vocab,width): nn.Embedding of token ids, [T] to [T, width].",
                 embedding,
             ),
             entry(
                 "posembed",
-                "A learned position embedding added to [T, width].",
+                "A learned position embedding added to [T, width]; max_len= defaults to T.",
                 position_embedding,
             ),
             entry(
                 "attention",
-                "Causal multi-head self-attention on [T, width] (q, k, v, o).",
+                "attention(heads): causal self-attention on [T, width] (q, k, v, o); 1 head by default.",
                 attention,
             ),
             entry(
@@ -277,7 +281,7 @@ fn last(input: &[usize]) -> usize {
 
 fn linear(args: &mut SpecArgs<'_>, input: &[usize]) -> Result<Box<dyn Layer>, ModelError> {
     let fan_out = size_arg(args, "out")?;
-    let fan_in = args.usize("in", last(input))?;
+    let fan_in = args.usize_opt("in")?.unwrap_or(last(input));
     Ok(Box::new(Linear::new(fan_in, fan_out)))
 }
 
@@ -305,13 +309,13 @@ fn conv(args: &mut SpecArgs<'_>, input: &[usize]) -> Result<Box<dyn Layer>, Mode
 
 fn max_pool(args: &mut SpecArgs<'_>, _: &[usize]) -> Result<Box<dyn Layer>, ModelError> {
     let kernel = size_arg(args, "k")?;
-    let stride = args.usize("stride", kernel)?;
+    let stride = args.usize_opt("stride")?.unwrap_or(kernel);
     Ok(Box::new(MaxPool2d::with_stride(kernel, stride)?))
 }
 
 fn avg_pool(args: &mut SpecArgs<'_>, _: &[usize]) -> Result<Box<dyn Layer>, ModelError> {
     let kernel = size_arg(args, "k")?;
-    let stride = args.usize("stride", kernel)?;
+    let stride = args.usize_opt("stride")?.unwrap_or(kernel);
     Ok(Box::new(AvgPool2d::with_stride(kernel, stride)?))
 }
 
@@ -341,12 +345,14 @@ fn layer_norm(args: &mut SpecArgs<'_>, input: &[usize]) -> Result<Box<dyn Layer>
 }
 
 fn dropout(args: &mut SpecArgs<'_>, _: &[usize]) -> Result<Box<dyn Layer>, ModelError> {
-    let p = match args.positional() {
-        Some(value) => match value.kind {
+    let keyed = args.f64_opt("p")?;
+    let p = match (keyed, args.positional()) {
+        (None, Some(value)) => match value.kind {
             ValueKind::Number(p) => p,
             _ => return Err(args.bad_value("p", value, "a probability in [0, 1)").into()),
         },
-        None => args.f64("p", 0.5)?,
+        (Some(_), Some(value)) => return Err(args.bad_value("p", value, "one probability").into()),
+        (keyed, None) => keyed.unwrap_or(0.5),
     };
     Ok(Box::new(Dropout::new(p)?))
 }
@@ -372,8 +378,9 @@ fn position_embedding(
 }
 
 fn attention(args: &mut SpecArgs<'_>, input: &[usize]) -> Result<Box<dyn Layer>, ModelError> {
-    let heads = match args.positional() {
-        Some(value) => match value.kind {
+    let keyed = args.usize_opt("heads")?;
+    let heads = match (keyed, args.positional()) {
+        (None, Some(value)) => match value.kind {
             ValueKind::Number(x) if x >= 1.0 && x.fract() == 0.0 && x < 1e9 => x as usize,
             _ => {
                 return Err(args
@@ -381,7 +388,10 @@ fn attention(args: &mut SpecArgs<'_>, input: &[usize]) -> Result<Box<dyn Layer>,
                     .into());
             }
         },
-        None => args.usize("heads", 1)?,
+        (Some(_), Some(value)) => {
+            return Err(args.bad_value("heads", value, "one head count").into());
+        }
+        (keyed, None) => keyed.unwrap_or(1),
     };
     let [_, width] = input[..] else {
         return Err(shape_error("attention", input, "[T, width]"));

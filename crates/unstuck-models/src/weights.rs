@@ -213,6 +213,19 @@ fn reject_extra(
     }
 }
 
+/// Reads theta and the buffers from a safetensors file (see [`state_from_bytes`]).
+pub fn load_state<T: Element, M: Architecture + ?Sized>(
+    model: &M,
+    path: impl AsRef<Path>,
+) -> Result<(Vec<T>, Vec<f64>), ModelError> {
+    let path = path.as_ref();
+    let bytes = std::fs::read(path).map_err(|source| ModelError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    state_from_bytes(model, &bytes)
+}
+
 /// Reads theta from a safetensors file (see [`weights_from_bytes`] for the checks).
 pub fn load_weights<T: Element, M: Architecture + ?Sized>(
     model: &M,

@@ -172,6 +172,7 @@ pub(crate) enum ListWhat {
     Schedules,
     Datasets,
     Activations,
+    Layers,
     Losses,
 }
 
