@@ -37,7 +37,9 @@ pub fn digits<T: Element>() -> Dataset<T> {
         },
         ..CsvOptions::default()
     };
-    parse_csv(&text, &options).expect("the bundled digits CSV is valid")
+    parse_csv(&text, &options)
+        .and_then(|digits| digits.with_example_dims(&[1, 8, 8]))
+        .expect("the bundled digits CSV is valid: 64 pixels per row")
 }
 
 /// UCI Breast Cancer Wisconsin (Diagnostic): 569 rows of 30 real features (unscaled,

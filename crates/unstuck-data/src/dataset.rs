@@ -80,6 +80,8 @@ pub struct Dataset<T> {
     n_rows: usize,
     n_features: usize,
     targets: Targets<T>,
+    /// The shape of one row when it is more than a vector (an image `[1, 8, 8]`).
+    example_dims: Option<Vec<usize>>,
 }
 
 impl<T: Element> Dataset<T> {
@@ -111,7 +113,38 @@ impl<T: Element> Dataset<T> {
             n_rows,
             n_features,
             targets,
+            example_dims: None,
         })
+    }
+
+    /// The same data with each row read as a tensor of shape `dims` (row-major), such as
+    /// an image `[1, 8, 8]`; the sizes must multiply to the feature count.
+    ///
+    /// ```
+    /// let digits = unstuck_data::digits::<f64>();
+    /// assert_eq!(digits.example_dims(), vec![1, 8, 8]);
+    /// assert!(digits.clone().with_example_dims(&[2, 8, 8]).is_err());
+    /// ```
+    pub fn with_example_dims(mut self, dims: &[usize]) -> Result<Self> {
+        if dims.is_empty() || dims.iter().product::<usize>() != self.n_features {
+            return Err(DataError::InvalidConfig {
+                field: "example_dims",
+                reason: format!(
+                    "shape {dims:?} does not hold the {} features of a row",
+                    self.n_features
+                ),
+            });
+        }
+        self.example_dims = Some(dims.to_vec());
+        Ok(self)
+    }
+
+    /// The shape of one row: `[n_features]`, or the shape it was given (images keep
+    /// `[channels, height, width]`).
+    pub fn example_dims(&self) -> Vec<usize> {
+        self.example_dims
+            .clone()
+            .unwrap_or_else(|| vec![self.n_features])
     }
 
     /// Shorthand for a classification dataset.
@@ -249,6 +282,7 @@ impl<T: Element> Dataset<T> {
             n_rows: indices.len(),
             n_features: d,
             targets,
+            example_dims: self.example_dims.clone(),
         })
     }
 
@@ -270,10 +304,12 @@ impl<T: Element> Dataset<T> {
                 n_outputs: *n_outputs,
             },
         };
-        Dataset::new(features, self.n_features, targets)
+        let mut cast = Dataset::new(features, self.n_features, targets)?;
+        cast.example_dims = self.example_dims.clone();
+        Ok(cast)
     }
 
-    /// Takes the dataset apart: `(features, n_features, targets)`.
+    /// Takes the dataset apart (the example shape is dropped): `(features, n_features, targets)`.
     pub fn into_parts(self) -> (Vec<T>, usize, Targets<T>) {
         (self.features, self.n_features, self.targets)
     }

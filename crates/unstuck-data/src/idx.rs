@@ -114,7 +114,8 @@ pub fn parse_idx<T: Element>(
         .map(|&p| table[usize::from(p)])
         .collect();
     let labels = labels.into_iter().map(usize::from).collect();
-    Dataset::classification(features, images.height * images.width, labels, n_classes)
+    Dataset::classification(features, images.height * images.width, labels, n_classes)?
+        .with_example_dims(&[1, images.height, images.width])
 }
 
 /// Loads MNIST-style image and label files (plain or `.gz`) from disk.

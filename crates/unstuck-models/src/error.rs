@@ -49,10 +49,79 @@ pub enum ModelError {
         /// The input's column count.
         got: usize,
     },
+    /// A batch whose shape is neither `[batch, input dims...]` nor `[batch, input width]`.
+    #[error("input has shape {got:?}, the model takes [batch, {}] (or the flattened [batch, {}])", dims_list(expected), expected.iter().product::<usize>())]
+    InputShape {
+        /// One example's shape.
+        expected: Vec<usize>,
+        /// The batch's shape.
+        got: Vec<usize>,
+    },
+    /// An input value that is not a token id the model knows.
+    #[error("input value {index} is {value}, not a token id in 0..{vocabulary}")]
+    TokenId {
+        /// Position in the flattened batch.
+        index: usize,
+        /// The value.
+        value: f64,
+        /// The model's vocabulary size.
+        vocabulary: usize,
+    },
+    /// A layer that does not fit the shape the layers before it give it.
+    #[error(
+        "layer {position} ({layer}) takes {expected}, got [{}]",
+        dims_list(got)
+    )]
+    LayerShape {
+        /// Position of the layer in its model (0 is the first).
+        position: usize,
+        /// The layer's kind, or its name and kind (`conv1 (conv)`).
+        layer: String,
+        /// The per-example shape it received.
+        got: Vec<usize>,
+        /// What it takes.
+        expected: String,
+    },
+    /// A layer or model registered under a name already taken.
+    #[error("a layer or model named {name:?} is already registered")]
+    DuplicateName {
+        /// The name.
+        name: String,
+    },
+    /// A layer's hyperparameter out of range (a zero kernel, heads that do not divide).
+    #[error("{layer}: {message}")]
+    BadLayerArgument {
+        /// The layer's kind.
+        layer: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+    /// An input shape that is empty or has a zero dimension.
+    #[error("the input shape {dims:?} must be non-empty with positive sizes")]
+    InputDims {
+        /// The shape given.
+        dims: Vec<usize>,
+    },
+    /// A model whose last layer does not give one vector of logits per example.
+    #[error(
+        "the last layer gives examples of shape {dims:?}; a model must end in [classes] (add flatten or linear)"
+    )]
+    OutputDims {
+        /// The per-example output shape.
+        dims: Vec<usize>,
+    },
     /// A parameter vector of the wrong length.
     #[error("parameter vector has {got} entries, the model has {expected} parameters")]
     ParamCount {
         /// The model's parameter count.
+        expected: usize,
+        /// The length given.
+        got: usize,
+    },
+    /// A buffer vector of the wrong length.
+    #[error("buffer vector has {got} entries, the model has {expected} buffer elements")]
+    BufferCount {
+        /// The model's buffer element count.
         expected: usize,
         /// The length given.
         got: usize,
@@ -169,4 +238,11 @@ pub enum ModelError {
     /// The autodiff crate refused an input (for example a non-finite theta).
     #[error(transparent)]
     Autodiff(#[from] AutodiffError),
+}
+
+fn dims_list(dims: &[usize]) -> String {
+    dims.iter()
+        .map(usize::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -49,6 +49,11 @@ pub enum InitDistribution {
     },
     /// All zeros.
     Zeros,
+    /// Every entry the same value (a norm layer's scale of ones).
+    Constant {
+        /// The value.
+        value: f64,
+    },
 }
 
 impl InitDistribution {
@@ -66,6 +71,7 @@ impl InitDistribution {
                 out.iter_mut().for_each(|x| *x = normal.sample(rng));
             }
             InitDistribution::Zeros => out.fill(0.0),
+            InitDistribution::Constant { value } => out.fill(value),
         }
     }
 }

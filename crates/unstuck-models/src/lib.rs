@@ -22,26 +22,49 @@
 #![warn(missing_docs)]
 
 mod activation;
+mod chain;
 mod error;
 mod init;
+mod layer;
+mod layers;
 mod layout;
 mod linear;
 mod loss;
 mod mlp;
 mod model;
+pub mod net_spec;
 mod objective;
+mod registry;
+mod residual;
+mod sequential;
 pub mod spec;
 mod weights;
 
 pub use activation::{Activation, DEFAULT_LEAKY_SLOPE};
 pub use error::ModelError;
 pub use init::{Init, InitDistribution};
+pub use layer::{
+    BufferDecl, BufferUpdate, Forward, Layer, LayerForward, Mode, ParamDecl, ParamInit,
+    ShapeMismatch, forward_layer, mix_seeds,
+};
+pub use layers::{
+    AvgPool2d, BatchNorm, CausalSelfAttention, Conv2d, DEFAULT_BN_MOMENTUM, DEFAULT_NORM_EPS,
+    Dropout, Embedding, Flatten, LayerNorm, MaxPool2d, PoolWindow, PositionEmbedding, TokenMean,
+};
 pub use layout::{LayerBlock, ParamSpec, layer_blocks};
 pub use linear::Linear;
 pub use loss::{Loss, accuracy};
 // The targets are core's, shared with the data crate.
 pub use mlp::{Mlp, MlpBuilder};
-pub use model::{Architecture, Model, logits};
+pub use model::{Architecture, Model, Pass, logits};
 pub use objective::{Evaluation, Objective, loss_fn};
+pub use registry::{
+    AnyModel, BuildLayer, BuildModel, LayerEntry, ModelEntry, ModelRegistry, shape_error, size_arg,
+};
+pub use residual::Residual;
+pub use sequential::{Sequential, SequentialBuilder};
 pub use unstuck_core::{Batch, Targets};
-pub use weights::{load_weights, save_weights, weights_from_bytes, weights_to_bytes};
+pub use weights::{
+    load_state, load_weights, save_weights, state_from_bytes, state_to_bytes, weights_from_bytes,
+    weights_to_bytes,
+};

@@ -1,10 +1,14 @@
 //! The affine layer `y = x W^T + b`, carved out of theta.
 
-use crate::ParamSpec;
+use crate::{Forward, Layer, LayerForward, ParamDecl, ParamInit, ParamSpec, ShapeMismatch};
 use unstuck_autodiff::{Element, Tape, Var};
 
 /// A linear layer, PyTorch's `nn.Linear(fan_in, fan_out)`: a `fan_out x fan_in` weight
 /// stored row-major at `offset`, followed by `fan_out` biases.
+///
+/// As a [`Layer`] it maps `[..., fan_in]` to `[..., fan_out]` (every leading axis is a
+/// batch axis, as in PyTorch) and gets its weight and bias from its container, so
+/// `offset` only matters to [`Linear::apply`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Linear {
     /// Input features.
@@ -16,6 +20,15 @@ pub struct Linear {
 }
 
 impl Linear {
+    /// `nn.Linear(fan_in, fan_out)` as a layer (offset 0).
+    pub fn new(fan_in: usize, fan_out: usize) -> Self {
+        Linear {
+            fan_in,
+            fan_out,
+            offset: 0,
+        }
+    }
+
     /// The number of parameters: weight and bias.
     pub fn n_params(&self) -> usize {
         self.fan_out * (self.fan_in + 1)
@@ -54,6 +67,52 @@ impl Linear {
         );
         let bias = tape.slice(theta, self.bias_offset(), self.fan_out);
         tape.add(tape.matmul_t(x, weight, false, true), bias)
+    }
+}
+
+/// `x W^T + b` for `x [..., fan_in]`, `weight [fan_out, fan_in]` and `bias [fan_out]`.
+pub(crate) fn affine<T: Element>(tape: &Tape<T>, x: Var, weight: Var, bias: Option<Var>) -> Var {
+    let y = tape.matmul_t(x, weight, false, true);
+    match bias {
+        Some(bias) => tape.add(y, bias),
+        None => y,
+    }
+}
+
+impl Layer for Linear {
+    fn kind(&self) -> &'static str {
+        "linear"
+    }
+
+    fn describe(&self) -> String {
+        format!("linear({})", self.fan_out)
+    }
+
+    fn output_dims(&self, input: &[usize]) -> Result<Vec<usize>, ShapeMismatch> {
+        match input.split_last() {
+            Some((&last, rest)) if last == self.fan_in => {
+                Ok(rest.iter().copied().chain([self.fan_out]).collect())
+            }
+            _ => Err(ShapeMismatch::new(format!("[..., {}]", self.fan_in))),
+        }
+    }
+
+    fn params(&self) -> Vec<ParamDecl> {
+        let (fan_in, fan_out) = (self.fan_in, self.fan_out);
+        vec![
+            ParamDecl::new(
+                "weight",
+                &[fan_out, fan_in],
+                ParamInit::Weight { fan_in, fan_out },
+            ),
+            ParamDecl::new("bias", &[fan_out], ParamInit::Bias { fan_in }),
+        ]
+    }
+}
+
+impl<T: Element> LayerForward<T> for Linear {
+    fn forward(&self, cx: &mut Forward<'_, T>, x: Var) -> Var {
+        affine(cx.tape, x, cx.param(0), Some(cx.param(1)))
     }
 }
 

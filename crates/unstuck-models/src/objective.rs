@@ -2,8 +2,8 @@
 //! `unstuck_autodiff::{gradient, hvp, Curvature}`.
 
 use crate::loss::accuracy;
-use crate::model::{check_input, check_theta_len};
-use crate::{Loss, Model, ModelError};
+use crate::model::{check_input, check_theta_len, check_tokens};
+use crate::{Loss, Model, ModelError, Pass};
 use unstuck_autodiff::{Curvature, Element, Tape, Tensor, Var};
 use unstuck_core::{Batch, Targets};
 
@@ -52,6 +52,7 @@ impl<'m, T: Element> Objective<'m, T> {
         if batch == 0 {
             return Err(ModelError::EmptyBatch);
         }
+        check_tokens(model, x.data())?;
         loss.check(batch, model.output_width(), &targets)?;
         Ok(Objective {
             model,
@@ -111,6 +112,14 @@ impl<'m, T: Element> Objective<'m, T> {
         self.loss.apply(tape, logits, &self.targets)
     }
 
+    /// Records the loss in a given pass: a training step's (a fresh dropout seed, and new
+    /// running statistics recorded in the pass) or an evaluation's.
+    pub fn record_pass(&self, tape: &Tape<T>, theta: Var, pass: &mut Pass<'_>) -> Var {
+        let x = tape.constant(self.x.clone());
+        let logits = self.model.forward_pass(tape, theta, x, pass);
+        self.loss.apply(tape, logits, &self.targets)
+    }
+
     /// The objective as the closure `unstuck_autodiff` takes.
     pub fn as_fn(&self) -> impl Fn(&Tape<T>, Var) -> Var + '_ {
         move |tape, theta| self.record(tape, theta)
@@ -134,13 +143,32 @@ impl<'m, T: Element> Objective<'m, T> {
         Ok(unstuck_autodiff::hvp(self.as_fn(), theta, v)?)
     }
 
-    /// Loss and accuracy at `theta`, without recording gradients.
+    /// Loss and accuracy at `theta`, without recording gradients, in the pass of
+    /// [`Objective::record`] (training mode, dropout seed 0).
     pub fn evaluate(&self, theta: &[T]) -> Result<Evaluation<T>, ModelError> {
+        let buffers = self.model.initial_buffers();
+        self.evaluate_in(theta, &mut Pass::train(0, &buffers))
+    }
+
+    /// Loss and accuracy at `theta` in a given pass, e.g. `Pass::eval(&running_stats)`
+    /// for PyTorch's `model.eval()`.
+    pub fn evaluate_in(
+        &self,
+        theta: &[T],
+        pass: &mut Pass<'_>,
+    ) -> Result<Evaluation<T>, ModelError> {
         check_theta_len(self.model, theta.len())?;
+        let expected = crate::layout::total_len(self.model.buffer_layout());
+        if pass.buffers().len() != expected {
+            return Err(ModelError::BufferCount {
+                expected,
+                got: pass.buffers().len(),
+            });
+        }
         let tape = Tape::new();
         let theta = tape.constant(Tensor::vector(theta.to_vec()));
         let x = tape.constant(self.x.clone());
-        let logits = self.model.forward(&tape, theta, x);
+        let logits = self.model.forward_pass(&tape, theta, x, pass);
         let loss = tape.scalar_value(self.loss.apply(&tape, logits, &self.targets));
         let accuracy = match &self.targets {
             Targets::Classes { labels, .. } => Some(accuracy(&tape.value(logits), labels)?),

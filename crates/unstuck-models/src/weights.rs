@@ -36,22 +36,56 @@ pub fn weights_to_bytes<T: Element, M: Architecture + ?Sized>(
     theta: &[T],
 ) -> Result<Vec<u8>, ModelError> {
     crate::model::check_theta_len(model, theta.len())?;
-    let dtype = dtype_of::<T>();
-    let bytes: Vec<u8> = match T::as_typed(theta) {
+    serialize::<T>(&[(model.layout(), le_bytes(theta))])
+}
+
+/// The model's parameters and buffers (batch norm's running statistics) as one
+/// safetensors file: PyTorch's `state_dict()` by name, the buffers in theta's dtype.
+/// PyTorch's `num_batches_tracked` counters are not written (see [`crate::BatchNorm`]);
+/// load such a file in PyTorch with `load_state_dict(..., strict=False)`.
+pub fn state_to_bytes<T: Element, M: Architecture + ?Sized>(
+    model: &M,
+    theta: &[T],
+    buffers: &[f64],
+) -> Result<Vec<u8>, ModelError> {
+    crate::model::check_theta_len(model, theta.len())?;
+    check_buffers_len(model, buffers.len())?;
+    let buffers: Vec<T> = buffers.iter().map(|&x| T::from_f64(x)).collect();
+    serialize::<T>(&[
+        (model.layout(), le_bytes(theta)),
+        (model.buffer_layout(), le_bytes(&buffers)),
+    ])
+}
+
+fn check_buffers_len<M: Architecture + ?Sized>(model: &M, got: usize) -> Result<(), ModelError> {
+    let expected = crate::layout::total_len(model.buffer_layout());
+    if got == expected {
+        Ok(())
+    } else {
+        Err(ModelError::BufferCount { expected, got })
+    }
+}
+
+fn le_bytes<T: Element>(values: &[T]) -> Vec<u8> {
+    match T::as_typed(values) {
         ElementSlice::F32(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
         ElementSlice::F64(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
-    };
+    }
+}
+
+/// Each layout's tensors cut out of its bytes, in one file.
+fn serialize<T: Element>(parts: &[(&[ParamSpec], Vec<u8>)]) -> Result<Vec<u8>, ModelError> {
+    let dtype = dtype_of::<T>();
     let size = dtype.bitsize() / 8;
-    let views = model
-        .layout()
-        .iter()
-        .map(|spec| {
+    let mut views = Vec::new();
+    for (layout, bytes) in parts {
+        for spec in layout.iter() {
             let range = spec.offset * size..(spec.offset + spec.len()) * size;
             let view = TensorView::new(dtype, spec.shape.clone(), &bytes[range])
                 .map_err(safetensors_error)?;
-            Ok((spec.name.as_str(), view))
-        })
-        .collect::<Result<Vec<_>, ModelError>>()?;
+            views.push((spec.name.as_str(), view));
+        }
+    }
     // One metadata key only: safetensors keeps metadata in a HashMap, and several keys
     // would be written in a random order, breaking byte-identical files.
     let metadata = HashMap::from([("format".to_string(), "pt".to_string())]);
@@ -95,11 +129,44 @@ pub fn weights_from_bytes<T: Element, M: Architecture + ?Sized>(
     bytes: &[u8],
 ) -> Result<Vec<T>, ModelError> {
     let file = SafeTensors::deserialize(bytes).map_err(safetensors_error)?;
+    let theta = read_layout::<T>(&file, model.layout())?;
+    reject_extra(&file, &[model.layout()], &[])?;
+    Ok(into_theta(theta))
+}
+
+/// Reads theta and the buffers from the bytes of a file [`state_to_bytes`] wrote, or of
+/// PyTorch's `state_dict()` saved with safetensors (its `num_batches_tracked` counters are
+/// skipped). The checks are those of [`weights_from_bytes`], for buffers as well.
+pub fn state_from_bytes<T: Element, M: Architecture + ?Sized>(
+    model: &M,
+    bytes: &[u8],
+) -> Result<(Vec<T>, Vec<f64>), ModelError> {
+    let file = SafeTensors::deserialize(bytes).map_err(safetensors_error)?;
+    let theta = read_layout::<T>(&file, model.layout())?;
+    let buffers = read_layout::<T>(&file, model.buffer_layout())?;
+    let counters: Vec<String> = model
+        .buffer_layout()
+        .iter()
+        .map(|spec| format!("{}.num_batches_tracked", spec.module()))
+        .collect();
+    reject_extra(&file, &[model.layout(), model.buffer_layout()], &counters)?;
+    let buffers = match buffers {
+        ElementVec::F32(v) => v.into_iter().map(f64::from).collect(),
+        ElementVec::F64(v) => v,
+    };
+    Ok((into_theta(theta), buffers))
+}
+
+/// Every tensor of `layout`, checked, packed as the layout says.
+fn read_layout<T: Element>(
+    file: &SafeTensors<'_>,
+    layout: &[ParamSpec],
+) -> Result<ElementVec, ModelError> {
     let dtype = dtype_of::<T>();
-    let layout = model.layout();
+    let n = crate::layout::total_len(layout);
     let mut elements = match T::DTYPE {
-        DType::F32 => ElementVec::F32(vec![0.0; model.n_params()]),
-        DType::F64 => ElementVec::F64(vec![0.0; model.n_params()]),
+        DType::F32 => ElementVec::F32(vec![0.0; n]),
+        DType::F64 => ElementVec::F64(vec![0.0; n]),
     };
     for spec in layout {
         let view = file
@@ -122,15 +189,41 @@ pub fn weights_from_bytes<T: Element, M: Architecture + ?Sized>(
             }
         }
     }
-    let known: HashSet<&str> = layout.iter().map(|spec| spec.name.as_str()).collect();
+    Ok(elements)
+}
+
+/// The first tensor (by name) that no layout holds and that is not an ignored name.
+fn reject_extra(
+    file: &SafeTensors<'_>,
+    layouts: &[&[ParamSpec]],
+    ignored: &[String],
+) -> Result<(), ModelError> {
+    let known: HashSet<&str> = layouts
+        .iter()
+        .flat_map(|layout| layout.iter().map(|spec| spec.name.as_str()))
+        .chain(ignored.iter().map(String::as_str))
+        .collect();
     let mut names = file.names();
     names.sort_unstable();
-    if let Some(extra) = names.into_iter().find(|name| !known.contains(name)) {
-        return Err(ModelError::ExtraTensor {
+    match names.into_iter().find(|name| !known.contains(name)) {
+        Some(extra) => Err(ModelError::ExtraTensor {
             name: extra.to_string(),
-        });
+        }),
+        None => Ok(()),
     }
-    Ok(into_theta(elements))
+}
+
+/// Reads theta and the buffers from a safetensors file (see [`state_from_bytes`]).
+pub fn load_state<T: Element, M: Architecture + ?Sized>(
+    model: &M,
+    path: impl AsRef<Path>,
+) -> Result<(Vec<T>, Vec<f64>), ModelError> {
+    let path = path.as_ref();
+    let bytes = std::fs::read(path).map_err(|source| ModelError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    state_from_bytes(model, &bytes)
 }
 
 /// Reads theta from a safetensors file (see [`weights_from_bytes`] for the checks).

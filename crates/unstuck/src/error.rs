@@ -64,6 +64,18 @@ pub enum TrainError {
         /// The data's features per row.
         features: usize,
     },
+    /// The model's example shape (an image spec) is not the data's.
+    #[error(
+        "model {model} takes examples of shape {model_dims:?} but the data's are {data_dims:?}"
+    )]
+    ModelInputShape {
+        /// The model, as its spec.
+        model: String,
+        /// One example's shape as the model reads it.
+        model_dims: Vec<usize>,
+        /// One example's shape in the data.
+        data_dims: Vec<usize>,
+    },
     /// The model's output width does not fit the targets.
     #[error("model {model} has {outputs} outputs but the data needs {needed}")]
     ModelOutputs {

@@ -57,6 +57,16 @@ pub fn check_model_fits<M: Architecture + Display + ?Sized>(
             features: data.n_features(),
         });
     }
+    // Both sides shaped (an image model on image data): the shapes must agree, not only
+    // their sizes. A model of vectors reads any data's rows flat.
+    let (model_dims, data_dims) = (model.input_dims(), data.example_dims());
+    if model_dims.len() > 1 && data_dims.len() > 1 && model_dims != data_dims {
+        return Err(TrainError::ModelInputShape {
+            model: model.to_string(),
+            model_dims,
+            data_dims,
+        });
+    }
     let fits = match data.targets() {
         Targets::Classes { n_classes, .. } => {
             outputs == *n_classes || (outputs == 1 && *n_classes == 2)

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 use unstuck_autodiff::{Tape, Tensor};
 use unstuck_data::{BatchConfig, Batches, Dataset};
-use unstuck_models::{Loss, Model, Objective};
+use unstuck_models::{Loss, Model, Objective, Pass, mix_seeds};
 use unstuck_optim::Optimizer;
 
 /// How to train.
@@ -60,6 +60,8 @@ pub struct Trainer<'m> {
     config: TrainConfig,
     theta: Vec<f64>,
     last_good: Vec<f64>,
+    /// The model's buffers (batch norm's running statistics), updated by every step.
+    buffers: Vec<f64>,
     step: u64,
     next_epoch: u64,
     history: History,
@@ -98,6 +100,7 @@ impl<'m> Trainer<'m> {
             config,
             last_good: theta.clone(),
             theta,
+            buffers: model.initial_buffers(),
             step: 0,
             next_epoch: 0,
             history: History::default(),
@@ -134,6 +137,13 @@ impl<'m> Trainer<'m> {
     /// The current parameters.
     pub fn theta(&self) -> &[f64] {
         &self.theta
+    }
+
+    /// The model's buffers (running statistics) after the steps so far, in the order of
+    /// its `buffer_layout`; empty for a model without any. A resumed run starts them
+    /// afresh: the checkpoint does not hold them yet.
+    pub fn buffers(&self) -> &[f64] {
+        &self.buffers
     }
 
     /// What has been recorded so far.
@@ -233,7 +243,10 @@ impl<'m> Trainer<'m> {
     ) -> Result<(), TrainError> {
         let tape = Tape::<f64>::new();
         let theta_var = tape.leaf(Tensor::vector(self.theta.clone()));
-        let loss_var = objective.record(&tape, theta_var);
+        // Each step its own dropout masks, drawn from the run's seed and the step.
+        let mut pass = Pass::train_tracking(mix_seeds(self.config.seed, self.step), &self.buffers);
+        let loss_var = objective.record_pass(&tape, theta_var, &mut pass);
+        let new_buffers = pass.updated_buffers(&tape);
         let loss = tape.scalar_value(loss_var);
         if !loss.is_finite() {
             return Err(self.diverged("loss", loss));
@@ -256,6 +269,7 @@ impl<'m> Trainer<'m> {
         });
         self.last_good.copy_from_slice(&self.theta);
         self.optimizer.step(&mut self.theta, &grad)?;
+        self.buffers = new_buffers;
         self.step += 1;
         if self.theta.iter().any(|t| !t.is_finite()) {
             return Err(self.diverged("parameters after the update", loss));
@@ -292,8 +306,12 @@ impl<'m> Trainer<'m> {
         validation: Option<&Objective<'_, f64>>,
         started: Instant,
     ) -> Result<EpochRecord, TrainError> {
-        let train_eval = train.evaluate(&self.theta)?;
-        let validation_eval = validation.map(|v| v.evaluate(&self.theta)).transpose()?;
+        // Evaluation mode, as PyTorch's model.eval(): running statistics, no dropout.
+        let eval = |objective: &Objective<'_, f64>| {
+            objective.evaluate_in(&self.theta, &mut Pass::eval(&self.buffers))
+        };
+        let train_eval = eval(train)?;
+        let validation_eval = validation.map(eval).transpose()?;
         Ok(EpochRecord {
             epoch,
             train_loss: train_eval.loss,

@@ -85,6 +85,27 @@ fn a_model_that_does_not_fit_the_data_is_refused() {
     insta::assert_snapshot!(stderr, @"error: --model 3-8-2: model 3-8-2:relu takes 3 inputs but the data has 2 features");
     let stderr = failing_train(dir.path(), &["spirals:n=50", "--model", "2-8-5"]);
     assert!(stderr.contains("has 5 outputs"), "{stderr}");
+    // Images of the wrong shape, a layer that does not fit, and a spec typo, all before
+    // anything is trained.
+    let stderr = failing_train(
+        dir.path(),
+        &["digits", "--model", "4x4x4/flatten-linear(10)"],
+    );
+    insta::assert_snapshot!(stderr, @"error: --model 4x4x4/flatten-linear(10): model 4x4x4/flatten-linear(10) takes examples of shape [4, 4, 4] but the data's are [1, 8, 8]");
+    let stderr = failing_train(
+        dir.path(),
+        &[
+            "digits",
+            "--model",
+            "1x8x8/conv(4,k=5)-conv(4,k=5)-flatten-linear(10)",
+        ],
+    );
+    insta::assert_snapshot!(stderr, @"error: --model 1x8x8/conv(4,k=5)-conv(4,k=5)-flatten-linear(10): layer 1 (conv) takes [4, H, W] with H, W + 2 * 0 >= 5, got [4, 4, 4]");
+    let stderr = failing_train(dir.path(), &["digits", "--model", "1x8x8/conv(4,k=3)-tahn"]);
+    assert!(
+        stderr.contains("unknown layer `tahn` at byte 18; known: linear, conv,"),
+        "{stderr}"
+    );
 }
 
 #[test]

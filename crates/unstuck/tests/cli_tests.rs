@@ -340,6 +340,47 @@ fn hessian_analyses_saved_weights() {
 }
 
 #[test]
+fn train_and_hessian_take_a_layered_network_on_digits_as_images() {
+    let dir = tempfile::tempdir().unwrap();
+    let cnn = "1x8x8/conv1=conv(2,k=3)-tanh-maxpool(2)-flatten-fc=linear(10)";
+    let stdout = unstuck(
+        dir.path(),
+        &[
+            "train", "digits", "--model", cnn, "--epochs", "1", "--out", "run",
+        ],
+    );
+    let shown =
+        "1x8x8/conv1=conv(2,k=3,stride=1,pad=0)-tanh-maxpool(2,stride=2)-flatten-fc=linear(10)";
+    assert!(
+        stdout.starts_with(&format!("{shown} (210 parameters), 1 epochs")),
+        "{stdout}"
+    );
+    let text = unstuck(
+        dir.path(),
+        &[
+            "hessian",
+            "digits",
+            "--model",
+            cnn,
+            "--weights",
+            "run/weights.safetensors",
+            "-k",
+            "2",
+            "--json",
+        ],
+    );
+    let report: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(report["method"], "dense");
+    let layers: Vec<&str> = report["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|layer| layer["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(layers, ["conv1", "fc"]);
+}
+
+#[test]
 fn list_shows_every_registry() {
     let dir = tempfile::tempdir().unwrap();
     let all = unstuck(dir.path(), &["list"]);
@@ -354,6 +395,9 @@ fn list_shows_every_registry() {
         "tanh",
         "leaky_relu",
         "cross_entropy",
+        "conv ",
+        "attention",
+        "INPUT/layer-layer",
     ] {
         assert!(all.contains(needle), "{needle} missing from:\n{all}");
     }

@@ -305,3 +305,44 @@ fn bad_settings_are_typed_errors() {
     let err = Checkpoint::load(&missing).unwrap_err();
     assert!(err.to_string().contains("malformed"), "{err}");
 }
+
+/// A layered network with batch norm and dropout, trained twice from one seed.
+fn run_layered(seed: u64) -> (Vec<f64>, Vec<f64>, unstuck::History) {
+    let train = blobs();
+    let registry = unstuck::models::ModelRegistry::builtin();
+    let model = registry
+        .build("2/linear(8)-bn=batchnorm-tanh-dropout(0.2)-linear(3)")
+        .unwrap();
+    let model: &dyn Model<f64> = model.as_ref();
+    let optimizer = Registry::builtin().build("adam:lr=0.05").unwrap();
+    let config = quiet(TrainConfig {
+        batch_size: 16,
+        epochs: 5,
+        seed,
+        ..TrainConfig::default()
+    });
+    let mut trainer = Trainer::new(model, optimizer, config, model.init(2)).unwrap();
+    trainer.fit(&train, None).unwrap();
+    (
+        trainer.theta().to_vec(),
+        trainer.buffers().to_vec(),
+        trainer.history().without_timings(),
+    )
+}
+
+#[test]
+fn a_layered_network_trains_with_running_statistics_and_fresh_dropout_masks() {
+    let (theta, buffers, history) = run_layered(4);
+    // Running mean starts at 0 and variance at 1; 40 steps of momentum 0.1 move both.
+    assert_eq!(buffers.len(), 16);
+    assert!(buffers[..8].iter().all(|&m| m != 0.0), "{buffers:?}");
+    assert!(
+        buffers[8..].iter().all(|&v| v > 0.0 && v != 1.0),
+        "{buffers:?}"
+    );
+    let last = history.epochs.last().unwrap();
+    assert!(last.train_loss < history.epochs[0].train_loss, "{last:?}");
+    assert_eq!(run_layered(4), (theta.clone(), buffers, history));
+    // Another seed draws other dropout masks (and another shuffle).
+    assert_ne!(run_layered(5).0, theta);
+}

@@ -174,6 +174,7 @@ pub(crate) enum ListWhat {
     Schedules,
     Datasets,
     Activations,
+    Layers,
     Losses,
 }
 

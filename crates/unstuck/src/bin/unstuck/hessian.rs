@@ -16,7 +16,7 @@ use unstuck::hessian::{
     ParamBlock, SlqConfig, SpectrumMethod, SpectrumPolicy, TraceConfig, block_summaries,
     spectral_density, summarize,
 };
-use unstuck::models::{Architecture, Mlp, ModelError, layer_blocks, load_weights};
+use unstuck::models::{AnyModel, Model, ModelError, layer_blocks, load_state};
 use unstuck::task::{full_objective, loss_for};
 
 /// Per-layer blocks get at most this many Lanczos steps each (there may be many layers).
@@ -109,15 +109,19 @@ pub(crate) fn run(args: HessianArgs) -> Result<()> {
     let model = specs::model(&args.model, &parts.train)?;
     let n_params = model.n_params();
     check_args(&args, n_params)?;
-    let theta: Vec<f64> = load_weights(&model, &args.weights).map_err(|error| match error {
-        // The path is already in front of the message.
-        ModelError::Io { source, .. } => {
-            CliError::file(&args.weights, format!("cannot read: {source}"))
-        }
-        other => CliError::file(&args.weights, other),
-    })?;
+    let theta: Vec<f64> =
+        // The running statistics a layered model's file may hold are not needed: the
+        // Hessian is that of the training-mode loss.
+        load_state(model.as_ref(), &args.weights).map(|(theta, _)| theta).map_err(|error| match error {
+            // The path is already in front of the message.
+            ModelError::Io { source, .. } => {
+                CliError::file(&args.weights, format!("cannot read: {source}"))
+            }
+            other => CliError::file(&args.weights, other),
+        })?;
     let loss = loss_for(&parts.train, model.output_width());
-    let objective = full_objective(&model, &parts.train, loss)?;
+    let model_ref: &dyn Model<f64> = model.as_ref();
+    let objective = full_objective(model_ref, &parts.train, loss)?;
     let (value, gradient) = objective.gradient(&theta).map_err(TrainError::from)?;
     let gradient_norm = gradient.iter().map(|g| g * g).sum::<f64>().sqrt();
     let curvature = objective.curvature(&theta).map_err(TrainError::from)?;
@@ -128,7 +132,7 @@ pub(crate) fn run(args: HessianArgs) -> Result<()> {
         .kind(gradient_norm, unstuck::StuckConfig::default().grad_tol)
         .map_err(hessian_error)?;
     let (curve, density_hvps) = density(&curvature, &args)?;
-    let layers = layers(&curvature, &model, &policy, &args)?;
+    let layers = layers(&curvature, model.as_ref(), &policy, &args)?;
     let trace = whole.trace.expect("the policy asks for a trace");
     let report = HessianReport {
         model: model.to_string(),
@@ -154,7 +158,7 @@ pub(crate) fn run(args: HessianArgs) -> Result<()> {
 /// as the whole Hessian.
 fn layers(
     curvature: &Curvature<f64>,
-    model: &Mlp,
+    model: &dyn AnyModel,
     policy: &SpectrumPolicy,
     args: &HessianArgs,
 ) -> Result<Vec<BlockSummary>> {

@@ -3,7 +3,7 @@
 use crate::cli::{ListArgs, ListWhat};
 use crate::error::Result;
 use unstuck::data::GENERATOR_NAMES;
-use unstuck::models::{Activation, Loss};
+use unstuck::models::{Activation, Loss, ModelRegistry};
 use unstuck::optim::{Registry, SCHEDULE_KINDS};
 
 pub(crate) fn run(args: ListArgs) -> Result<()> {
@@ -12,6 +12,7 @@ pub(crate) fn run(args: ListArgs) -> Result<()> {
         ListWhat::Schedules,
         ListWhat::Datasets,
         ListWhat::Activations,
+        ListWhat::Layers,
         ListWhat::Losses,
     ];
     let chosen: Vec<ListWhat> = match args.what {
@@ -63,6 +64,14 @@ fn section(what: ListWhat) -> String {
                     ""
                 };
                 out.push_str(&format!("  {name}{note}\n"));
+            }
+        }
+        ListWhat::Layers => {
+            out.push_str("Layers (--model INPUT/layer-layer-..., e.g. 1x8x8/conv(4,k=3,pad=1)-tanh-maxpool(2)-flatten-linear(10)):\n");
+            out.push_str("  INPUT is one example's shape (1x8x8 images, 16 features, 5 token ids); a layer is [name=]kind[(args)],\n");
+            out.push_str("  name= sets its state_dict prefix (_ for none, default its position); residual(layers) adds x to layers(x).\n");
+            for entry in ModelRegistry::builtin().layers() {
+                out.push_str(&format!("  {:<16} {}\n", entry.name, entry.help()));
             }
         }
         ListWhat::Losses => {

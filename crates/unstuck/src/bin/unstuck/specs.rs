@@ -3,7 +3,7 @@
 
 use crate::error::{CliError, Result};
 use unstuck::data::Dataset;
-use unstuck::models::{Architecture, Mlp};
+use unstuck::models::{AnyModel, ModelRegistry};
 use unstuck::optim::{Optimizer, Registry, parse_schedule};
 use unstuck::task::check_model_fits;
 
@@ -11,21 +11,25 @@ use unstuck::task::check_model_fits;
 /// gradients and optimizer state of a bigger one would not fit in memory anyway.
 const MAX_PARAMS: usize = 50_000_000;
 
-/// Parses `--model` and checks it against the training data.
-pub(crate) fn model(spec: &str, train: &Dataset<f64>) -> Result<Mlp> {
-    let mlp = Mlp::from_spec(spec).map_err(|error| CliError::argument("--model", spec, error))?;
-    if mlp.n_params() > MAX_PARAMS {
+/// Parses `--model` (an MLP, a layered network or a registered model) and checks it
+/// against the training data.
+pub(crate) fn model(spec: &str, train: &Dataset<f64>) -> Result<Box<dyn AnyModel>> {
+    let model = ModelRegistry::builtin()
+        .build(spec)
+        .map_err(|error| CliError::argument("--model", spec, error))?;
+    if model.n_params() > MAX_PARAMS {
         return Err(CliError::argument(
             "--model",
             spec,
             format!(
                 "{} parameters is more than this program trains ({MAX_PARAMS})",
-                mlp.n_params()
+                model.n_params()
             ),
         ));
     }
-    check_model_fits(&mlp, train).map_err(|error| CliError::argument("--model", spec, error))?;
-    Ok(mlp)
+    check_model_fits(model.as_ref(), train)
+        .map_err(|error| CliError::argument("--model", spec, error))?;
+    Ok(model)
 }
 
 /// Builds `--optim`, with `--schedule` on top.

@@ -7,7 +7,7 @@ use crate::output::Outputs;
 use crate::{plot, specs};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
-use unstuck::models::{Architecture, Mlp, Model, weights_to_bytes};
+use unstuck::models::{AnyModel, Model, state_to_bytes};
 use unstuck::task::loss_for;
 use unstuck::{Checkpoint, StuckConfig, TrainConfig, TrainError, Trainer};
 
@@ -75,7 +75,7 @@ fn record_of(args: &TrainArgs) -> Result<(RunRecord, Option<Checkpoint>)> {
 }
 
 /// One line: the model, the steps, the final training (and validation) loss.
-fn print_summary(model: &Mlp, trainer: &Trainer<'_>) {
+fn print_summary(model: &dyn AnyModel, trainer: &Trainer<'_>) {
     let Some(last) = trainer.history().epochs.last() else {
         return;
     };
@@ -100,10 +100,17 @@ fn print_summary(model: &Mlp, trainer: &Trainer<'_>) {
 }
 
 /// Weights, history, checkpoint, run record and loss curve, each written atomically.
-fn write_run(dir: &Path, model: &Mlp, trainer: &Trainer<'_>, record: &RunRecord) -> Result<()> {
+fn write_run(
+    dir: &Path,
+    model: &dyn AnyModel,
+    trainer: &Trainer<'_>,
+    record: &RunRecord,
+) -> Result<()> {
     let mut outputs = Outputs::default();
-    let weights =
-        weights_to_bytes(model, trainer.theta()).map_err(|error| CliError::Train(error.into()))?;
+    // Parameters and running statistics by state_dict name (the same bytes as the
+    // parameters alone for a model without buffers).
+    let weights = state_to_bytes(model, trainer.theta(), trainer.buffers())
+        .map_err(|error| CliError::Train(error.into()))?;
     outputs.add("weights.safetensors", weights);
     outputs.add("history.json", trainer.history().to_json().into_bytes());
     let checkpoint = serde_json::to_vec(&trainer.checkpoint())
@@ -150,7 +157,7 @@ pub(crate) fn run(args: TrainArgs) -> Result<()> {
         progress: true,
         checkpoint_path: None,
     };
-    let model_ref: &dyn Model<f64> = &model;
+    let model_ref: &dyn Model<f64> = model.as_ref();
     let mut trainer = match checkpoint {
         Some(checkpoint) => {
             if checkpoint.next_epoch > args.epochs {
@@ -166,7 +173,12 @@ pub(crate) fn run(args: TrainArgs) -> Result<()> {
             }
             Trainer::resume(model_ref, optimizer, config, checkpoint)?
         }
-        None => Trainer::new(model_ref, optimizer, config, model.init(record.run.seed))?,
+        None => Trainer::new(
+            model_ref,
+            optimizer,
+            config,
+            model_ref.init(record.run.seed),
+        )?,
     };
     match trainer.fit(&parts.train, parts.validation.as_ref()) {
         Ok(_) => {}
@@ -181,9 +193,9 @@ pub(crate) fn run(args: TrainArgs) -> Result<()> {
         }
         Err(other) => return Err(other.into()),
     }
-    print_summary(&model, &trainer);
+    print_summary(model.as_ref(), &trainer);
     if let Some(dir) = out {
-        write_run(dir, &model, &trainer, &record)?;
+        write_run(dir, model.as_ref(), &trainer, &record)?;
     }
     Ok(())
 }
