@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use unstuck::data::{Dataset, Targets};
-use unstuck::models::Architecture;
+use unstuck::models::Model;
 use unstuck::shard::{PartHeader, Shard, assign, check_parts, part_files};
 use unstuck::task::loss_for;
 use unstuck::{TrainConfig, TrainError, Trainer};
@@ -208,8 +208,8 @@ fn train_point(spec: &SweepSpec, point: &GridPoint, parts: &data::Parts) -> Resu
         progress: false,
         ..TrainConfig::default()
     };
-    let init = unstuck::models::Model::init(&model, point.seed);
-    let mut trainer = Trainer::new(&model, optimizer, config, init)?;
+    let model: &dyn Model<f64> = model.as_ref();
+    let mut trainer = Trainer::new(model, optimizer, config, model.init(point.seed))?;
     match trainer
         .fit(&parts.train, parts.validation.as_ref())
         .map(|_| ())
