@@ -177,3 +177,25 @@ fn the_help_lists_the_subcommands() {
       -V, --version  Print version
     ");
 }
+
+#[test]
+fn usage_errors_are_one_line_with_exit_code_2() {
+    let dir = with_files(&[]);
+    for args in [
+        &["train", "--bogus"][..],
+        &["train", "digits", "--epochs", "many", "--model", "64-10"],
+        &["train", "digits"],
+        &["frobnicate"],
+    ] {
+        let output = cargo_bin_cmd!("unstuck")
+            .current_dir(dir.path())
+            .args(args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.starts_with("error: "), "{stderr}");
+        assert!(stderr.trim_end().ends_with("(see --help)"), "{stderr}");
+    }
+}
