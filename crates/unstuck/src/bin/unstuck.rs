@@ -15,17 +15,19 @@ mod app {
     pub(crate) mod output;
     pub(crate) mod plot;
     pub(crate) mod run_folder;
+    pub(crate) mod serve;
     pub(crate) mod signals;
     pub(crate) mod specs;
     pub(crate) mod sweep;
     pub(crate) mod sweep_output;
     pub(crate) mod sweep_spec;
     pub(crate) mod train;
+    pub(crate) mod view;
 }
 
 use app::{
-    cli, data, diagnose, error, hessian, hessian_run, list, output, plot, run_folder, signals,
-    specs, sweep, sweep_output, sweep_spec, train,
+    cli, data, diagnose, error, hessian, hessian_run, list, output, plot, run_folder, serve,
+    signals, specs, sweep, sweep_output, sweep_spec, train, view,
 };
 
 use clap::error::ErrorKind;
@@ -79,6 +81,7 @@ fn main() -> ExitCode {
         Command::Hessian(args) => hessian::run(args, &explicit_flags(&matches)),
         Command::List(args) => list::run(args),
         Command::Sweep(args) => sweep::run(args),
+        Command::View(args) => view::run(args),
     };
     match result {
         Ok(()) | Err(CliError::StdoutClosed) => ExitCode::SUCCESS,

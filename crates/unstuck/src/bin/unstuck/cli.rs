@@ -25,6 +25,28 @@ pub(crate) enum Command {
     List(ListArgs),
     /// Train a grid of models, optimizers, rates, batches and seeds, whole or one part of N
     Sweep(crate::sweep::SweepArgs),
+    /// Serve the live view of a run folder (finished or still training) on a local port.
+    View(ViewArgs),
+}
+
+/// Where the live view listens.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct ServeOptions {
+    /// The port [default: one the system picks; the address is printed].
+    #[arg(long, value_name = "P", default_value_t = 0)]
+    pub(crate) port: u16,
+    /// The address to listen on; the default lets only this machine in.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1")]
+    pub(crate) bind: std::net::IpAddr,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ViewArgs {
+    /// The run folder (`unstuck train --out DIR`).
+    #[arg(value_name = "DIR")]
+    pub(crate) dir: PathBuf,
+    #[command(flatten)]
+    pub(crate) serve: ServeOptions,
 }
 
 /// How to read and split the data. DATA itself is each command's positional argument.
@@ -105,6 +127,14 @@ pub(crate) struct TrainArgs {
     /// With --out: save the state every N epochs (and at the end, and on a signal).
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub(crate) checkpoint_every: u64,
+    /// Serve a live view of the run (its curves, updated every second) while it trains.
+    #[arg(long)]
+    pub(crate) watch: bool,
+    #[command(flatten)]
+    pub(crate) serve: ServeOptions,
+    /// With --watch: keep serving after training, until Ctrl-C.
+    #[arg(long, requires = "watch")]
+    pub(crate) keep_serving: bool,
     /// Continue the run saved in DIR (its run.json and last state) up to --epochs,
     /// bit-identically; writes to --out, or back to DIR.
     #[arg(

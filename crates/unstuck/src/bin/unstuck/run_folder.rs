@@ -385,10 +385,10 @@ fn crash_point() {
             .ok()
             .and_then(|n| n.parse().ok())
     });
-    if let Some(at) = at {
-        if COUNT.fetch_add(1, Ordering::Relaxed) + 1 == *at {
-            eprintln!("crash point {at}");
-            std::process::abort();
-        }
+    if let Some(at) = at
+        && COUNT.fetch_add(1, Ordering::Relaxed) + 1 == *at
+    {
+        eprintln!("crash point {at}");
+        std::process::abort();
     }
 }

@@ -162,8 +162,8 @@ fn train_into(
     model: &Mlp,
     args: &TrainArgs,
     dir: &Path,
+    interrupts: &Interrupts,
 ) -> Result<()> {
-    let interrupts = Interrupts::install()?;
     while trainer.next_epoch() < args.epochs {
         trainer.fit_until(&parts.train, parts.validation.as_ref(), |_| true)?;
         folder.append_history(trainer.history())?;
@@ -217,6 +217,17 @@ pub(crate) fn run(args: TrainArgs) -> Result<()> {
     check_out(&args)?;
     let (record, committed) = record_of(&args)?;
     let out = args.out.as_deref().or(args.resume.as_deref());
+    let server = match (args.watch, out) {
+        (false, _) => None,
+        (true, Some(dir)) => Some(crate::view::start(dir, &args.serve)?),
+        (true, None) => {
+            return Err(CliError::argument(
+                "--watch",
+                "",
+                "needs --out (or --resume): the page reads the run folder",
+            ));
+        }
+    };
 
     let parts = data::load(&record.data, &record.data_options, record.run.seed)?;
     let model = specs::model(&record.model, &parts.train)?;
@@ -257,17 +268,27 @@ pub(crate) fn run(args: TrainArgs) -> Result<()> {
         }
         None => Trainer::new(model_ref, optimizer, config, model.init(record.run.seed))?,
     };
-    match out {
-        Some(dir) => {
+    let interrupts = out.map(|_| Interrupts::install()).transpose()?;
+    match (out, &interrupts) {
+        (Some(dir), Some(interrupts)) => {
             let mut folder = open_folder(&args, dir, &record, committed.as_ref())?;
-            if let Err(error) = train_into(&mut folder, &mut trainer, &parts, &model, &args, dir) {
+            let trained = train_into(
+                &mut folder,
+                &mut trainer,
+                &parts,
+                &model,
+                &args,
+                dir,
+                interrupts,
+            );
+            if let Err(error) = trained {
                 if !matches!(error, CliError::Interrupted { .. }) {
                     folder.discard_if_empty();
                 }
                 return Err(diverged_hint(error, &record.run.optim));
             }
         }
-        None => {
+        _ => {
             trainer
                 .fit(&parts.train, parts.validation.as_ref())
                 .map_err(|error| diverged_hint(error.into(), &record.run.optim))?;
@@ -276,6 +297,13 @@ pub(crate) fn run(args: TrainArgs) -> Result<()> {
     print_summary(&model, &trainer)?;
     if let Some(dir) = out {
         say(format_args!("wrote {}", dir.display()))?;
+    }
+    if let (Some(server), Some(interrupts)) = (server.filter(|_| args.keep_serving), interrupts) {
+        eprintln!("training done; serving {} until Ctrl-C", server.url());
+        // The run's signal handlers are installed: they end this wait, not the process.
+        while interrupts.received().is_none() {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
     }
     Ok(())
 }
