@@ -165,11 +165,12 @@ fn the_help_lists_the_subcommands() {
     Usage: unstuck <COMMAND>
 
     Commands:
-      train     Train a model; with --out, write its history, weights, checkpoint and loss curve
+      train     Train a model; with --out, keep a run folder you can watch, resume and analyse
       diagnose  Walk the general guide: model bias, optimization, overfitting, mismatch or healthy
       hessian   Analyse the Hessian of the training loss at saved weights
       list      List optimizers, schedules, datasets and activations
       sweep     Train a grid of models, optimizers, rates, batches and seeds, whole or one part of N
+      view      Serve the live view of a run folder (finished or still training) on a local port
       help      Print this message or the help of the given subcommand(s)
 
     Options:

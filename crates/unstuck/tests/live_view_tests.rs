@@ -3,13 +3,25 @@
 //! run, a port in use is a one-line error before training, and the server stops with
 //! the run.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_unstuck");
+
+/// The next line the child writes on stderr, read byte by byte so that nothing after it
+/// is taken from the pipe.
+fn next_line(child: &mut Child) -> String {
+    let stderr = child.stderr.as_mut().unwrap();
+    let mut line = Vec::new();
+    let mut byte = [0u8];
+    while stderr.read(&mut byte).unwrap() == 1 && byte[0] != b'\n' {
+        line.push(byte[0]);
+    }
+    String::from_utf8(line).unwrap()
+}
 
 /// Starts `unstuck ARGS` in `dir` and reads the address of its live view from stderr.
 fn start_serving(dir: &Path, args: &[&str]) -> (Child, String) {
@@ -20,10 +32,7 @@ fn start_serving(dir: &Path, args: &[&str]) -> (Child, String) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stderr.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let line = next_line(&mut child);
     let url = line
         .split_whitespace()
         .find(|word| word.starts_with("http://"))
@@ -233,4 +242,27 @@ fn a_real_browser_sees_the_curves_grow_while_the_run_trains() {
         second > first,
         "the curve did not grow: {first} then {second} points"
     );
+}
+
+#[test]
+fn keep_serving_serves_after_training_until_ctrl_c() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "train", "digits", "--model", "64-10", "--epochs", "1", "--out", "run",
+    ];
+    let (mut child, url) = start_serving(
+        dir.path(),
+        &[&args[..], &["--watch", "--keep-serving"]].concat(),
+    );
+    let line = next_line(&mut child);
+    assert!(line.starts_with("training done; serving"), "{line}");
+    let (status, log) = get(&url, "/run/history.jsonl");
+    assert_eq!(status, 200);
+    assert!(log.contains("{\"epoch\""), "{log}");
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    assert!(child.wait().unwrap().success());
 }

@@ -15,7 +15,7 @@ pub(crate) struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
-    /// Train a model; with --out, write its history, weights, checkpoint and loss curve.
+    /// Train a model; with --out, keep a run folder you can watch, resume and analyse.
     Train(TrainArgs),
     /// Walk the general guide: model bias, optimization, overfitting, mismatch or healthy.
     Diagnose(DiagnoseArgs),

@@ -121,6 +121,14 @@ pub(crate) fn check_out(dir: &Path) -> Result<()> {
     }
 }
 
+/// Whether `a` and `b` name the same folder (`run` and `./run` do).
+pub(crate) fn same_folder(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
 /// Whether DIR already holds a run (its record or a state).
 pub(crate) fn holds_run(dir: &Path) -> bool {
     dir.join(RUN).exists() || dir.join(STATE).symlink_metadata().is_ok()
@@ -149,7 +157,16 @@ pub(crate) fn read_committed(dir: &Path) -> Result<Option<Committed>> {
     let log_path = dir.join(LOG);
     let mut history_log = std::fs::read(&log_path).map_err(io_error(&log_path, "read"))?;
     let length = usize::try_from(manifest.history_bytes).unwrap_or(usize::MAX);
-    if history_log.len() < length || checkpoint.next_epoch != manifest.epochs_done {
+    if checkpoint.next_epoch != manifest.epochs_done {
+        return Err(CliError::file(
+            &checkpoint_path,
+            format!(
+                "continues with epoch {}, its manifest says {}",
+                checkpoint.next_epoch, manifest.epochs_done
+            ),
+        ));
+    }
+    if history_log.len() < length {
         return Err(CliError::file(
             &log_path,
             format!(
@@ -318,7 +335,8 @@ fn remove_strays(dir: &Path, keep: Option<&Path>) -> Result<()> {
             let path = entry.path();
             let name = entry.file_name().to_string_lossy().into_owned();
             let temporary = name.starts_with('.') && name.ends_with(".tmp");
-            let old_state = folder == states && keep.is_none_or(|k| !same_file(k, &path));
+            let old_state =
+                folder == states && keep.is_none_or(|k| k.file_name() != path.file_name());
             if !(temporary || old_state) {
                 continue;
             }
@@ -330,10 +348,6 @@ fn remove_strays(dir: &Path, keep: Option<&Path>) -> Result<()> {
         }
     }
     Ok(())
-}
-
-fn same_file(a: &Path, b: &Path) -> bool {
-    a.file_name() == b.file_name()
 }
 
 /// Writes `bytes` to `dir/name` through a temporary and a rename (a crash point).

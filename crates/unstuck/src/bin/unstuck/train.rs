@@ -129,7 +129,12 @@ fn open_folder(
     record: &RunRecord,
     committed: Option<&Committed>,
 ) -> Result<RunFolder> {
-    if args.resume.as_deref() == Some(dir) || args.out.is_none() {
+    if args
+        .resume
+        .as_deref()
+        .is_some_and(|r| run_folder::same_folder(r, dir))
+        || args.out.is_none()
+    {
         return RunFolder::reopen(dir, committed);
     }
     let record_json = serde_json::to_vec_pretty(record)
@@ -142,7 +147,12 @@ fn open_folder(
 fn check_out(args: &TrainArgs) -> Result<()> {
     if let Some(dir) = args.out.as_deref() {
         run_folder::check_out(dir)?;
-        if args.resume.as_deref() != Some(dir) && run_folder::holds_run(dir) {
+        if !args
+            .resume
+            .as_deref()
+            .is_some_and(|r| run_folder::same_folder(r, dir))
+            && run_folder::holds_run(dir)
+        {
             return Err(CliError::argument(
                 "--out",
                 &dir.display().to_string(),
