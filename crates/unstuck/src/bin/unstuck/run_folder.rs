@@ -209,13 +209,18 @@ impl RunFolder {
             }
         }
         write_file_atomic(dir, RUN, record)?;
+        RunFolder::at(dir, history_log, None)
+    }
+
+    /// The folder `dir`, whose `history.jsonl` holds `history_log`.
+    fn at(dir: &Path, history_log: &[u8], epochs_committed: Option<u64>) -> Result<Self> {
         let history = History::from_json_lines(&String::from_utf8_lossy(history_log))
-            .map_err(|error| CliError::file(&log, error))?;
+            .map_err(|error| CliError::file(&dir.join(LOG), error))?;
         Ok(RunFolder {
             dir: dir.to_path_buf(),
             mark: history.mark(),
             history_bytes: history_log.len() as u64,
-            epochs_committed: None,
+            epochs_committed,
         })
     }
 
@@ -238,14 +243,7 @@ impl RunFolder {
         log.set_len(history_log.len() as u64)
             .and_then(|()| log.sync_all())
             .map_err(io_error(&log_path, "cut back"))?;
-        let history = History::from_json_lines(&String::from_utf8_lossy(history_log))
-            .map_err(|error| CliError::file(&log_path, error))?;
-        Ok(RunFolder {
-            dir: dir.to_path_buf(),
-            mark: history.mark(),
-            history_bytes: history_log.len() as u64,
-            epochs_committed,
-        })
+        RunFolder::at(dir, history_log, epochs_committed)
     }
 
     /// Appends the records `history` gained since the last call, flushed to disk.
