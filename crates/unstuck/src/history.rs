@@ -99,3 +99,162 @@ impl History {
         self.epochs.last().map(|e| e.train_loss)
     }
 }
+
+/// One line of a history written as it happens (JSON Lines, `history.jsonl` in a run
+/// folder): one record, tagged with its kind (`{"step": {...}}`, `{"epoch": {...}}`,
+/// `{"event": {...}}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HistoryLine {
+    /// A [`StepRecord`].
+    Step(StepRecord),
+    /// An [`EpochRecord`].
+    Epoch(EpochRecord),
+    /// An [`Event`].
+    Event(Event),
+}
+
+/// How many records of each kind a [`History`] holds: the point from which
+/// [`History::json_lines_since`] continues.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryMark {
+    /// Step records.
+    pub steps: usize,
+    /// Epoch records.
+    pub epochs: usize,
+    /// Events.
+    pub events: usize,
+}
+
+/// A line of JSON Lines history that is not a record.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("line {line}: {message}")]
+pub struct HistoryLineError {
+    /// The line (1-based).
+    pub line: usize,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl History {
+    /// How many records of each kind are here.
+    pub fn mark(&self) -> HistoryMark {
+        HistoryMark {
+            steps: self.steps.len(),
+            epochs: self.epochs.len(),
+            events: self.events.len(),
+        }
+    }
+
+    /// The records added since `mark` as JSON Lines (each line ends in `\n`): the steps,
+    /// then the events, then the epochs. Appending this after every epoch gives a file
+    /// that [`History::from_json_lines`] reads back into this history.
+    pub fn json_lines_since(&self, mark: HistoryMark) -> String {
+        let mut text = String::new();
+        let steps = self
+            .steps
+            .iter()
+            .skip(mark.steps)
+            .cloned()
+            .map(HistoryLine::Step);
+        let events = self
+            .events
+            .iter()
+            .skip(mark.events)
+            .cloned()
+            .map(HistoryLine::Event);
+        let epochs = self
+            .epochs
+            .iter()
+            .skip(mark.epochs)
+            .cloned()
+            .map(HistoryLine::Epoch);
+        for line in steps.chain(events).chain(epochs) {
+            text.push_str(&serde_json::to_string(&line).expect("a history line always serializes"));
+            text.push('\n');
+        }
+        text
+    }
+
+    /// Reads JSON Lines written by [`History::json_lines_since`]. A last line without its
+    /// `\n` is a record still being written and is left out; any other line that is not a
+    /// record is an error naming the line.
+    pub fn from_json_lines(text: &str) -> Result<History, HistoryLineError> {
+        let mut history = History::default();
+        let complete = match text.rfind('\n') {
+            Some(end) => &text[..=end],
+            None => "",
+        };
+        for (index, line) in complete.lines().enumerate() {
+            let record: HistoryLine =
+                serde_json::from_str(line).map_err(|error| HistoryLineError {
+                    line: index + 1,
+                    message: error.to_string(),
+                })?;
+            match record {
+                HistoryLine::Step(step) => history.steps.push(step),
+                HistoryLine::Epoch(epoch) => history.epochs.push(epoch),
+                HistoryLine::Event(event) => history.events.push(event),
+            }
+        }
+        Ok(history)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> History {
+        History {
+            steps: (0..3)
+                .map(|step| StepRecord {
+                    step,
+                    epoch: step / 2,
+                    loss: 1.0 / (step as f64 + 3.0),
+                    grad_norm: 0.1 + step as f64,
+                    lr: 1e-3,
+                })
+                .collect(),
+            epochs: vec![EpochRecord {
+                epoch: 0,
+                train_loss: 0.1 + 0.2,
+                train_accuracy: Some(0.75),
+                validation_loss: None,
+                validation_accuracy: None,
+                seconds: 0.5,
+            }],
+            events: vec![Event::Escaped {
+                step: 1,
+                loss_before: 0.5,
+                loss_after: 0.25,
+                alpha: 1e-3,
+            }],
+        }
+    }
+
+    #[test]
+    fn json_lines_written_in_pieces_read_back_exactly() {
+        let history = sample();
+        let mut partial = history.clone();
+        partial.steps.truncate(1);
+        partial.epochs.clear();
+        partial.events.clear();
+        let text = partial.json_lines_since(HistoryMark::default())
+            + &history.json_lines_since(partial.mark());
+        assert_eq!(History::from_json_lines(&text).unwrap(), history);
+    }
+
+    #[test]
+    fn a_line_still_being_written_is_left_out_and_a_bad_line_is_named() {
+        let history = sample();
+        let text = history.json_lines_since(HistoryMark::default());
+        let cut = &text[..text.len() - 5];
+        let read = History::from_json_lines(cut).unwrap();
+        assert_eq!(read.epochs.len(), 0);
+        assert_eq!(read.steps, history.steps);
+        let bad = format!("{text}{{\"step\": 3}}\n");
+        let error = History::from_json_lines(&bad).unwrap_err();
+        assert_eq!(error.line, 6);
+    }
+}

@@ -41,7 +41,9 @@ pub use unstuck_optim as optim;
 pub use checkpoint::Checkpoint;
 pub use diagnose::{Diagnosis, Verdict, diagnose};
 pub use error::TrainError;
-pub use history::{EpochRecord, Event, History, StepRecord};
+pub use history::{
+    EpochRecord, Event, History, HistoryLine, HistoryLineError, HistoryMark, StepRecord,
+};
 pub use stuck::StuckConfig;
 pub use trainer::{TrainConfig, Trainer};
 /// The one way every file of unstuck is written: temporary file, fsync, rename, fsync of

@@ -151,6 +151,11 @@ impl<'m> Trainer<'m> {
         &self.history
     }
 
+    /// The epoch to run next (the epochs done so far).
+    pub fn next_epoch(&self) -> u64 {
+        self.next_epoch
+    }
+
     /// Steps taken so far.
     pub fn steps_taken(&self) -> u64 {
         self.step

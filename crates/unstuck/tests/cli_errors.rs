@@ -186,15 +186,38 @@ fn the_help_lists_the_subcommands() {
     Usage: unstuck <COMMAND>
 
     Commands:
-      train     Train a model; with --out, write its history, weights, checkpoint and loss curve
+      train     Train a model; with --out, keep a run folder you can watch, resume and analyse
       diagnose  Walk the general guide: model bias, optimization, overfitting, mismatch or healthy
       hessian   Analyse the Hessian of the training loss at saved weights
       list      List optimizers, schedules, datasets and activations
       sweep     Train a grid of models, optimizers, rates, batches and seeds, whole or one part of N
+      view      Serve the live view of a run folder (finished or still training) on a local port
       help      Print this message or the help of the given subcommand(s)
 
     Options:
       -h, --help     Print help
       -V, --version  Print version
     ");
+}
+
+#[test]
+fn usage_errors_are_one_line_with_exit_code_2() {
+    let dir = with_files(&[]);
+    for args in [
+        &["train", "--bogus"][..],
+        &["train", "digits", "--epochs", "many", "--model", "64-10"],
+        &["train", "digits"],
+        &["frobnicate"],
+    ] {
+        let output = cargo_bin_cmd!("unstuck")
+            .current_dir(dir.path())
+            .args(args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.starts_with("error: "), "{stderr}");
+        assert!(stderr.trim_end().ends_with("(see --help)"), "{stderr}");
+    }
 }

@@ -15,7 +15,7 @@ pub(crate) struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
-    /// Train a model; with --out, write its history, weights, checkpoint and loss curve.
+    /// Train a model; with --out, keep a run folder you can watch, resume and analyse.
     Train(TrainArgs),
     /// Walk the general guide: model bias, optimization, overfitting, mismatch or healthy.
     Diagnose(DiagnoseArgs),
@@ -25,6 +25,28 @@ pub(crate) enum Command {
     List(ListArgs),
     /// Train a grid of models, optimizers, rates, batches and seeds, whole or one part of N
     Sweep(crate::sweep::SweepArgs),
+    /// Serve the live view of a run folder (finished or still training) on a local port.
+    View(ViewArgs),
+}
+
+/// Where the live view listens.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct ServeOptions {
+    /// The port [default: one the system picks; the address is printed].
+    #[arg(long, value_name = "P", default_value_t = 0)]
+    pub(crate) port: u16,
+    /// The address to listen on; the default lets only this machine in.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1")]
+    pub(crate) bind: std::net::IpAddr,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ViewArgs {
+    /// The run folder (`unstuck train --out DIR`).
+    #[arg(value_name = "DIR")]
+    pub(crate) dir: PathBuf,
+    #[command(flatten)]
+    pub(crate) serve: ServeOptions,
 }
 
 /// How to read and split the data. DATA itself is each command's positional argument.
@@ -96,10 +118,24 @@ pub(crate) struct TrainArgs {
     /// Turn off the trainer's stuck detector (and its saddle escape).
     #[arg(long)]
     pub(crate) no_stuck_detection: bool,
-    /// Write history.json, weights.safetensors, checkpoint.json, run.json and loss.svg here.
+    /// Keep the run here, consistent at every instant: run.json, history.jsonl (appended
+    /// every epoch) and the last state (weights.safetensors, checkpoint.json, history.json,
+    /// loss.svg). SIGINT or SIGTERM saves the state after the current epoch and exits with
+    /// 130 or 143.
     #[arg(long, value_name = "DIR")]
     pub(crate) out: Option<PathBuf>,
-    /// Continue the run saved in DIR (its run.json and checkpoint.json) up to --epochs,
+    /// With --out: save the state every N epochs (and at the end, and on a signal).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub(crate) checkpoint_every: u64,
+    /// Serve a live view of the run (its curves, updated every second) while it trains.
+    #[arg(long)]
+    pub(crate) watch: bool,
+    #[command(flatten)]
+    pub(crate) serve: ServeOptions,
+    /// With --watch: keep serving after training, until Ctrl-C.
+    #[arg(long, requires = "watch")]
+    pub(crate) keep_serving: bool,
+    /// Continue the run saved in DIR (its run.json and last state) up to --epochs,
     /// bit-identically; writes to --out, or back to DIR.
     #[arg(
         long,
@@ -136,18 +172,22 @@ pub(crate) struct DiagnoseArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct HessianArgs {
+    /// A run folder written by `unstuck train --out`: its data, split, model and last
+    /// weights, unless a flag says otherwise (with a warning).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) run: Option<PathBuf>,
     /// The data the model was trained on, read and split as `unstuck train` did (pass the
-    /// same data options and --seed).
-    #[arg(value_name = "DATA")]
-    pub(crate) data: String,
+    /// same data options and --seed, or use --run).
+    #[arg(value_name = "DATA", required_unless_present = "run")]
+    pub(crate) data: Option<String>,
     #[command(flatten)]
     pub(crate) data_options: DataOptions,
     /// The model, e.g. `64-128-10:relu`.
-    #[arg(long, value_name = "SPEC")]
-    pub(crate) model: String,
+    #[arg(long, value_name = "SPEC", required_unless_present = "run")]
+    pub(crate) model: Option<String>,
     /// The weights (safetensors, f64, as `unstuck train --out` writes them).
-    #[arg(long, value_name = "FILE")]
-    pub(crate) weights: PathBuf,
+    #[arg(long, value_name = "FILE", required_unless_present = "run")]
+    pub(crate) weights: Option<PathBuf>,
     /// Seeds the split (as in training) and every random probe.
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub(crate) seed: u64,

@@ -33,6 +33,17 @@ pub(crate) enum CliError {
     /// A result could not be rendered (a figure, a JSON report).
     #[error("{0}")]
     Output(String),
+    /// SIGINT or SIGTERM stopped the run after saving it.
+    #[error("{message}")]
+    Interrupted {
+        /// The signal's conventional exit code (130, 143).
+        code: u8,
+        /// What was saved and how to continue.
+        message: String,
+    },
+    /// Whoever read standard output stopped reading (`| head -1`): not an error.
+    #[error("standard output is closed")]
+    StdoutClosed,
 }
 
 impl CliError {

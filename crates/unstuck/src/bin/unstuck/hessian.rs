@@ -86,6 +86,31 @@ fn check_args(args: &HessianArgs, n_params: usize) -> Result<()> {
     Ok(())
 }
 
+/// Names the first weight that is not finite by its tensor and index (`layers.0.bias[2]`).
+fn check_finite(model: &dyn AnyModel, theta: &[f64]) -> std::result::Result<(), String> {
+    let Some(index) = theta.iter().position(|t| !t.is_finite()) else {
+        return Ok(());
+    };
+    let spec = model
+        .layout()
+        .iter()
+        .find(|spec| spec.range().contains(&index))
+        .expect("the layout covers theta");
+    let mut rest = index - spec.offset;
+    let mut position = vec![0; spec.shape.len()];
+    for (axis, size) in spec.shape.iter().enumerate().rev() {
+        position[axis] = rest % size;
+        rest /= size;
+    }
+    let position: Vec<String> = position.iter().map(usize::to_string).collect();
+    Err(format!(
+        "{}[{}] is {}",
+        spec.name,
+        position.join(", "),
+        theta[index]
+    ))
+}
+
 /// The whole Hessian: dense up to `--dense-max` parameters, Lanczos and Hutch++ above.
 fn policy(args: &HessianArgs) -> SpectrumPolicy {
     SpectrumPolicy {
@@ -104,21 +129,25 @@ fn policy(args: &HessianArgs) -> SpectrumPolicy {
     }
 }
 
-pub(crate) fn run(args: HessianArgs) -> Result<()> {
-    let parts = data::load(&args.data, &args.data_options, args.seed)?;
-    let model = specs::model(&args.model, &parts.train)?;
+pub(crate) fn run(mut args: HessianArgs, explicit: &[String]) -> Result<()> {
+    let target = crate::hessian_run::resolve(&mut args, explicit)?;
+    let parts = data::load(&target.data, &args.data_options, args.seed)?;
+    let model = specs::model(&target.model, &parts.train)?;
     let n_params = model.n_params();
     check_args(&args, n_params)?;
-    let theta: Vec<f64> =
-        // The running statistics a layered model's file may hold are not needed: the
-        // Hessian is that of the training-mode loss.
-        load_state(model.as_ref(), &args.weights).map(|(theta, _)| theta).map_err(|error| match error {
+    let weights = &target.weights;
+    // The running statistics a layered model's file may hold are not needed: the Hessian is
+    // that of the training-mode loss.
+    let theta: Vec<f64> = load_state(model.as_ref(), weights)
+        .map(|(theta, _)| theta)
+        .map_err(|error| match error {
             // The path is already in front of the message.
             ModelError::Io { source, .. } => {
-                CliError::file(&args.weights, format!("cannot read: {source}"))
+                CliError::file(weights, format!("cannot read: {source}"))
             }
-            other => CliError::file(&args.weights, other),
+            other => CliError::file(weights, other),
         })?;
+    check_finite(model.as_ref(), &theta).map_err(|message| CliError::file(weights, message))?;
     let loss = loss_for(&parts.train, model.output_width());
     let model_ref: &dyn Model<f64> = model.as_ref();
     let objective = full_objective(model_ref, &parts.train, loss)?;

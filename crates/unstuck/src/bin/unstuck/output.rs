@@ -3,6 +3,7 @@
 //! crash) never sees half a file, and a failed command writes nothing.
 
 use crate::error::{CliError, Result};
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 /// Files to write into one directory, held in memory until [`Outputs::commit`].
@@ -29,5 +30,18 @@ impl Outputs {
             written.push(path);
         }
         Ok(written)
+    }
+}
+
+/// Prints one line on standard output; a reader that went away (`| head -1`) is
+/// [`CliError::StdoutClosed`], a quiet exit, not a panic.
+pub(crate) fn say(line: std::fmt::Arguments<'_>) -> Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    match writeln!(stdout, "{line}").and_then(|()| stdout.flush()) {
+        Ok(()) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Err(CliError::StdoutClosed),
+        Err(error) => Err(CliError::Output(format!(
+            "cannot write to standard output: {error}"
+        ))),
     }
 }

@@ -1,31 +1,34 @@
-//! `unstuck train`: train, then (with --out) write the run's files; `--resume` continues.
+//! `unstuck train`: train; with --out, keep the run folder (see `run_folder.rs`) up to
+//! date every --checkpoint-every epochs and on SIGINT/SIGTERM; `--resume` continues.
 
 use crate::cli::{DataOptions, RunOptions, TrainArgs};
-use crate::data;
+use crate::data::{self, Parts};
 use crate::error::{CliError, Result};
-use crate::output::Outputs;
+use crate::output::say;
+use crate::run_folder::{self, Committed, RunFolder, State};
+use crate::signals::Interrupts;
 use crate::{plot, specs};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use unstuck::models::{AnyModel, Model, state_to_bytes};
 use unstuck::task::loss_for;
-use unstuck::{Checkpoint, StuckConfig, TrainConfig, TrainError, Trainer};
+use unstuck::{StuckConfig, TrainConfig, TrainError, Trainer};
 
 /// `run.json`: everything that defines the run, so that `--resume` rebuilds it exactly.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-struct RunRecord {
-    format: u32,
-    data: String,
-    data_options: DataOptions,
-    model: String,
-    run: RunOptions,
-    stuck_detection: bool,
+pub(crate) struct RunRecord {
+    pub(crate) format: u32,
+    pub(crate) data: String,
+    pub(crate) data_options: DataOptions,
+    pub(crate) model: String,
+    pub(crate) run: RunOptions,
+    pub(crate) stuck_detection: bool,
 }
 
 const RUN_FORMAT: u32 = 1;
 
-fn read_record(dir: &Path) -> Result<RunRecord> {
-    let path = dir.join("run.json");
+pub(crate) fn read_record(dir: &Path) -> Result<RunRecord> {
+    let path = dir.join(run_folder::RUN);
     let bytes = std::fs::read(&path)
         .map_err(|error| CliError::file(&path, format!("cannot read: {error}")))?;
     let record: RunRecord = serde_json::from_slice(&bytes)
@@ -49,15 +52,13 @@ fn number(x: f64) -> String {
     }
 }
 
-/// The run's record and, with `--resume`, its checkpoint.
-fn record_of(args: &TrainArgs) -> Result<(RunRecord, Option<Checkpoint>)> {
+/// The run's record and, with `--resume`, its committed state (none if the run stopped
+/// before its first checkpoint: it then starts again from its record).
+fn record_of(args: &TrainArgs) -> Result<(RunRecord, Option<Committed>)> {
     match &args.resume {
         Some(dir) => {
             let record = read_record(dir)?;
-            let path = dir.join("checkpoint.json");
-            let checkpoint =
-                Checkpoint::load(&path).map_err(|error| CliError::file(&path, error))?;
-            Ok((record, Some(checkpoint)))
+            Ok((record, run_folder::read_committed(dir)?))
         }
         None => {
             let record = RunRecord {
@@ -75,66 +76,170 @@ fn record_of(args: &TrainArgs) -> Result<(RunRecord, Option<Checkpoint>)> {
 }
 
 /// One line: the model, the steps, the final training (and validation) loss.
-fn print_summary(model: &dyn AnyModel, trainer: &Trainer<'_>) {
+fn print_summary(model: &dyn AnyModel, trainer: &Trainer<'_>) -> Result<()> {
     let Some(last) = trainer.history().epochs.last() else {
-        return;
+        return Ok(());
     };
     let accuracy = |a: Option<f64>| a.map(|a| format!(" (accuracy {a:.4})")).unwrap_or_default();
-    print!(
-        "{} ({} parameters), {} epochs, {} steps: training loss {}{}",
+    let validation = last
+        .validation_loss
+        .map(|loss| {
+            format!(
+                ", validation loss {}{}",
+                number(loss),
+                accuracy(last.validation_accuracy)
+            )
+        })
+        .unwrap_or_default();
+    say(format_args!(
+        "{} ({} parameters), {} epochs, {} steps: training loss {}{}{validation}",
         model,
         model.n_params(),
         last.epoch + 1,
         trainer.steps_taken(),
         number(last.train_loss),
         accuracy(last.train_accuracy)
-    );
-    if let Some(loss) = last.validation_loss {
-        print!(
-            ", validation loss {}{}",
-            number(loss),
-            accuracy(last.validation_accuracy)
-        );
-    }
-    println!();
+    ))
 }
 
-/// Weights, history, checkpoint, run record and loss curve, each written atomically.
-fn write_run(
-    dir: &Path,
-    model: &dyn AnyModel,
-    trainer: &Trainer<'_>,
-    record: &RunRecord,
-) -> Result<()> {
-    let mut outputs = Outputs::default();
+/// The trainer's current state as the run folder's files.
+fn state_of(model: &dyn AnyModel, trainer: &Trainer<'_>) -> Result<State> {
     // Parameters and running statistics by state_dict name (the same bytes as the
     // parameters alone for a model without buffers).
     let weights = state_to_bytes(model, trainer.theta(), trainer.buffers())
         .map_err(|error| CliError::Train(error.into()))?;
-    outputs.add("weights.safetensors", weights);
-    outputs.add("history.json", trainer.history().to_json().into_bytes());
     let checkpoint = serde_json::to_vec(&trainer.checkpoint())
-        .map_err(|error| CliError::file(&dir.join("checkpoint.json"), error))?;
-    outputs.add("checkpoint.json", checkpoint);
+        .map_err(|error| CliError::Output(format!("cannot write the checkpoint: {error}")))?;
+    Ok(State {
+        epochs_done: trainer.next_epoch(),
+        files: vec![
+            ("weights.safetensors", weights),
+            ("checkpoint.json", checkpoint),
+            ("history.json", trainer.history().to_json().into_bytes()),
+            (
+                "loss.svg",
+                plot::loss_curve(trainer.history())?.into_bytes(),
+            ),
+        ],
+    })
+}
+
+/// The folder to write into: the resumed one itself, or a new one.
+fn open_folder(
+    args: &TrainArgs,
+    dir: &Path,
+    record: &RunRecord,
+    committed: Option<&Committed>,
+) -> Result<RunFolder> {
+    if args
+        .resume
+        .as_deref()
+        .is_some_and(|r| run_folder::same_folder(r, dir))
+        || args.out.is_none()
+    {
+        return RunFolder::reopen(dir, committed);
+    }
     let record_json = serde_json::to_vec_pretty(record)
-        .map_err(|error| CliError::file(&dir.join("run.json"), error))?;
-    outputs.add("run.json", record_json);
-    outputs.add(
-        "loss.svg",
-        plot::loss_curve(trainer.history())?.into_bytes(),
-    );
-    for path in outputs.commit(dir)? {
-        println!("wrote {}", path.display());
+        .map_err(|error| CliError::Output(format!("cannot write the run record: {error}")))?;
+    let history_log = committed.map(|c| c.history_log.as_slice()).unwrap_or(&[]);
+    RunFolder::create(dir, &record_json, history_log)
+}
+
+/// Refuses an --out that cannot hold this run, before any work.
+fn check_out(args: &TrainArgs) -> Result<()> {
+    if let Some(dir) = args.out.as_deref() {
+        run_folder::check_out(dir)?;
+        if !args
+            .resume
+            .as_deref()
+            .is_some_and(|r| run_folder::same_folder(r, dir))
+            && run_folder::holds_run(dir)
+        {
+            return Err(CliError::argument(
+                "--out",
+                &dir.display().to_string(),
+                "holds a run already: continue it with --resume, or choose another folder",
+            ));
+        }
     }
     Ok(())
+}
+
+/// Trains epoch by epoch, appending the history after each and committing a state every
+/// `every` epochs, at the end, and when a signal asks to stop.
+fn train_into(
+    folder: &mut RunFolder,
+    trainer: &mut Trainer<'_>,
+    parts: &Parts,
+    model: &dyn AnyModel,
+    args: &TrainArgs,
+    dir: &Path,
+    interrupts: &Interrupts,
+) -> Result<()> {
+    while trainer.next_epoch() < args.epochs {
+        trainer.fit_until(&parts.train, parts.validation.as_ref(), |_| true)?;
+        folder.append_history(trainer.history())?;
+        let done = trainer.next_epoch();
+        let signal = interrupts.received();
+        let due = done % args.checkpoint_every == 0 || done == args.epochs || signal.is_some();
+        if due && !folder.has_committed(done) {
+            folder.commit(state_of(model, trainer)?)?;
+        }
+        if let Some(code) = signal {
+            let name = if code == 130 { "SIGINT" } else { "SIGTERM" };
+            return Err(CliError::Interrupted {
+                code,
+                message: format!(
+                    "{name}: stopped after epoch {done} of {}, saved in {}; continue with `unstuck train --resume {} --epochs {}`",
+                    args.epochs,
+                    dir.display(),
+                    dir.display(),
+                    args.epochs
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn diverged_hint(error: CliError, optim: &str) -> CliError {
+    match error {
+        CliError::Train(TrainError::Diverged { step, what, .. }) => CliError::argument(
+            "--optim",
+            optim,
+            format!(
+                "training diverged at step {step}: the {what} is not finite; try a smaller learning rate or a warm-up schedule"
+            ),
+        ),
+        other => other,
+    }
 }
 
 pub(crate) fn run(args: TrainArgs) -> Result<()> {
     if args.epochs == 0 {
         return Err(CliError::argument("--epochs", "0", "must be at least 1"));
     }
-    let (record, checkpoint) = record_of(&args)?;
+    if args.checkpoint_every == 0 {
+        return Err(CliError::argument(
+            "--checkpoint-every",
+            "0",
+            "must be at least 1",
+        ));
+    }
+    check_out(&args)?;
+    let (record, committed) = record_of(&args)?;
     let out = args.out.as_deref().or(args.resume.as_deref());
+    let server = match (args.watch, out) {
+        (false, _) => None,
+        (true, Some(dir)) => Some(crate::view::start(dir, &args.serve)?),
+        (true, None) => {
+            return Err(CliError::argument(
+                "--watch",
+                "",
+                "needs --out (or --resume): the page reads the run folder",
+            ));
+        }
+    };
 
     let parts = data::load(&record.data, &record.data_options, record.run.seed)?;
     let model = specs::model(&record.model, &parts.train)?;
@@ -158,20 +263,20 @@ pub(crate) fn run(args: TrainArgs) -> Result<()> {
         checkpoint_path: None,
     };
     let model_ref: &dyn Model<f64> = model.as_ref();
-    let mut trainer = match checkpoint {
-        Some(checkpoint) => {
-            if checkpoint.next_epoch > args.epochs {
+    let mut trainer = match &committed {
+        Some(committed) => {
+            if committed.checkpoint.next_epoch >= args.epochs {
                 return Err(CliError::argument(
                     "--epochs",
                     &args.epochs.to_string(),
                     format!(
                         "the run in {} already has {} epochs",
                         args.resume.as_deref().unwrap_or(Path::new(".")).display(),
-                        checkpoint.next_epoch
+                        committed.checkpoint.next_epoch
                     ),
                 ));
             }
-            Trainer::resume(model_ref, optimizer, config, checkpoint)?
+            Trainer::resume(model_ref, optimizer, config, committed.checkpoint.clone())?
         }
         None => Trainer::new(
             model_ref,
@@ -180,22 +285,42 @@ pub(crate) fn run(args: TrainArgs) -> Result<()> {
             model_ref.init(record.run.seed),
         )?,
     };
-    match trainer.fit(&parts.train, parts.validation.as_ref()) {
-        Ok(_) => {}
-        Err(TrainError::Diverged { step, what, .. }) => {
-            return Err(CliError::argument(
-                "--optim",
-                &record.run.optim,
-                format!(
-                    "training diverged at step {step}: the {what} is not finite; try a smaller learning rate or a warm-up schedule"
-                ),
-            ));
+    let interrupts = out.map(|_| Interrupts::install()).transpose()?;
+    match (out, &interrupts) {
+        (Some(dir), Some(interrupts)) => {
+            let mut folder = open_folder(&args, dir, &record, committed.as_ref())?;
+            let trained = train_into(
+                &mut folder,
+                &mut trainer,
+                &parts,
+                model.as_ref(),
+                &args,
+                dir,
+                interrupts,
+            );
+            if let Err(error) = trained {
+                if !matches!(error, CliError::Interrupted { .. }) {
+                    folder.discard_if_empty();
+                }
+                return Err(diverged_hint(error, &record.run.optim));
+            }
         }
-        Err(other) => return Err(other.into()),
+        _ => {
+            trainer
+                .fit(&parts.train, parts.validation.as_ref())
+                .map_err(|error| diverged_hint(error.into(), &record.run.optim))?;
+        }
     }
-    print_summary(model.as_ref(), &trainer);
+    print_summary(model.as_ref(), &trainer)?;
     if let Some(dir) = out {
-        write_run(dir, model.as_ref(), &trainer, &record)?;
+        say(format_args!("wrote {}", dir.display()))?;
+    }
+    if let (Some(server), Some(interrupts)) = (server.filter(|_| args.keep_serving), interrupts) {
+        eprintln!("training done; serving {} until Ctrl-C", server.url());
+        // The run's signal handlers are installed: they end this wait, not the process.
+        while interrupts.received().is_none() {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
     }
     Ok(())
 }
