@@ -80,7 +80,7 @@ impl<'m, T: Element> Objective<'m, T> {
     /// # Panics
     /// If `theta` has the wrong length: [`Objective::gradient`] and friends check it.
     pub fn record(&self, tape: &Tape<T>, theta: Var) -> Var {
-        let x = tape.constant(self.x.clone());
+        let x = tape.constant_from(self.x.data(), self.x.dims());
         let logits = self.model.forward(tape, theta, x);
         self.loss.apply(tape, logits, &self.targets)
     }
@@ -112,8 +112,8 @@ impl<'m, T: Element> Objective<'m, T> {
     pub fn evaluate(&self, theta: &[T]) -> Result<Evaluation<T>, ModelError> {
         check_theta_len(self.model, theta.len())?;
         let tape = Tape::new();
-        let theta = tape.constant(Tensor::vector(theta.to_vec()));
-        let x = tape.constant(self.x.clone());
+        let theta = tape.constant_from(theta, &[theta.len()]);
+        let x = tape.constant_from(self.x.data(), self.x.dims());
         let logits = self.model.forward(&tape, theta, x);
         let loss = tape.scalar_value(self.loss.apply(&tape, logits, &self.targets));
         let accuracy = match &self.targets {
