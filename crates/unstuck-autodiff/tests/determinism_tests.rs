@@ -3,15 +3,9 @@
 mod common;
 
 use common::MlpProblem;
+use unstuck_test_support::threads::with_threads;
 use unstuck_autodiff::{Conv2dOptions, Curvature, Mask, Tape, Tensor, Var, gradient};
 
-fn with_threads<R: Send>(n: usize, f: impl FnOnce() -> R + Send) -> R {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(n)
-        .build()
-        .unwrap()
-        .install(f)
-}
 
 fn bits(xs: &[f64]) -> Vec<u64> {
     xs.iter().map(|x| x.to_bits()).collect()

@@ -1,5 +1,5 @@
 //! Convolutional, normalised and attention networks built from the tape's ops, against
-//! PyTorch's f64 answers (`tests/fixtures/layers/`, copied from the golden set): loss,
+//! PyTorch's f64 answers (`unstuck-test-support/fixtures/layers/`, copied from the golden set): loss,
 //! gradient, one Hessian-vector product and the Hessian's trace.
 //!
 //! Tolerance: 1e-12 relative to the largest entry, as the MLP goldens: PyTorch and we sum
@@ -8,9 +8,10 @@
 
 mod common;
 
-use common::{f64s, fixture, labels, max_rel_diff, norm_inf};
+use common::{fixture, max_rel_diff, norm_inf};
 use safetensors::SafeTensors;
 use unstuck_autodiff::{Conv2dOptions, Curvature, Mask, Tape, Tensor, Var};
+use unstuck_test_support::golden::{tensor_f64s as f64s, tensor_labels as labels};
 
 const TOL: f64 = 1e-12;
 

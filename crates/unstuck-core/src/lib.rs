@@ -1,11 +1,17 @@
 //! What every unstuck crate shares, and nothing else: the element type ([`Element`],
-//! `f32` or `f64`).
+//! `f32` or `f64`), the one spec-string grammar ([`spec`]), atomic file writes
+//! ([`write_atomic`]) and what a model is trained on ([`Batch`], [`Targets`]).
 //!
 //! This crate depends on no other crate of the workspace; every other crate may depend
 //! on it.
 
 #![warn(missing_docs)]
 
+mod atomic;
+mod batch;
 mod element;
+pub mod spec;
 
+pub use atomic::write_atomic;
+pub use batch::{Batch, BatchError, BatchTargets, Targets};
 pub use element::{DType, Element, ElementSlice, ElementSliceMut, ElementVec};

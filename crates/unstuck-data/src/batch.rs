@@ -9,8 +9,9 @@
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::dataset::{Dataset, Targets};
-use crate::element::Element;
+use unstuck_core::{Batch, BatchTargets, Element, Targets};
+
+use crate::dataset::Dataset;
 use crate::error::{DataError, Result};
 
 /// How to cut a dataset into mini-batches.
@@ -34,69 +35,6 @@ impl Default for BatchConfig {
             shuffle: true,
             seed: 0,
         }
-    }
-}
-
-/// The targets of one batch, borrowed from the iterator's buffers.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum BatchTargets<'b, T> {
-    /// One label per row.
-    Classes {
-        /// Labels of the batch's rows.
-        labels: &'b [usize],
-        /// The dataset's class count.
-        n_classes: usize,
-    },
-    /// `n_outputs` values per row, row-major.
-    Real {
-        /// Values of the batch's rows.
-        values: &'b [T],
-        /// Values per row.
-        n_outputs: usize,
-    },
-}
-
-/// One mini-batch: gathered features and targets, plus which dataset rows they are.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Batch<'b, T> {
-    features: &'b [T],
-    n_features: usize,
-    targets: BatchTargets<'b, T>,
-    indices: &'b [usize],
-}
-
-impl<'b, T: Copy> Batch<'b, T> {
-    /// Rows in this batch.
-    pub fn n_rows(&self) -> usize {
-        self.indices.len()
-    }
-
-    /// Features per row.
-    pub fn n_features(&self) -> usize {
-        self.n_features
-    }
-
-    /// Row-major `n_rows x n_features` features.
-    pub fn features(&self) -> &'b [T] {
-        self.features
-    }
-
-    /// The batch's targets.
-    pub fn targets(&self) -> BatchTargets<'b, T> {
-        self.targets
-    }
-
-    /// The labels, or `None` for real targets.
-    pub fn labels(&self) -> Option<&'b [usize]> {
-        match self.targets {
-            BatchTargets::Classes { labels, .. } => Some(labels),
-            BatchTargets::Real { .. } => None,
-        }
-    }
-
-    /// The dataset row index of each batch row.
-    pub fn indices(&self) -> &'b [usize] {
-        self.indices
     }
 }
 
@@ -231,12 +169,10 @@ impl<'a, T: Element> Batches<'a, T> {
                 }
             }
         };
-        Some(Batch {
-            features: &self.features[..rows.len() * d],
-            n_features: d,
-            targets,
-            indices: rows,
-        })
+        let batch = Batch::new(&self.features[..rows.len() * d], d, targets)
+            .and_then(|batch| batch.with_indices(rows))
+            .expect("rows gathered from a validated dataset fit together");
+        Some(batch)
     }
 }
 
@@ -312,7 +248,7 @@ mod tests {
         };
         let mut batches = Batches::new(&data, config).unwrap();
         let first = batches.next_batch().unwrap();
-        assert_eq!(first.indices(), &[0, 1]);
+        assert_eq!(first.indices(), Some(&[0, 1][..]));
         assert_eq!(first.features(), &[0.0, 1.0, 2.0, 3.0, 4.0, 5.0]);
         assert_eq!(first.labels(), Some(&[0, 1][..]));
     }

@@ -9,7 +9,7 @@ use flate2::read::GzDecoder;
 
 use crate::csv::{CsvOptions, CsvTask, parse_csv};
 use crate::dataset::Dataset;
-use crate::element::Element;
+use unstuck_core::Element;
 
 const DIGITS_CSV_GZ: &[u8] = include_bytes!("../data/digits.csv.gz");
 const BREAST_CANCER_CSV: &str = include_str!("../data/breast_cancer.csv");

@@ -8,9 +8,10 @@
 use std::borrow::Cow;
 use std::path::Path;
 
-use crate::dataset::{Dataset, Targets};
-use crate::element::Element;
+use crate::dataset::Dataset;
 use crate::error::{CsvErrorKind, DataError, Result};
+use unstuck_core::Element;
+use unstuck_core::Targets;
 
 /// Which column holds the label or target.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,84 +1,57 @@
 //! `Dataset`: row-major features plus class labels or real targets, validated once.
 
-use crate::element::Element;
+use unstuck_core::{Batch, Element, Targets};
+
 use crate::error::{DataError, Result};
 
-/// The targets of a dataset: one class label per row, or `n_outputs` real values per row.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Targets<T> {
-    /// Classification: `labels[i] < n_classes` for every row `i`.
-    Classes {
-        /// One label per row.
-        labels: Vec<usize>,
-        /// The number of classes (labels are `0..n_classes`).
-        n_classes: usize,
-    },
-    /// Regression: row-major `n_rows x n_outputs` values.
-    Real {
-        /// Row-major values, `n_outputs` per row.
-        values: Vec<T>,
-        /// Values per row.
-        n_outputs: usize,
-    },
-}
-
-impl<T: Element> Targets<T> {
-    /// Width of a model's output for these targets: `n_classes` (one logit per class)
-    /// or `n_outputs`.
-    pub fn n_outputs(&self) -> usize {
-        match self {
-            Targets::Classes { n_classes, .. } => *n_classes,
-            Targets::Real { n_outputs, .. } => *n_outputs,
+/// Checks targets against the row count: one label (below the class count) or
+/// `n_outputs` finite values per row.
+fn validate_targets<T: Element>(targets: &Targets<T>, n_rows: usize) -> Result<()> {
+    match targets {
+        Targets::Classes { labels, n_classes } => {
+            if *n_classes == 0 {
+                return Err(DataError::InvalidConfig {
+                    field: "n_classes",
+                    reason: "must be at least 1".into(),
+                });
+            }
+            if labels.len() != n_rows {
+                return Err(DataError::ShapeMismatch {
+                    what: "number of labels (one per row)",
+                    expected: n_rows,
+                    got: labels.len(),
+                });
+            }
+            match labels.iter().position(|&label| label >= *n_classes) {
+                Some(row) => Err(DataError::LabelOutOfRange {
+                    row,
+                    label: labels[row],
+                    n_classes: *n_classes,
+                }),
+                None => Ok(()),
+            }
         }
-    }
-
-    fn validate(&self, n_rows: usize) -> Result<()> {
-        match self {
-            Targets::Classes { labels, n_classes } => {
-                if *n_classes == 0 {
-                    return Err(DataError::InvalidConfig {
-                        field: "n_classes",
-                        reason: "must be at least 1".into(),
-                    });
-                }
-                if labels.len() != n_rows {
-                    return Err(DataError::ShapeMismatch {
-                        what: "number of labels (one per row)",
-                        expected: n_rows,
-                        got: labels.len(),
-                    });
-                }
-                match labels.iter().position(|&label| label >= *n_classes) {
-                    Some(row) => Err(DataError::LabelOutOfRange {
-                        row,
-                        label: labels[row],
-                        n_classes: *n_classes,
-                    }),
-                    None => Ok(()),
-                }
+        Targets::Real { values, n_outputs } => {
+            if *n_outputs == 0 {
+                return Err(DataError::InvalidConfig {
+                    field: "n_outputs",
+                    reason: "must be at least 1".into(),
+                });
             }
-            Targets::Real { values, n_outputs } => {
-                if *n_outputs == 0 {
-                    return Err(DataError::InvalidConfig {
-                        field: "n_outputs",
-                        reason: "must be at least 1".into(),
-                    });
-                }
-                let expected = n_rows
-                    .checked_mul(*n_outputs)
-                    .ok_or(DataError::InvalidConfig {
-                        field: "n_outputs",
-                        reason: format!("n_rows {n_rows} x n_outputs {n_outputs} overflows"),
-                    })?;
-                if values.len() != expected {
-                    return Err(DataError::ShapeMismatch {
-                        what: "number of real targets (n_rows x n_outputs)",
-                        expected,
-                        got: values.len(),
-                    });
-                }
-                check_finite("targets", values, *n_outputs)
+            let expected = n_rows
+                .checked_mul(*n_outputs)
+                .ok_or(DataError::InvalidConfig {
+                    field: "n_outputs",
+                    reason: format!("n_rows {n_rows} x n_outputs {n_outputs} overflows"),
+                })?;
+            if values.len() != expected {
+                return Err(DataError::ShapeMismatch {
+                    what: "number of real targets (n_rows x n_outputs)",
+                    expected,
+                    got: values.len(),
+                });
             }
+            check_finite("targets", values, *n_outputs)
         }
     }
 }
@@ -132,7 +105,7 @@ impl<T: Element> Dataset<T> {
             return Err(DataError::Empty { what: "dataset" });
         }
         check_finite("features", &features, n_features)?;
-        targets.validate(n_rows)?;
+        validate_targets(&targets, n_rows)?;
         Ok(Self {
             features,
             n_rows,
@@ -185,6 +158,23 @@ impl<T: Element> Dataset<T> {
     /// The targets.
     pub fn targets(&self) -> &Targets<T> {
         &self.targets
+    }
+
+    /// The whole dataset as one batch (what a full-batch loss is computed on).
+    ///
+    /// ```
+    /// let data = unstuck_data::generate::<f64>("xor:n=8")?.train;
+    /// let batch = data.as_batch();
+    /// assert_eq!((batch.n_rows(), batch.features()), (8, data.features()));
+    /// # Ok::<(), unstuck_data::DataError>(())
+    /// ```
+    pub fn as_batch(&self) -> Batch<'_, T> {
+        Batch::new(
+            &self.features,
+            self.n_features,
+            self.targets.as_batch_targets(),
+        )
+        .expect("a validated dataset's features and targets fit together")
     }
 
     /// The class labels, or `None` for real targets.
@@ -300,7 +290,7 @@ impl<T: Element> Dataset<T> {
             labels: new_labels,
             n_classes,
         };
-        targets.validate(self.n_rows)?;
+        validate_targets(&targets, self.n_rows)?;
         self.targets = targets;
         Ok(self)
     }

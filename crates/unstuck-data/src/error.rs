@@ -112,17 +112,10 @@ pub enum DataError {
         /// What is wrong there.
         kind: IdxErrorKind,
     },
-    /// A generator spec string such as `spirals:n=1000,noise=0.2` is malformed; the
-    /// position is a byte offset into the string.
-    #[error("spec {spec:?} at byte {position}: {kind}")]
-    Spec {
-        /// The whole spec string.
-        spec: String,
-        /// 0-based byte offset of the offending token.
-        position: usize,
-        /// What is wrong there.
-        kind: SpecErrorKind,
-    },
+    /// A generator spec string such as `spirals:n=1000,noise=0.2` does not parse, names
+    /// an unknown generator or gives a key it does not take.
+    #[error(transparent)]
+    Spec(#[from] unstuck_core::spec::SpecError),
 }
 
 /// What is wrong at a given place in a CSV file.
@@ -243,52 +236,6 @@ pub enum IdxErrorKind {
     Gzip {
         /// The decoder's message.
         message: String,
-    },
-}
-
-/// What is wrong at a given position of a generator spec string.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[non_exhaustive]
-pub enum SpecErrorKind {
-    /// The generator name is not known.
-    #[error("unknown generator {name:?} (known: {known})")]
-    UnknownGenerator {
-        /// The name given.
-        name: String,
-        /// The known names, comma separated.
-        known: &'static str,
-    },
-    /// The key is not known for this generator.
-    #[error("unknown key {key:?} for {generator} (known: {known})")]
-    UnknownKey {
-        /// The generator.
-        generator: &'static str,
-        /// The key given.
-        key: String,
-        /// The known keys, comma separated.
-        known: &'static str,
-    },
-    /// A `key=value` pair has no `=`.
-    #[error("expected key=value, got {token:?}")]
-    MissingEquals {
-        /// The token.
-        token: String,
-    },
-    /// A value does not parse or is out of range.
-    #[error("bad value {value:?} for {key}: {reason}")]
-    BadValue {
-        /// The key.
-        key: String,
-        /// The value text.
-        value: String,
-        /// Why it is rejected.
-        reason: String,
-    },
-    /// The same key appears twice.
-    #[error("key {key:?} given twice")]
-    DuplicateKey {
-        /// The key.
-        key: String,
     },
 }
 

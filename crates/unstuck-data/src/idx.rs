@@ -13,8 +13,8 @@ use std::path::Path;
 use flate2::read::MultiGzDecoder;
 
 use crate::dataset::Dataset;
-use crate::element::Element;
 use crate::error::{DataError, IdxErrorKind, Result};
+use unstuck_core::Element;
 
 /// Magic number of a `u8` image file with dimensions `n x rows x cols`.
 pub const IDX_IMAGES_MAGIC: u32 = 0x0000_0803;

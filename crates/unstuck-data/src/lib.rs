@@ -55,19 +55,18 @@ mod batch;
 mod bundled;
 mod csv;
 mod dataset;
-mod element;
 mod error;
 mod idx;
 mod split;
 mod standardize;
 mod synth;
 
-pub use batch::{Batch, BatchConfig, BatchTargets, Batches};
+pub use batch::{BatchConfig, Batches};
 pub use bundled::{BREAST_CANCER_CLASSES, breast_cancer, digits};
 pub use csv::{Column, CsvOptions, CsvTask, load_csv, parse_csv};
-pub use dataset::{Dataset, Targets};
-pub use element::Element;
-pub use error::{CsvErrorKind, DataError, IdxErrorKind, Result, SpecErrorKind};
+pub use dataset::Dataset;
+pub use error::{CsvErrorKind, DataError, IdxErrorKind, Result};
+// Defined in unstuck-core, shared with the model crate; named here where datasets are made.
 pub use idx::{
     IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, IdxImages, IdxOptions, load_idx, parse_idx,
     parse_idx_images, parse_idx_labels,
@@ -76,7 +75,8 @@ pub use split::{Split, SplitConfig, SplitIndices, split, split_indices};
 pub use standardize::Standardizer;
 pub use synth::{
     BlobsConfig, CirclesConfig, CovariateShiftConfig, DenseLayer, GENERATOR_NAMES, Generated,
-    GeneratorSpec, LabelNoiseConfig, ShiftedData, SineConfig, Spec, SpiralsConfig, Teacher,
+    Generator, GeneratorSpec, LabelNoiseConfig, ShiftedData, SineConfig, SpiralsConfig, Teacher,
     TeacherConfig, TeacherStudentConfig, TeacherTarget, XorConfig, blobs, circles, covariate_shift,
-    flip_labels, generate, sine, spirals, teacher_student, xor,
+    flip_labels, generate, generator_keys, sine, spirals, teacher_student, xor,
 };
+pub use unstuck_core::{Batch, BatchTargets, Element, Targets};

@@ -2,8 +2,8 @@
 
 use crate::batch::shuffle;
 use crate::dataset::Dataset;
-use crate::element::Element;
 use crate::error::{DataError, Result};
+use unstuck_core::Element;
 
 /// How to split: the validation and test fractions (train gets the rest), the seed, and
 /// whether each class is split separately.

@@ -1,9 +1,9 @@
 //! Feature standardisation: fitted on the training part, applied to every part.
 
 use crate::dataset::{Dataset, check_finite};
-use crate::element::Element;
 use crate::error::{DataError, Result};
 use crate::split::Split;
+use unstuck_core::Element;
 
 /// Per-feature mean and scale, so that `(x - mean) / scale` has mean 0 and standard
 /// deviation 1 on the data it was fitted on.

@@ -30,7 +30,7 @@ fn check_epoch<T: Element>(
     batches.start_epoch(epoch);
     let mut rows = Vec::new();
     while let Some(batch) = batches.next_batch() {
-        for (position, &row) in batch.indices().iter().enumerate() {
+        for (position, &row) in batch.indices().unwrap().iter().enumerate() {
             let d = data.n_features();
             assert_eq!(
                 &batch.features()[position * d..(position + 1) * d],
@@ -49,7 +49,7 @@ fn check_epoch<T: Element>(
                 _ => panic!("batch targets of the wrong kind"),
             }
         }
-        rows.extend_from_slice(batch.indices());
+        rows.extend_from_slice(batch.indices().unwrap());
     }
     rows
 }

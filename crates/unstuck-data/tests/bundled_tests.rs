@@ -33,7 +33,12 @@ fn check_bundled<T: Element>(
     assert_eq!((data.n_rows(), data.n_features()), shape);
     assert_eq!(data.n_classes(), Some(class_counts.len()));
     assert_eq!(data.class_counts().as_deref(), Some(class_counts));
-    assert_eq!(checksum(data), expected_checksum, "checksum of {}", T::NAME);
+    assert_eq!(
+        checksum(data),
+        expected_checksum,
+        "checksum of {}",
+        T::DTYPE
+    );
 }
 
 #[test]

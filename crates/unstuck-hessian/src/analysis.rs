@@ -5,7 +5,7 @@ use crate::classify::{
 };
 use crate::dense::{DenseHessian, full_hessian};
 use crate::error::{HessianError, check_finite, check_len};
-use crate::objective::{Objective, check_point};
+use crate::surface::{LossSurface, check_point};
 use crate::vector::norm;
 
 /// The most negative eigenvalue and its unit eigenvector: the lecture's way out of a saddle.
@@ -86,7 +86,7 @@ pub fn analyze_dense(
 /// assert_eq!(res.escape.unwrap().direction, vec![0.0, 1.0]);
 /// # Ok::<(), unstuck_hessian::HessianError>(())
 /// ```
-pub fn analyze_critical_point<F: Objective + ?Sized>(
+pub fn analyze_critical_point<F: LossSurface + ?Sized>(
     obj: &F,
     theta: &[f64],
     tolerances: ClassifyTolerances,

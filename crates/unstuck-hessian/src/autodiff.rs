@@ -1,5 +1,5 @@
 //! The bridge to `unstuck-autodiff`: its `Curvature` is an [`HvpOperator`], a tape closure
-//! is an [`Objective`]. The only file that names the autodiff crate.
+//! is a [`LossSurface`]. The only file that names the autodiff crate.
 
 use unstuck_autodiff::{AutodiffError, Curvature, Tape, Tensor, Var};
 
@@ -7,8 +7,8 @@ use crate::analysis::{CriticalPointAnalysis, analyze_critical_point};
 use crate::classify::ClassifyTolerances;
 use crate::dense::{DenseHessian, full_hessian};
 use crate::error::{HessianError, check_len};
-use crate::objective::{Objective, check_point};
 use crate::operator::HvpOperator;
+use crate::surface::{LossSurface, check_point};
 
 /// The recorded Hessian of a tape function: `H·V` is `Curvature::hvp_block`, which spreads
 /// the vectors over rayon's threads and is bit-identical for any thread count.
@@ -24,11 +24,11 @@ impl HvpOperator for Curvature<f64> {
     }
 }
 
-/// A loss written with tape ops, `f(&tape, theta) -> scalar`, as an [`Objective`].
+/// A loss written with tape ops, `f(&tape, theta) -> scalar`, as a [`LossSurface`].
 ///
 /// # Example
 /// ```
-/// use unstuck_hessian::{Objective, TapeObjective};
+/// use unstuck_hessian::{LossSurface, TapeObjective};
 /// // The lecture's L(w1, w2) = (1 - w1 w2)^2.
 /// let loss = TapeObjective::new(2, |tape: &unstuck_autodiff::Tape<f64>, w| {
 ///     let w1 = tape.slice(w, 0, 1);
@@ -60,7 +60,7 @@ impl<F: Fn(&Tape<f64>, Var) -> Var> TapeObjective<F> {
     }
 }
 
-impl<F: Fn(&Tape<f64>, Var) -> Var> Objective for TapeObjective<F> {
+impl<F: Fn(&Tape<f64>, Var) -> Var> LossSurface for TapeObjective<F> {
     fn dim(&self) -> usize {
         self.dim
     }

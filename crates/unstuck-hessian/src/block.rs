@@ -2,11 +2,9 @@
 
 use std::ops::Range;
 
-use crate::dense::full_hessian;
 use crate::error::{HessianError, check_len};
-use crate::lanczos::{LanczosConfig, SpectrumEnd, lanczos};
 use crate::operator::HvpOperator;
-use crate::trace::{TraceConfig, hutch_plus_plus_trace};
+use crate::summary::{SpectrumMethod, SpectrumPolicy, summarize};
 
 /// A named range of parameter indices, e.g. `("layers.0.weight", 0..48)`.
 ///
@@ -112,69 +110,35 @@ pub struct BlockSummary {
     pub n_hvp: usize,
 }
 
-/// Settings for [`block_summaries`].
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct BlockSummaryConfig {
-    /// Blocks up to this size are assembled densely (exact); larger ones go matrix-free.
-    pub dense_max_dim: usize,
-    /// Lanczos settings for large blocks (`k` and `end` are overridden: 1, both ends).
-    pub lanczos: LanczosConfig,
-    /// Hutch++ settings for large blocks.
-    pub trace: TraceConfig,
-}
-
-impl Default for BlockSummaryConfig {
-    fn default() -> Self {
-        Self {
-            dense_max_dim: 512,
-            lanczos: LanczosConfig::default(),
-            trace: TraceConfig::default(),
-        }
-    }
-}
-
 /// Extreme eigenvalues and trace of each block's diagonal Hessian block: which layer is
-/// sharp, which one holds the negative curvature.
+/// sharp, which one holds the negative curvature. Each block is [`summarize`]d under
+/// `policy` (dense up to its size limit, Lanczos and Hutch++ above), with one eigenvalue
+/// at each end and always a trace.
 pub fn block_summaries<O: HvpOperator + ?Sized>(
     op: &O,
     blocks: &[ParamBlock],
-    config: BlockSummaryConfig,
+    policy: &SpectrumPolicy,
 ) -> Result<Vec<BlockSummary>, HessianError> {
+    let policy = SpectrumPolicy {
+        k: 1,
+        trace: Some(policy.trace.unwrap_or_default()),
+        lowest_vector: false,
+        ..*policy
+    };
     blocks
         .iter()
         .map(|block| {
-            let restricted = BlockOperator::new(op, block)?;
-            let dim = restricted.dim();
-            if dim <= config.dense_max_dim {
-                let h = full_hessian(&restricted)?;
-                let values = h.eigenvalues()?;
-                Ok(BlockSummary {
-                    name: block.name.clone(),
-                    dim,
-                    max_eigenvalue: values[dim - 1],
-                    min_eigenvalue: values[0],
-                    trace: h.trace(),
-                    exact: true,
-                    n_hvp: dim,
-                })
-            } else {
-                let lanczos_config = LanczosConfig {
-                    k: 1,
-                    end: SpectrumEnd::Both,
-                    ..config.lanczos
-                };
-                let extremes = lanczos(&restricted, lanczos_config)?;
-                let trace = hutch_plus_plus_trace(&restricted, config.trace)?;
-                Ok(BlockSummary {
-                    name: block.name.clone(),
-                    dim,
-                    max_eigenvalue: extremes.largest[0].value,
-                    min_eigenvalue: extremes.smallest[0].value,
-                    trace: trace.estimate,
-                    exact: false,
-                    n_hvp: extremes.n_hvp + trace.n_hvp,
-                })
-            }
+            let summary = summarize(&BlockOperator::new(op, block)?, &policy)?;
+            let trace = summary.trace.expect("the policy asks for a trace");
+            Ok(BlockSummary {
+                name: block.name.clone(),
+                dim: summary.dim,
+                max_eigenvalue: summary.largest[0],
+                min_eigenvalue: summary.smallest[0],
+                trace: trace.estimate,
+                exact: summary.method == SpectrumMethod::Dense,
+                n_hvp: summary.n_hvp,
+            })
         })
         .collect()
 }
@@ -182,19 +146,10 @@ pub fn block_summaries<O: HvpOperator + ?Sized>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::operator::DenseOperator;
-
-    fn op(n: usize) -> DenseOperator {
-        DenseOperator::from_fn(n, |i, j| {
-            let (a, b) = (i.min(j), i.max(j));
-            if i == j {
-                i as f64 - 20.0
-            } else {
-                0.05 * (((a * 3 + b) % 5) as f64 - 2.0)
-            }
-        })
-        .unwrap()
-    }
+    use crate::dense::full_hessian;
+    use crate::lanczos::LanczosConfig;
+    use crate::operator::tests::coupled_diagonal as op;
+    use crate::trace::TraceConfig;
 
     #[test]
     fn block_operator_is_the_diagonal_block() {
@@ -213,18 +168,25 @@ mod tests {
     fn dense_and_matrix_free_summaries_agree() {
         let full = op(60);
         let blocks = [ParamBlock::new("a", 0..30), ParamBlock::new("b", 30..60)];
-        let exact = block_summaries(&full, &blocks, BlockSummaryConfig::default()).unwrap();
+        let policy = SpectrumPolicy {
+            lanczos: LanczosConfig {
+                tol: 1e-10,
+                ..LanczosConfig::default()
+            },
+            ..SpectrumPolicy::default()
+        };
+        let exact = block_summaries(&full, &blocks, &policy).unwrap();
         let free = block_summaries(
             &full,
             &blocks,
-            BlockSummaryConfig {
+            &SpectrumPolicy {
                 dense_max_dim: 0,
-                trace: TraceConfig {
+                trace: Some(TraceConfig {
                     n_hvp: 90,
                     block: 30,
                     seed: 1,
-                },
-                ..Default::default()
+                }),
+                ..policy
             },
         )
         .unwrap();

@@ -34,22 +34,33 @@ impl Default for ClassifyTolerances {
 }
 
 /// What kind of point the second-order test says we are at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+///
+/// Serialised (and displayed) as the snake-case name of [`CriticalPointKind::as_str`],
+/// everywhere; the CamelCase names are accepted when reading, for files written before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum CriticalPointKind {
     /// The gradient is not zero: not a critical point at all.
+    #[serde(alias = "NotCritical")]
     NotCritical,
     /// All eigenvalues positive: a strict local minimum.
+    #[serde(alias = "StrictLocalMin")]
     StrictLocalMin,
     /// All eigenvalues negative: a strict local maximum.
+    #[serde(alias = "StrictLocalMax")]
     StrictLocalMax,
     /// At least one positive and one negative eigenvalue: a saddle, whatever the zeros.
+    #[serde(alias = "Saddle")]
     Saddle,
     /// No negative eigenvalue, some zero: leans towards a minimum, but higher-order terms
     /// decide (a valley floor, or a saddle hidden in the flat directions).
+    #[serde(alias = "DegeneratePsd")]
     DegeneratePsd,
     /// No positive eigenvalue, some zero: leans towards a maximum.
+    #[serde(alias = "DegenerateNsd")]
     DegenerateNsd,
     /// Every eigenvalue is zero: the second-order test says nothing.
+    #[serde(alias = "DegenerateFlat")]
     DegenerateFlat,
 }
 
@@ -190,6 +201,32 @@ pub fn minimum_ratio(eigenvalues: &[f64], eigenvalue_rel: f64) -> Result<f64, He
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kinds_serialise_as_their_snake_case_name_and_read_both_spellings() {
+        use CriticalPointKind::*;
+        for kind in [
+            NotCritical,
+            StrictLocalMin,
+            StrictLocalMax,
+            Saddle,
+            DegeneratePsd,
+            DegenerateNsd,
+            DegenerateFlat,
+        ] {
+            let json = serde_json::to_string(&kind).unwrap();
+            assert_eq!(json, format!("\"{}\"", kind.as_str()));
+            assert_eq!(
+                serde_json::from_str::<CriticalPointKind>(&json).unwrap(),
+                kind
+            );
+            let old = format!("\"{kind:?}\"");
+            assert_eq!(
+                serde_json::from_str::<CriticalPointKind>(&old).unwrap(),
+                kind
+            );
+        }
+    }
 
     fn kind(eigs: &[f64]) -> CriticalPointKind {
         classify_spectrum(eigs, 1e-10).unwrap()

@@ -100,6 +100,24 @@ pub enum HessianError {
 }
 
 /// Returns the first non-finite entry of `xs` as an error naming `what`.
+/// Checks a request for `k` eigenpairs of a `dim`-dimensional operator: a non-empty
+/// operator, and `1 <= k <= dim`.
+pub(crate) fn check_eigenpairs(op: &'static str, k: usize, dim: usize) -> Result<(), HessianError> {
+    if dim == 0 {
+        return Err(HessianError::EmptyOperator { op });
+    }
+    if k == 0 {
+        return Err(HessianError::InvalidConfig {
+            field: "k",
+            reason: "must be at least 1".into(),
+        });
+    }
+    if k > dim {
+        return Err(HessianError::TooManyEigenpairs { op, k, dim });
+    }
+    Ok(())
+}
+
 pub(crate) fn check_finite(what: &'static str, xs: &[f64]) -> Result<(), HessianError> {
     match xs.iter().position(|x| !x.is_finite()) {
         Some(index) => Err(HessianError::NonFinite { what, index }),

@@ -2,7 +2,7 @@
 
 use crate::error::{HessianError, check_finite, check_len};
 use crate::lanczos::{LanczosConfig, SpectrumEnd, lanczos};
-use crate::objective::{Objective, check_point};
+use crate::surface::{LossSurface, check_point};
 use crate::vector::{axpy, dot, norm};
 
 /// Settings for [`escape_step`].
@@ -69,7 +69,7 @@ pub struct EscapeStep {
 /// assert!(step.loss_after < 1.0);
 /// # Ok::<(), unstuck_hessian::HessianError>(())
 /// ```
-pub fn escape_step<F: Objective + ?Sized>(
+pub fn escape_step<F: LossSurface + ?Sized>(
     obj: &F,
     theta: &[f64],
     direction: &[f64],
@@ -147,7 +147,7 @@ pub fn escape_step<F: Objective + ?Sized>(
 ///
 /// Errors with [`HessianError::NoNegativeCurvature`] when the smallest eigenvalue is not
 /// negative, i.e. there is no saddle to escape.
-pub fn escape_saddle<F: Objective + ?Sized>(
+pub fn escape_saddle<F: LossSurface + ?Sized>(
     obj: &F,
     theta: &[f64],
     lanczos_config: LanczosConfig,
@@ -175,10 +175,10 @@ pub fn escape_saddle<F: Objective + ?Sized>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::objective::ExplicitObjective;
+    use crate::surface::ExplicitObjective;
 
     /// f = x^2 - y^2 + y^4: a saddle at 0 with minima at y = ±1/sqrt(2), f = -1/4.
-    fn saddle_with_floor() -> impl Objective {
+    fn saddle_with_floor() -> impl LossSurface {
         ExplicitObjective::new(
             2,
             |w: &[f64]| {

@@ -2,7 +2,7 @@
 
 use rand_chacha::ChaCha8Rng;
 
-use crate::error::HessianError;
+use crate::error::{HessianError, check_eigenpairs};
 use crate::operator::{HvpOperator, apply_checked};
 use crate::tridiag::Tridiagonal;
 use crate::vector::{axpy, dot, gaussian, norm, normalize_sign, orthogonalize, rng, scale};
@@ -206,22 +206,7 @@ pub struct LanczosResult {
 }
 
 fn validate(dim: usize, config: &LanczosConfig) -> Result<(), HessianError> {
-    if dim == 0 {
-        return Err(HessianError::EmptyOperator { op: "lanczos" });
-    }
-    if config.k == 0 {
-        return Err(HessianError::InvalidConfig {
-            field: "k",
-            reason: "must be at least 1".into(),
-        });
-    }
-    if config.k > dim {
-        return Err(HessianError::TooManyEigenpairs {
-            op: "lanczos",
-            k: config.k,
-            dim,
-        });
-    }
+    check_eigenpairs("lanczos", config.k, dim)?;
     if !(config.tol > 0.0 && config.tol.is_finite()) {
         return Err(HessianError::InvalidConfig {
             field: "tol",

@@ -11,11 +11,13 @@
 //! * Matrix-free, all seeded: [`lanczos`] (both ends, full reorthogonalisation),
 //!   [`power_iteration`] (PyHessian's baseline), [`hutchinson_trace`] and
 //!   [`hutch_plus_plus_trace`], [`spectral_density`] (stochastic Lanczos quadrature).
-//! * Moving the point ([`Objective`]): [`escape_step`] / [`escape_saddle`],
+//! * [`summarize`] under a [`SpectrumPolicy`]: the one choice between the two (dense up to
+//!   [`DENSE_MAX_DIM`], Lanczos above), with one tolerance for Ritz values.
+//! * Moving the point ([`LossSurface`]): [`escape_step`] / [`escape_saddle`],
 //!   [`refine_critical_point`], [`epsilon_sharpness`]; and [`lambda_max`].
 //!
 //! * From `unstuck-autodiff`: `Curvature<f64>` is an [`HvpOperator`], [`TapeObjective`]
-//!   turns a tape closure `Fn(&Tape<f64>, Var) -> Var` into an [`Objective`], and
+//!   turns a tape closure `Fn(&Tape<f64>, Var) -> Var` into a [`LossSurface`], and
 //!   [`hessian_of`] / [`analyze_tape_function`] do the dense path in one call.
 //!
 //! Everything is `f64`: this is where precision is the point.
@@ -31,18 +33,19 @@ mod eigen;
 mod error;
 mod escape;
 mod lanczos;
-mod objective;
 mod operator;
 mod power;
 mod refine;
 mod sharpness;
+mod summary;
+mod surface;
 mod trace;
 mod tridiag;
 mod vector;
 
 pub use analysis::{CriticalPointAnalysis, EscapeDirection, analyze_critical_point, analyze_dense};
 pub use autodiff::{TapeObjective, analyze_tape_function, hessian_of};
-pub use block::{BlockOperator, BlockSummary, BlockSummaryConfig, ParamBlock, block_summaries};
+pub use block::{BlockOperator, BlockSummary, ParamBlock, block_summaries};
 pub use classify::{
     ClassifyTolerances, CriticalPointKind, SignCounts, classify_critical_point, classify_spectrum,
     minimum_ratio, sign_counts,
@@ -55,9 +58,13 @@ pub use eigen::SymmetricEigen;
 pub use error::HessianError;
 pub use escape::{EscapeConfig, EscapeStep, escape_saddle, escape_step};
 pub use lanczos::{EigenPair, LanczosConfig, LanczosResult, SpectrumEnd, lanczos};
-pub use objective::{ExplicitObjective, Objective};
 pub use operator::{DenseOperator, HvpOperator, apply_checked};
 pub use power::{PowerConfig, PowerPair, PowerResult, power_iteration};
 pub use refine::{RefineConfig, Refinement, refine_critical_point};
 pub use sharpness::{EpsilonSharpness, SharpnessConfig, epsilon_sharpness, lambda_max};
+pub use summary::{
+    DENSE_MAX_DIM, LANCZOS_TOL, RITZ_ZERO_REL, SpectrumMethod, SpectrumPolicy, SpectrumSummary,
+    summarize,
+};
+pub use surface::{ExplicitObjective, LossSurface};
 pub use trace::{TraceConfig, TraceEstimate, hutch_plus_plus_trace, hutchinson_trace};

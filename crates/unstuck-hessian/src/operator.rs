@@ -124,8 +124,22 @@ impl HvpOperator for DenseOperator {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// A symmetric test matrix with diagonal `i - 20` and small couplings: eigenvalues of
+    /// both signs, each near its diagonal entry.
+    pub(crate) fn coupled_diagonal(n: usize) -> DenseOperator {
+        DenseOperator::from_fn(n, |i, j| {
+            let (a, b) = (i.min(j), i.max(j));
+            if i == j {
+                i as f64 - 20.0
+            } else {
+                0.05 * (((a * 3 + b) % 5) as f64 - 2.0)
+            }
+        })
+        .unwrap()
+    }
 
     #[test]
     fn dense_operator_multiplies_a_block() {

@@ -1,6 +1,6 @@
 //! PyHessian's power iteration: the baseline the Lanczos tools are measured against.
 
-use crate::error::HessianError;
+use crate::error::{HessianError, check_eigenpairs};
 use crate::operator::{HvpOperator, apply_checked};
 use crate::vector::{axpy, dot, gaussian, norm, normalize_sign, rng, scale};
 
@@ -63,22 +63,11 @@ pub fn power_iteration<O: HvpOperator + ?Sized>(
     config: PowerConfig,
 ) -> Result<PowerResult, HessianError> {
     let dim = op.dim();
-    if dim == 0 {
-        return Err(HessianError::EmptyOperator {
-            op: "power_iteration",
-        });
-    }
-    if config.k == 0 || config.max_iter == 0 {
+    check_eigenpairs("power_iteration", config.k, dim)?;
+    if config.max_iter == 0 {
         return Err(HessianError::InvalidConfig {
-            field: "k/max_iter",
+            field: "max_iter",
             reason: "must be at least 1".into(),
-        });
-    }
-    if config.k > dim {
-        return Err(HessianError::TooManyEigenpairs {
-            op: "power_iteration",
-            k: config.k,
-            dim,
         });
     }
     let mut rng = rng(config.seed);

@@ -1,8 +1,8 @@
 //! Newton-style refinement toward a nearby critical point (of any kind, saddles included).
 
 use crate::error::HessianError;
-use crate::objective::{Objective, check_point};
 use crate::operator::{HvpOperator, apply_checked};
+use crate::surface::{LossSurface, check_point};
 use crate::vector::{axpy, dot, norm};
 
 /// Settings for [`refine_critical_point`].
@@ -61,7 +61,7 @@ pub struct Refinement {
 /// would slide off. The step is accepted only if `||g||` falls; otherwise `mu` grows
 /// fourfold (a shorter step, closer to gradient descent on `||g||^2`), and after a success
 /// `mu` shrinks threefold. Every accepted step therefore lowers the gradient norm.
-pub fn refine_critical_point<F: Objective + ?Sized>(
+pub fn refine_critical_point<F: LossSurface + ?Sized>(
     obj: &F,
     theta: &[f64],
     config: RefineConfig,
@@ -178,9 +178,9 @@ fn conjugate_gradient(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::objective::ExplicitObjective;
+    use crate::surface::ExplicitObjective;
 
-    fn lecture_loss() -> impl Objective {
+    fn lecture_loss() -> impl LossSurface {
         ExplicitObjective::new(
             2,
             |w: &[f64]| {

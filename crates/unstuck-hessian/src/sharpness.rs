@@ -4,8 +4,8 @@ use rand::Rng;
 
 use crate::error::HessianError;
 use crate::lanczos::{EigenPair, LanczosConfig, SpectrumEnd, lanczos};
-use crate::objective::{Objective, check_point};
 use crate::operator::HvpOperator;
+use crate::surface::{LossSurface, check_point};
 use crate::vector::rng;
 
 /// `lambda_max`, the largest eigenvalue of the Hessian, and its eigenvector, by Lanczos.
@@ -71,7 +71,7 @@ pub struct EpsilonSharpness {
     pub sharpness: f64,
     /// The perturbation that reached `max_loss`.
     pub delta: Vec<f64>,
-    /// Objective evaluations (value and gradient) used.
+    /// Loss evaluations (value and gradient) used.
     pub n_evals: usize,
 }
 
@@ -88,7 +88,7 @@ pub struct EpsilonSharpness {
 /// from `delta = 0` and from `n_random_starts` seeded uniform points in the box, keeping the
 /// best value seen (an ascent finds a lower bound of the true maximum; more starts and steps
 /// tighten it). Keskar et al. used L-BFGS-B for the same inner problem.
-pub fn epsilon_sharpness<F: Objective + ?Sized>(
+pub fn epsilon_sharpness<F: LossSurface + ?Sized>(
     obj: &F,
     theta: &[f64],
     config: SharpnessConfig,
@@ -160,10 +160,10 @@ pub fn epsilon_sharpness<F: Objective + ?Sized>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::objective::ExplicitObjective;
     use crate::operator::DenseOperator;
+    use crate::surface::ExplicitObjective;
 
-    fn quadratic(diag: Vec<f64>) -> impl Objective {
+    fn quadratic(diag: Vec<f64>) -> impl LossSurface {
         let d2 = diag.clone();
         let n = diag.len();
         ExplicitObjective::new(

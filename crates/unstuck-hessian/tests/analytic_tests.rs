@@ -7,7 +7,7 @@ use common::{floats, json, lecture_loss, matrix, mlp_logits};
 use serde_json::Value;
 use unstuck_autodiff::{Tape, Tensor, Var};
 use unstuck_hessian::{
-    ClassifyTolerances, CriticalPointAnalysis, EscapeConfig, LanczosConfig, Objective,
+    ClassifyTolerances, CriticalPointAnalysis, EscapeConfig, LanczosConfig, LossSurface,
     TapeObjective, analyze_critical_point, escape_saddle, escape_step, hessian_of,
 };
 
@@ -107,7 +107,7 @@ fn rosenbrock_at_every_golden_point() {
 /// Eigenvectors against golden `eigenvectors_list` (row j = eigenvector j, largest entry
 /// positive), for eigenvalues separated by more than 1e-6 relative from the others (in a
 /// cluster the basis is arbitrary), to 1e-10: the error is ~eps * ||H|| / gap.
-fn check_eigenvectors<F: Objective>(f: &F, golden: &Value, label: &str) {
+fn check_eigenvectors<F: LossSurface>(f: &F, golden: &Value, label: &str) {
     let theta = floats(golden.get("point").unwrap_or(&golden["theta"]));
     let curvature = f.curvature(&theta).unwrap();
     let eigen = unstuck_hessian::full_hessian(&*curvature)

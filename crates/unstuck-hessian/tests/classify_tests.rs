@@ -6,7 +6,7 @@ mod common;
 use unstuck_autodiff::{AutodiffError, Tape, Var};
 use unstuck_hessian::{
     BlockOperator, ClassifyTolerances, CriticalPointKind, DenseOperator, HessianError,
-    LanczosConfig, Objective, ParamBlock, PowerConfig, SpectrumEnd, TapeObjective,
+    LanczosConfig, LossSurface, ParamBlock, PowerConfig, SpectrumEnd, TapeObjective,
     analyze_critical_point, analyze_tape_function, hessian_of, lanczos, power_iteration,
 };
 

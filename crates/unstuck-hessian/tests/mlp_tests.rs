@@ -5,8 +5,8 @@ mod common;
 
 use common::{Solved, max_rel_diff, p100, p1000};
 use unstuck_hessian::{
-    BlockSummaryConfig, ClassifyTolerances, DensityGrid, EscapeConfig, LanczosConfig, SlqConfig,
-    SpectrumEnd, TapeObjective, TraceConfig, analyze_dense, apply_checked, block_summaries,
+    ClassifyTolerances, DensityGrid, EscapeConfig, LanczosConfig, SlqConfig, SpectrumEnd,
+    SpectrumPolicy, TapeObjective, TraceConfig, analyze_dense, apply_checked, block_summaries,
     classify_critical_point, escape_saddle, full_hessian, hutch_plus_plus_trace, hutchinson_trace,
     lanczos, sign_counts, spectral_density,
 };
@@ -268,7 +268,7 @@ fn per_layer_blocks_match_the_dense_sub_blocks() {
     let blocks = common::mlp_blocks(&solved.problem.widths);
     assert_eq!(blocks.last().unwrap().range.end, solved.curvature.dim());
     let summaries =
-        block_summaries(&solved.curvature, &blocks, BlockSummaryConfig::default()).unwrap();
+        block_summaries(&solved.curvature, &blocks, &SpectrumPolicy::default()).unwrap();
     for (block, summary) in blocks.iter().zip(&summaries) {
         let n = block.range.len();
         let sub: Vec<f64> = block
@@ -375,7 +375,7 @@ fn p100_epsilon_sharpness_is_bounded_by_the_taylor_model() {
         .zip(&problem.gradient)
         .map(|((t, r), g)| t + r * g.signum())
         .collect();
-    let corner_loss = unstuck_hessian::Objective::value(&objective, &corner).unwrap();
+    let corner_loss = unstuck_hessian::LossSurface::value(&objective, &corner).unwrap();
     assert!(
         res.max_loss >= corner_loss - 1e-12,
         "{} < {corner_loss}",

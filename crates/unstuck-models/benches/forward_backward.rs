@@ -25,8 +25,12 @@ fn bench_mlp(c: &mut Criterion, spec: &str, batch_size: usize) {
     let theta: Vec<f64> = mlp.init(0);
     let widths = mlp.widths();
     let (x, y) = batch(batch_size, widths[0], widths[widths.len() - 1], 1);
-    let objective = Objective::new(&mlp, x.clone(), Targets::Labels(y), Loss::CrossEntropy)
-        .expect("valid batch");
+    let targets = Targets::Classes {
+        labels: y,
+        n_classes: widths[widths.len() - 1],
+    };
+    let objective =
+        Objective::new(&mlp, x.clone(), targets, Loss::CrossEntropy).expect("valid batch");
     let mut group = c.benchmark_group(format!("{spec} batch {batch_size}"));
     group.sample_size(20);
     group.bench_function("logits", |b| {

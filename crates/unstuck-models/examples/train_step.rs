@@ -38,7 +38,11 @@ fn main() -> Result<(), ModelError> {
 
     let mut theta: Vec<f64> = mlp.init(0);
     let (x, y) = two_blobs(32, 1);
-    let objective = Objective::new(&mlp, x, Targets::Labels(y), Loss::CrossEntropy)?;
+    let targets = Targets::Classes {
+        labels: y,
+        n_classes: 2,
+    };
+    let objective = Objective::new(&mlp, x, targets, Loss::CrossEntropy)?;
 
     let (loss, gradient) = objective.gradient(&theta)?;
     let norm = gradient.iter().map(|g| g * g).sum::<f64>().sqrt();

@@ -12,17 +12,8 @@ use unstuck_autodiff::AutodiffError;
 #[non_exhaustive]
 pub enum ModelError {
     /// A model spec string does not parse.
-    #[error("model spec {spec:?}: at byte {position}: expected {expected}, found {found}")]
-    Spec {
-        /// The whole spec string.
-        spec: String,
-        /// Byte offset of the first character that does not fit.
-        position: usize,
-        /// What the grammar allows there.
-        expected: String,
-        /// What is there instead (`end of input` at the end).
-        found: String,
-    },
+    #[error(transparent)]
+    Spec(#[from] unstuck_core::spec::SpecError),
     /// An architecture needs at least an input and an output width.
     #[error("an MLP needs at least 2 widths (input and output), got {got}")]
     TooFewWidths {

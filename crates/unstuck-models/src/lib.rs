@@ -14,7 +14,7 @@
 //! let theta: Vec<f64> = mlp.init(42);
 //! assert_eq!(theta.len(), mlp.n_params());
 //! let x = Tensor::matrix((0..8).map(|i| i as f64 / 8.0).collect(), 2, 4).unwrap();
-//! let objective = Objective::new(&mlp, x, Targets::Labels(vec![0, 2]), Loss::CrossEntropy).unwrap();
+//! let objective = Objective::new(&mlp, x, Targets::Classes { labels: vec![0, 2], n_classes: 3 }, Loss::CrossEntropy).unwrap();
 //! let (loss, gradient) = objective.gradient(&theta).unwrap();
 //! assert!(loss.is_finite() && gradient.iter().all(|g| g.is_finite()));
 //! ```
@@ -38,8 +38,10 @@ pub use error::ModelError;
 pub use init::{Init, InitDistribution};
 pub use layout::{LayerBlock, ParamSpec, layer_blocks};
 pub use linear::Linear;
-pub use loss::{Loss, Targets, accuracy};
+pub use loss::{Loss, accuracy};
+// The targets are core's, shared with the data crate.
 pub use mlp::{Mlp, MlpBuilder};
 pub use model::{Architecture, Model, logits};
 pub use objective::{Evaluation, Objective, loss_fn};
+pub use unstuck_core::{Batch, Targets};
 pub use weights::{load_weights, save_weights, weights_from_bytes, weights_to_bytes};

@@ -3,15 +3,7 @@
 use crate::ModelError;
 use std::fmt;
 use unstuck_autodiff::{Element, Tape, Tensor, Var};
-
-/// What a batch's outputs are compared with.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Targets<T> {
-    /// One class label per row (cross-entropy: `0..classes`; binary: 0 or 1).
-    Labels(Vec<usize>),
-    /// Real targets of the logits' shape `[batch, outputs]` (regression).
-    Values(Tensor<T>),
-}
+use unstuck_core::Targets;
 
 /// A loss over a batch: a scalar, the **mean over the batch** of a per-example loss.
 ///
@@ -29,7 +21,7 @@ pub enum Targets<T> {
 /// use unstuck_models::{Loss, Targets};
 /// let tape = Tape::<f64>::new();
 /// let logits = tape.leaf(Tensor::matrix(vec![0.0, 0.0], 2, 1).unwrap());
-/// let targets = Targets::Labels(vec![0, 1]);
+/// let targets = Targets::Classes { labels: vec![0, 1], n_classes: 2 };
 /// let loss = Loss::BinaryCrossEntropyWithLogits.apply_checked(&tape, logits, &targets).unwrap();
 /// assert!((tape.scalar_value(loss) - 2f64.ln()).abs() < 1e-15);
 /// ```
@@ -73,31 +65,37 @@ impl Loss {
         targets: &Targets<T>,
     ) -> Result<(), ModelError> {
         match (self, targets) {
-            (Loss::CrossEntropy, Targets::Labels(labels)) => check_labels(labels, batch, outputs),
-            (Loss::BinaryCrossEntropyWithLogits, Targets::Labels(_)) if outputs != 1 => {
+            (Loss::CrossEntropy, Targets::Classes { labels, .. }) => {
+                check_labels(labels, batch, outputs)
+            }
+            (Loss::BinaryCrossEntropyWithLogits, Targets::Classes { .. }) if outputs != 1 => {
                 Err(ModelError::OutputWidth {
                     loss: self.name(),
                     expected: "exactly 1",
                     got: outputs,
                 })
             }
-            (Loss::BinaryCrossEntropyWithLogits, Targets::Labels(labels)) => {
+            (Loss::BinaryCrossEntropyWithLogits, Targets::Classes { labels, .. }) => {
                 check_labels(labels, batch, 2)
             }
-            (Loss::Mse, Targets::Values(values)) if values.dims() != [batch, outputs] => {
-                Err(ModelError::TargetShape {
-                    expected: vec![batch, outputs],
-                    got: values.dims().to_vec(),
-                })
+            (Loss::Mse, Targets::Real { values, n_outputs }) => {
+                if *n_outputs == outputs && values.len() == batch * outputs {
+                    Ok(())
+                } else {
+                    let rows = values.len().checked_div(*n_outputs).unwrap_or(0);
+                    Err(ModelError::TargetShape {
+                        expected: vec![batch, outputs],
+                        got: vec![rows, *n_outputs],
+                    })
+                }
             }
-            (Loss::Mse, Targets::Values(_)) => Ok(()),
-            (Loss::Mse, Targets::Labels(_)) => Err(ModelError::TargetKind {
+            (Loss::Mse, Targets::Classes { .. }) => Err(ModelError::TargetKind {
                 loss: self.name(),
-                expected: "real-valued targets (Targets::Values)",
+                expected: "real-valued targets (Targets::Real)",
             }),
-            (_, Targets::Values(_)) => Err(ModelError::TargetKind {
+            (_, Targets::Real { .. }) => Err(ModelError::TargetKind {
                 loss: self.name(),
-                expected: "class labels (Targets::Labels)",
+                expected: "class labels (Targets::Classes)",
             }),
         }
     }
@@ -126,13 +124,18 @@ impl Loss {
     /// If the targets do not fit (see [`Loss::check`]).
     pub fn apply<T: Element>(&self, tape: &Tape<T>, logits: Var, targets: &Targets<T>) -> Var {
         match (self, targets) {
-            (Loss::CrossEntropy, Targets::Labels(labels)) => {
+            (Loss::CrossEntropy, Targets::Classes { labels, .. }) => {
                 tape.softmax_cross_entropy(logits, labels)
             }
-            (Loss::BinaryCrossEntropyWithLogits, Targets::Labels(labels)) => {
+            (Loss::BinaryCrossEntropyWithLogits, Targets::Classes { labels, .. }) => {
                 binary_cross_entropy_with_logits(tape, logits, labels)
             }
-            (Loss::Mse, Targets::Values(values)) => tape.mse(logits, tape.constant(values.clone())),
+            (Loss::Mse, Targets::Real { values, n_outputs }) => {
+                let rows = values.len() / n_outputs;
+                let values = Tensor::matrix(values.clone(), rows, *n_outputs)
+                    .expect("checked targets: n_outputs values per row");
+                tape.mse(logits, tape.constant(values))
+            }
             _ => panic!("{self}: wrong kind of targets (call Loss::check first)"),
         }
     }
@@ -259,15 +262,18 @@ mod tests {
         1.0 / (1.0 + (-z).exp())
     }
 
+    fn two_classes(labels: &[usize]) -> Targets<f64> {
+        Targets::Classes {
+            labels: labels.to_vec(),
+            n_classes: 2,
+        }
+    }
+
     fn bce_loss(z: &[f64], labels: &[usize]) -> (f64, Vec<f64>) {
         unstuck_autodiff::gradient(
             |tape: &Tape<f64>, theta| {
                 let logits = tape.reshape(theta, &[z.len(), 1]);
-                Loss::BinaryCrossEntropyWithLogits.apply(
-                    tape,
-                    logits,
-                    &Targets::Labels(labels.to_vec()),
-                )
+                Loss::BinaryCrossEntropyWithLogits.apply(tape, logits, &two_classes(labels))
             },
             z,
         )
@@ -302,11 +308,7 @@ mod tests {
         // The Hessian is diagonal: sigmoid(z)(1 - sigmoid(z)) / n.
         let f = |tape: &Tape<f64>, theta| {
             let logits = tape.reshape(theta, &[z.len(), 1]);
-            Loss::BinaryCrossEntropyWithLogits.apply(
-                tape,
-                logits,
-                &Targets::Labels(labels.to_vec()),
-            )
+            Loss::BinaryCrossEntropyWithLogits.apply(tape, logits, &two_classes(&labels))
         };
         let ones = vec![1.0; z.len()];
         let hv = unstuck_autodiff::hvp(f, &z, &ones).unwrap();
@@ -330,15 +332,23 @@ mod tests {
         let tape = Tape::<f64>::new();
         let z = tape.constant(Tensor::matrix(vec![1.0, 2.0, 3.0, 0.5, 0.5, -1.0], 2, 3).unwrap());
         let ce = Loss::CrossEntropy
-            .apply_checked(&tape, z, &Targets::Labels(vec![2, 0]))
+            .apply_checked(
+                &tape,
+                z,
+                &Targets::Classes {
+                    labels: vec![2, 0],
+                    n_classes: 3,
+                },
+            )
             .unwrap();
         let lse = |r: [f64; 3]| r.iter().map(|x| x.exp()).sum::<f64>().ln();
         let want = ((lse([1.0, 2.0, 3.0]) - 3.0) + (lse([0.5, 0.5, -1.0]) - 0.5)) / 2.0;
         assert!((tape.scalar_value(ce) - want).abs() < 1e-15);
-        let target = Tensor::matrix(vec![0.0, 2.0, 1.0, 0.5, 1.5, 0.0], 2, 3).unwrap();
-        let mse = Loss::Mse
-            .apply_checked(&tape, z, &Targets::Values(target))
-            .unwrap();
+        let target = Targets::Real {
+            values: vec![0.0, 2.0, 1.0, 0.5, 1.5, 0.0],
+            n_outputs: 3,
+        };
+        let mse = Loss::Mse.apply_checked(&tape, z, &target).unwrap();
         // Squares of 1, 0, 2, 0, -1, -1: the sum 7 is exact, the mean multiplies by a
         // rounded 1/6, so one ulp of difference is possible.
         assert!((tape.scalar_value(mse) - 7.0 / 6.0).abs() < 1e-15);
@@ -346,7 +356,10 @@ mod tests {
 
     #[test]
     fn targets_that_do_not_fit_are_typed_errors() {
-        let labels = |v: Vec<usize>| Targets::<f64>::Labels(v);
+        let labels = |labels: Vec<usize>| Targets::<f64>::Classes {
+            labels,
+            n_classes: 3,
+        };
         assert!(matches!(
             Loss::CrossEntropy.check(2, 3, &labels(vec![0, 3])),
             Err(ModelError::LabelOutOfRange {
@@ -378,7 +391,10 @@ mod tests {
             Loss::Mse.check(2, 1, &labels(vec![0, 1])),
             Err(ModelError::TargetKind { loss: "mse", .. })
         ));
-        let values = Targets::Values(Tensor::matrix(vec![0.0; 4], 2, 2).unwrap());
+        let values = Targets::Real {
+            values: vec![0.0; 4],
+            n_outputs: 2,
+        };
         assert!(matches!(
             Loss::Mse.check(2, 1, &values),
             Err(ModelError::TargetShape { .. })

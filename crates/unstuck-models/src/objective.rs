@@ -3,8 +3,9 @@
 
 use crate::loss::accuracy;
 use crate::model::{check_input, check_theta_len};
-use crate::{Loss, Model, ModelError, Targets};
+use crate::{Loss, Model, ModelError};
 use unstuck_autodiff::{Curvature, Element, Tape, Tensor, Var};
+use unstuck_core::{Batch, Targets};
 
 /// `theta -> loss(model(theta, x), targets)`, with every shape checked once, up front.
 ///
@@ -14,7 +15,7 @@ use unstuck_autodiff::{Curvature, Element, Tape, Tensor, Var};
 /// let mlp = Mlp::from_spec("2-8-3:tanh").unwrap();
 /// let theta: Vec<f64> = mlp.init(0);
 /// let x = Tensor::matrix(vec![0.1, 0.2, -0.3, 0.4], 2, 2).unwrap();
-/// let objective = Objective::new(&mlp, x, Targets::Labels(vec![0, 2]), Loss::CrossEntropy).unwrap();
+/// let objective = Objective::new(&mlp, x, Targets::Classes { labels: vec![0, 2], n_classes: 3 }, Loss::CrossEntropy).unwrap();
 /// let (loss, gradient) = objective.gradient(&theta).unwrap();
 /// assert!(loss > 0.0 && gradient.len() == theta.len());
 /// // Exact Hessian-vector products of the same function:
@@ -58,6 +59,31 @@ impl<'m, T: Element> Objective<'m, T> {
             targets,
             loss,
         })
+    }
+
+    /// The loss of `model` on one batch (a mini-batch, or a whole dataset's
+    /// `as_batch()`): the features and targets are copied in.
+    ///
+    /// ```
+    /// use unstuck_core::{Batch, BatchTargets};
+    /// use unstuck_models::{Loss, Mlp, Model, Objective};
+    /// let mlp = Mlp::from_spec("2-4-1:tanh").unwrap();
+    /// let targets = BatchTargets::Real { values: &[0.5, -1.0], n_outputs: 1 };
+    /// let batch = Batch::new(&[0.1, 0.2, -0.3, 0.4], 2, targets).unwrap();
+    /// let objective = Objective::from_batch(&mlp, &batch, Loss::Mse).unwrap();
+    /// assert_eq!(objective.batch_size(), 2);
+    /// ```
+    pub fn from_batch(
+        model: &'m dyn Model<T>,
+        batch: &Batch<'_, T>,
+        loss: Loss,
+    ) -> Result<Self, ModelError> {
+        let x = Tensor::matrix(
+            batch.features().to_vec(),
+            batch.n_rows(),
+            batch.n_features(),
+        )?;
+        Self::new(model, x, batch.targets().to_targets(), loss)
     }
 
     /// The model.
@@ -117,8 +143,8 @@ impl<'m, T: Element> Objective<'m, T> {
         let logits = self.model.forward(&tape, theta, x);
         let loss = tape.scalar_value(self.loss.apply(&tape, logits, &self.targets));
         let accuracy = match &self.targets {
-            Targets::Labels(labels) => Some(accuracy(&tape.value(logits), labels)?),
-            Targets::Values(_) => None,
+            Targets::Classes { labels, .. } => Some(accuracy(&tape.value(logits), labels)?),
+            Targets::Real { .. } => None,
         };
         Ok(Evaluation { loss, accuracy })
     }
@@ -136,8 +162,8 @@ impl<'m, T: Element> Objective<'m, T> {
 /// let mlp = Mlp::from_spec("3-5-1:gelu").unwrap();
 /// let theta: Vec<f64> = mlp.init(3);
 /// let x = Tensor::matrix(vec![1.0, 0.0, -1.0, 0.5, 0.5, 0.5], 2, 3).unwrap();
-/// let y = Tensor::matrix(vec![0.3, -0.7], 2, 1).unwrap();
-/// let f = loss_fn(&mlp, x, Targets::Values(y), Loss::Mse).unwrap();
+/// let y = Targets::Real { values: vec![0.3, -0.7], n_outputs: 1 };
+/// let f = loss_fn(&mlp, x, y, Loss::Mse).unwrap();
 /// let (loss, grad) = gradient(&f, &theta).unwrap();
 /// assert!(loss >= 0.0 && grad.len() == mlp.n_params());
 /// ```

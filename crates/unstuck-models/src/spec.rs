@@ -1,13 +1,14 @@
 //! The short model spec strings of the command line, e.g. `64-128-128-10:relu`.
 //!
-//! Grammar (no spaces anywhere):
+//! A model spec is a spec of the one grammar of unstuck (`unstuck_core::spec`): its name
+//! is the widths, its arguments the activation and the options.
 //!
 //! ```text
 //! spec       = widths [ ":" activation ] { "," option }
 //! widths     = width "-" width { "-" width }        input, hidden..., output
 //! width      = digits                                 a positive integer
 //! activation = "relu" | "tanh" | "sigmoid" | "gelu" | "identity"
-//!            | "leaky_relu" [ "(" slope ")" ]         slope: a finite decimal, default 0.01
+//!            | "leaky_relu" [ "(" slope ")" ]         slope: a finite number, default 0.01
 //! option     = "residual"                             skip connections (see `Mlp`)
 //!            | "init=" init                           each option at most once
 //! init       = "pytorch" | "xavier_uniform" | "xavier_normal" | "kaiming_normal"
@@ -15,192 +16,117 @@
 //!
 //! Without an activation the hidden layers use `relu`; without `init=` the layers use
 //! PyTorch's `nn.Linear` default. `64-10` is a linear (softmax-regression) model.
-//! A string that does not parse gives [`ModelError::Spec`] with the byte position of the
-//! first character that does not fit and what the grammar allows there.
+//! Whitespace between tokens is allowed, as in every spec. A string that does not parse
+//! gives [`ModelError::Spec`] with the byte position of the first character that does
+//! not fit and what is allowed there.
 //!
 //! ```
 //! use unstuck_models::{ModelError, spec::parse_mlp};
 //! let mlp = parse_mlp("2-16-16-1:leaky_relu(0.2),residual").unwrap();
 //! assert_eq!(mlp.to_string(), "2-16-16-1:leaky_relu(0.2),residual");
 //! match parse_mlp("2-16-1:relux") {
-//!     Err(ModelError::Spec { position, .. }) => assert_eq!(position, 7),
+//!     Err(ModelError::Spec(error)) => assert_eq!(error.position(), Some(7)),
 //!     other => panic!("{other:?}"),
 //! }
 //! ```
 
 use crate::{Activation, Init, Mlp, ModelError};
+use unstuck_core::spec::{
+    Spec, SpecArgs, SpecError, SpecValue, ValueKind, parse_spec, parse_value,
+};
 
 /// Parses a full MLP spec; the same as [`Mlp::from_spec`].
-pub fn parse_mlp(spec: &str) -> Result<Mlp, ModelError> {
-    let mut cursor = Cursor { spec, pos: 0 };
-    let widths = cursor.widths()?;
-    let activation = if cursor.eat(':') {
-        cursor.activation()?
-    } else {
-        Activation::Relu
+pub fn parse_mlp(text: &str) -> Result<Mlp, ModelError> {
+    let spec = parse_spec(text)?;
+    let mut args = SpecArgs::new(text, &spec).owned_by("model");
+    let widths = widths(&args, &spec)?;
+    let residual = args.flag("residual")?;
+    let init = match args.value("init") {
+        Some(value) => init(&args, value)?,
+        None => Init::default(),
     };
-    let (mut residual, mut init) = (None, None);
-    while cursor.eat(',') {
-        let start = cursor.pos;
-        match cursor.ident() {
-            "residual" if residual.is_none() => residual = Some(true),
-            "init" if init.is_none() => {
-                cursor.expect('=', "'=' and an initialiser")?;
-                init = Some(cursor.init()?);
-            }
-            "residual" | "init" => {
-                return Err(cursor.error_at(start, "an option not given before"));
-            }
-            _ => {
-                return Err(cursor.error_at(start, "an option (residual, init=<initialiser>)"));
-            }
-        }
-    }
-    if !cursor.at_end() {
-        let expected = if spec[..cursor.pos].contains([':', ',']) {
-            "',' or end of input"
-        } else {
-            "'-', ':', ',' or end of input"
-        };
-        return Err(cursor.error_at(cursor.pos, expected));
-    }
+    let activation = match args.positional() {
+        Some(value) => activation(&args, value)?,
+        None => Activation::Relu,
+    };
+    args.finish()?;
     Mlp::builder(&widths)
         .activation(activation)
-        .residual(residual.unwrap_or(false))
-        .init(init.unwrap_or_default())
+        .residual(residual)
+        .init(init)
         .build()
 }
 
 /// Parses an activation alone (`relu`, `leaky_relu(0.2)`, ...).
-pub(crate) fn parse_activation_str(s: &str) -> Result<Activation, ModelError> {
-    let mut cursor = Cursor { spec: s, pos: 0 };
-    let activation = cursor.activation()?;
-    if !cursor.at_end() {
-        return Err(cursor.error_at(cursor.pos, "end of input"));
-    }
-    Ok(activation)
+pub(crate) fn parse_activation_str(text: &str) -> Result<Activation, ModelError> {
+    let value = parse_value(text)?;
+    let spec = Spec {
+        name: String::new(),
+        position: 0,
+        args: Vec::new(),
+    };
+    Ok(activation(&SpecArgs::new(text, &spec), &value)?)
 }
 
-struct Cursor<'a> {
-    spec: &'a str,
-    pos: usize,
+/// The widths `64-128-10` written as the spec's name.
+fn widths(args: &SpecArgs<'_>, spec: &Spec) -> Result<Vec<usize>, SpecError> {
+    let mut widths = Vec::new();
+    let mut start = spec.position;
+    for part in spec.name.split('-') {
+        let digits = part.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return Err(args.syntax_error(start, "a width (a positive integer)"));
+        }
+        if digits < part.len() {
+            return Err(args.syntax_error(start + digits, "'-', ':', ',' or the end of the spec"));
+        }
+        match part.parse::<usize>() {
+            Ok(0) => return Err(args.syntax_error(start, "a positive width")),
+            Ok(width) => widths.push(width),
+            Err(_) => return Err(args.syntax_error(start, "a width that fits in usize")),
+        }
+        start += part.len() + 1;
+    }
+    if widths.len() < 2 {
+        return Err(args.syntax_error(start - 1, "'-' and a second width"));
+    }
+    Ok(widths)
 }
 
-impl Cursor<'_> {
-    fn rest(&self) -> &str {
-        &self.spec[self.pos..]
-    }
-
-    fn at_end(&self) -> bool {
-        self.pos == self.spec.len()
-    }
-
-    fn eat(&mut self, c: char) -> bool {
-        if self.rest().starts_with(c) {
-            self.pos += c.len_utf8();
-            true
-        } else {
-            false
+fn activation(args: &SpecArgs<'_>, value: &SpecValue) -> Result<Activation, SpecError> {
+    let unknown = || {
+        let expected = format!("an activation ({})", Activation::NAMES.join(", "));
+        args.bad_value("activation", value, expected)
+    };
+    match &value.kind {
+        ValueKind::Word(name) => Activation::from_name(name).ok_or_else(unknown),
+        ValueKind::Call(name, slope) if name == "leaky_relu" => match slope.as_slice() {
+            [
+                SpecValue {
+                    kind: ValueKind::Number(slope),
+                    ..
+                },
+            ] => Ok(Activation::LeakyRelu(*slope)),
+            [other, ..] => Err(args.bad_value("activation", other, "a finite slope such as 0.2")),
+            [] => Err(args.bad_value("activation", value, "a slope such as leaky_relu(0.2)")),
+        },
+        ValueKind::Call(name, extra) if Activation::from_name(name).is_some() => {
+            let at = extra.first().unwrap_or(value);
+            Err(args.bad_value("activation", at, format!("no argument: {name} takes none")))
         }
+        _ => Err(unknown()),
     }
+}
 
-    fn expect(&mut self, c: char, expected: &str) -> Result<(), ModelError> {
-        if self.eat(c) {
-            Ok(())
-        } else {
-            Err(self.error_at(self.pos, expected))
-        }
-    }
-
-    /// The longest run of characters satisfying `keep`, consumed.
-    fn take_while(&mut self, keep: impl Fn(char) -> bool) -> &str {
-        let start = self.pos;
-        let len = self
-            .rest()
-            .find(|c: char| !keep(c))
-            .unwrap_or(self.rest().len());
-        self.pos += len;
-        &self.spec[start..self.pos]
-    }
-
-    fn ident(&mut self) -> &str {
-        self.take_while(|c| c.is_ascii_alphanumeric() || c == '_')
-    }
-
-    /// What stands at `pos`: a whole word or number, one other character, or the end.
-    fn found_at(&self, pos: usize) -> String {
-        let rest = &self.spec[pos..];
-        let word_len = rest
-            .find(|c: char| !(c.is_ascii_alphanumeric() || "_.+".contains(c)))
-            .unwrap_or(rest.len());
-        match rest.chars().next() {
-            None => "end of input".to_string(),
-            Some(_) if word_len > 0 => format!("{:?}", &rest[..word_len]),
-            Some(c) => format!("{c:?}"),
-        }
-    }
-
-    fn error_at(&self, position: usize, expected: &str) -> ModelError {
-        ModelError::Spec {
-            spec: self.spec.to_string(),
-            position,
-            expected: expected.to_string(),
-            found: self.found_at(position),
-        }
-    }
-
-    fn width(&mut self) -> Result<usize, ModelError> {
-        let start = self.pos;
-        let digits = self.take_while(|c| c.is_ascii_digit());
-        if digits.is_empty() {
-            return Err(self.error_at(start, "a width (a positive integer)"));
-        }
-        match digits.parse::<usize>() {
-            Ok(0) => Err(self.error_at(start, "a positive width")),
-            Ok(width) => Ok(width),
-            Err(_) => Err(self.error_at(start, "a width that fits in usize")),
-        }
-    }
-
-    fn widths(&mut self) -> Result<Vec<usize>, ModelError> {
-        let mut widths = vec![self.width()?];
-        if !self.rest().starts_with('-') {
-            return Err(self.error_at(self.pos, "'-' and a second width"));
-        }
-        while self.eat('-') {
-            widths.push(self.width()?);
-        }
-        Ok(widths)
-    }
-
-    fn activation(&mut self) -> Result<Activation, ModelError> {
-        let start = self.pos;
-        let name = self.ident();
-        let Some(activation) = Activation::from_name(name) else {
-            let expected = format!("an activation ({})", Activation::NAMES.join(", "));
-            return Err(self.error_at(start, &expected));
-        };
-        if !matches!(activation, Activation::LeakyRelu(_)) || !self.eat('(') {
-            return Ok(activation);
-        }
-        let slope_start = self.pos;
-        let text = self.take_while(|c| c != ')' && c != ',');
-        let slope = match text.parse::<f64>() {
-            Ok(slope) if slope.is_finite() => slope,
-            _ => return Err(self.error_at(slope_start, "a finite slope such as 0.2")),
-        };
-        self.expect(')', "')'")?;
-        Ok(Activation::LeakyRelu(slope))
-    }
-
-    fn init(&mut self) -> Result<Init, ModelError> {
-        let start = self.pos;
-        let name = self.ident();
-        Init::from_name(name).ok_or_else(|| {
-            let names = Init::ALL.map(|init| init.name()).join(", ");
-            self.error_at(start, &format!("an initialiser ({names})"))
-        })
-    }
+fn init(args: &SpecArgs<'_>, value: &SpecValue) -> Result<Init, SpecError> {
+    let name = match &value.kind {
+        ValueKind::Word(name) => Init::from_name(name),
+        _ => None,
+    };
+    name.ok_or_else(|| {
+        let names = Init::ALL.map(|init| init.name()).join(", ");
+        args.bad_value("init", value, format!("an initialiser ({names})"))
+    })
 }
 
 #[cfg(test)]
@@ -211,16 +137,12 @@ mod tests {
     /// Parses `spec`, expecting a spec error at `position` whose message contains `expected`.
     fn check_error(spec: &str, position: usize, expected: &str) {
         match parse_mlp(spec) {
-            Err(ModelError::Spec {
-                position: got,
-                expected: what,
-                found,
-                ..
-            }) => {
-                assert_eq!(got, position, "{spec:?}: expected {what}, found {found}");
+            Err(ModelError::Spec(error)) => {
+                let message = error.to_string();
+                assert_eq!(error.position(), Some(position), "{spec:?}: {message}");
                 assert!(
-                    what.contains(expected),
-                    "{spec:?}: {what:?} lacks {expected:?}"
+                    message.contains(expected),
+                    "{spec:?}: {message:?} lacks {expected:?}"
                 );
             }
             other => panic!("{spec:?}: expected a spec error, got {other:?}"),
@@ -256,27 +178,35 @@ mod tests {
     }
 
     #[test]
+    fn whitespace_between_tokens_is_allowed_as_in_every_spec() {
+        assert_eq!(parse_mlp("64-10 :tanh").unwrap().to_string(), "64-10:tanh");
+        assert_eq!(parse_mlp(" 64-10").unwrap().to_string(), "64-10:relu");
+        assert_eq!(
+            parse_mlp("3-4-2 : leaky_relu( 0.2 ) , residual").unwrap(),
+            parse_mlp("3-4-2:leaky_relu(0.2),residual").unwrap()
+        );
+    }
+
+    #[test]
     fn every_malformed_spec_names_its_position_and_what_was_expected() {
-        check_error("", 0, "a width");
+        check_error("", 0, "a name");
         check_error("64", 2, "'-' and a second width");
         check_error("64-", 3, "a width");
         check_error("64--10", 3, "a width");
         check_error("64-0-10", 3, "a positive width");
         check_error("64-99999999999999999999999-10", 3, "fits in usize");
-        check_error("64-10:", 6, "an activation (relu, leaky_relu");
-        check_error("64-10:relux", 6, "an activation");
+        check_error("64-10:", 6, "a key=value or a value");
+        check_error("64-10:relux", 6, "an activation (relu, leaky_relu");
         check_error("64-10:leaky_relu(abc)", 17, "a finite slope");
         check_error("64-10:leaky_relu(inf)", 17, "a finite slope");
-        check_error("64-10:leaky_relu(0.2", 20, "')'");
-        check_error("64-10:tanh(0.2)", 10, "',' or end of input");
-        check_error("64-10:tanh,", 11, "an option");
-        check_error("64-10:tanh,resid", 11, "an option");
-        check_error("64-10:tanh,init", 15, "'='");
+        check_error("64-10:leaky_relu(0.2", 20, "`,` or `)`");
+        check_error("64-10:tanh(0.2)", 11, "tanh takes none");
+        check_error("64-10:tanh,", 11, "a key=value or a value");
+        check_error("64-10:tanh,resid", 11, "has no key `resid`");
+        check_error("64-10:tanh,init", 11, "needs `=` and a value");
         check_error("64-10:tanh,init=he", 16, "an initialiser (pytorch");
-        check_error("64-10:tanh,residual,residual", 20, "not given before");
-        check_error("64-10 :tanh", 5, "'-', ':', ',' or end of input");
-        check_error(" 64-10", 0, "a width");
-        check_error("64-10x", 5, "'-', ':'");
+        check_error("64-10:tanh,residual,residual", 20, "given twice");
+        check_error("64-10x", 5, "'-', ':', ',' or the end");
     }
 
     #[test]
@@ -291,8 +221,8 @@ mod tests {
 
     #[test]
     fn non_ascii_input_is_an_error_not_a_panic() {
-        check_error("64-10:rélu", 6, "an activation");
-        check_error("6€4-10", 1, "'-' and a second width");
+        check_error("64-10:rélu", 7, "`,` or the end of the spec");
+        check_error("6€4-10", 1, "`,` or the end of the spec");
     }
 
     fn activation() -> impl Strategy<Value = Activation> {

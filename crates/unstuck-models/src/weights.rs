@@ -11,7 +11,6 @@ use crate::{Architecture, ModelError, ParamSpec};
 use safetensors::tensor::TensorView;
 use safetensors::{Dtype, SafeTensors};
 use std::collections::{HashMap, HashSet};
-use std::io::Write;
 use std::path::Path;
 use unstuck_autodiff::{DType, Element};
 use unstuck_core::{ElementSlice, ElementVec};
@@ -78,7 +77,11 @@ pub fn save_weights<T: Element, M: Architecture + ?Sized>(
     path: impl AsRef<Path>,
 ) -> Result<(), ModelError> {
     let bytes = weights_to_bytes(model, theta)?;
-    write_atomic(path.as_ref(), &bytes)
+    let path = path.as_ref();
+    unstuck_core::write_atomic(path, &bytes).map_err(|source| ModelError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// Reads theta from the bytes of a safetensors file.
@@ -170,27 +173,6 @@ fn safetensors_error(error: safetensors::SafeTensorError) -> ModelError {
     ModelError::Safetensors {
         message: error.to_string(),
     }
-}
-
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ModelError> {
-    let io_error = |source| ModelError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    let mut file = tempfile::Builder::new()
-        .prefix(".unstuck-weights-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(io_error)?;
-    file.write_all(bytes).map_err(io_error)?;
-    file.as_file().sync_all().map_err(io_error)?;
-    // On failure the temporary file is removed when `file` drops.
-    file.persist(path).map_err(|e| io_error(e.error))?;
-    Ok(())
 }
 
 #[cfg(test)]

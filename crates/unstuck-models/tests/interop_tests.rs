@@ -28,6 +28,14 @@ const TOL_F64: f64 = 1e-12;
 /// 2e-5, which still fails for a wrong formula (order 1) or for f64 weights misread.
 const TOL_F32: f64 = 2e-5;
 
+/// The golden labels, one class per output of the model.
+fn labels<T>(mlp: &unstuck_models::Mlp, labels: Vec<usize>) -> Targets<T> {
+    Targets::Classes {
+        labels,
+        n_classes: mlp.output_width(),
+    }
+}
+
 #[test]
 fn layout_matches_pytorch_state_dict_order() {
     let names: Vec<String> = golden_mlp()
@@ -54,7 +62,7 @@ fn f64_weights_reproduce_pytorch_logits_loss_and_gradient() {
     );
     assert!(err <= TOL_F64, "logits: relative error {err:e}");
 
-    let objective = Objective::new(&mlp, x, Targets::Labels(y), Loss::CrossEntropy).unwrap();
+    let objective = Objective::new(&mlp, x, labels(&mlp, y), Loss::CrossEntropy).unwrap();
     let (loss, gradient) = objective.gradient(&theta).unwrap();
     assert!(
         (loss - want.loss).abs() <= TOL_F64 * want.loss,
@@ -88,7 +96,7 @@ fn f32_weights_reproduce_pytorch_within_f32_round_off() {
     );
     assert!(err <= TOL_F32, "logits: relative error {err:e}");
 
-    let objective = Objective::new(&mlp, x, Targets::Labels(y), Loss::CrossEntropy).unwrap();
+    let objective = Objective::new(&mlp, x, labels(&mlp, y), Loss::CrossEntropy).unwrap();
     let (loss, gradient) = objective.gradient(&theta).unwrap();
     let loss_err = (f64::from(loss) - want.loss).abs() / want.loss;
     assert!(loss_err <= TOL_F32, "loss: relative error {loss_err:e}");

@@ -140,9 +140,18 @@ fn objective_for(mlp: &Mlp, loss: Loss, rows: usize, seed: u64) -> Objective<'_,
     let x = batch(rows, mlp.input_width(), seed);
     let outputs = mlp.output_width();
     let targets = match loss {
-        Loss::CrossEntropy => Targets::Labels((0..rows).map(|i| i % outputs).collect()),
-        Loss::BinaryCrossEntropyWithLogits => Targets::Labels((0..rows).map(|i| i % 2).collect()),
-        Loss::Mse => Targets::Values(batch(rows, outputs, seed + 1)),
+        Loss::CrossEntropy => Targets::Classes {
+            labels: (0..rows).map(|i| i % outputs).collect(),
+            n_classes: outputs,
+        },
+        Loss::BinaryCrossEntropyWithLogits => Targets::Classes {
+            labels: (0..rows).map(|i| i % 2).collect(),
+            n_classes: 2,
+        },
+        Loss::Mse => Targets::Real {
+            values: batch(rows, outputs, seed + 1).into_data(),
+            n_outputs: outputs,
+        },
     };
     Objective::new(mlp, x, targets, loss).unwrap()
 }
@@ -190,11 +199,18 @@ fn loss_fn_plugs_into_gradient_hvp_and_curvature() {
     let f = loss_fn(
         &mlp,
         x.clone(),
-        Targets::Labels(labels.clone()),
+        Targets::Classes {
+            labels: labels.clone(),
+            n_classes: 3,
+        },
         Loss::CrossEntropy,
     )
     .unwrap();
-    let objective = Objective::new(&mlp, x, Targets::Labels(labels), Loss::CrossEntropy).unwrap();
+    let targets = Targets::Classes {
+        labels,
+        n_classes: 3,
+    };
+    let objective = Objective::new(&mlp, x, targets, Loss::CrossEntropy).unwrap();
 
     // The same graph either way, so bit-identical results.
     let (value, grad) = gradient(&f, &theta).unwrap();
@@ -269,7 +285,10 @@ fn a_wrong_input_width_is_an_error_before_anything_is_recorded() {
         Objective::new(
             &mlp,
             batch(2, 7, 0),
-            Targets::Labels(vec![0, 1]),
+            Targets::Classes {
+                labels: vec![0, 1],
+                n_classes: 2,
+            },
             Loss::CrossEntropy
         ),
         Err(ModelError::InputWidth {
@@ -281,7 +300,10 @@ fn a_wrong_input_width_is_an_error_before_anything_is_recorded() {
         Objective::new(
             &mlp,
             batch(0, 8, 0),
-            Targets::Labels(vec![]),
+            Targets::Classes {
+                labels: vec![],
+                n_classes: 2,
+            },
             Loss::CrossEntropy
         ),
         Err(ModelError::EmptyBatch)

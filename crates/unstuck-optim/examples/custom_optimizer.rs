@@ -8,7 +8,7 @@
 //! and `FromSpec` (so a registry can build it from `"signsgd:lr=0.01"`).
 
 use unstuck_optim::{
-    Driver, Entry, FromSpec, OptimError, Optimizer, Registry, RuleState, Scalar, SpecArgs,
+    Driver, Element, Entry, FromSpec, OptimError, Optimizer, Registry, RuleState, SpecArgs,
     StateReader, StateWriter, UpdateRule, validate, vectorized,
 };
 
@@ -23,7 +23,7 @@ struct SignSgdState<T> {
     momentum_buffer: Vec<T>,
 }
 
-impl<T: Scalar> RuleState<T> for SignSgdState<T> {
+impl<T: Element> RuleState<T> for SignSgdState<T> {
     fn save(&self, out: &mut StateWriter) {
         out.buffer("momentum_buffer", &self.momentum_buffer);
     }
@@ -32,7 +32,7 @@ impl<T: Scalar> RuleState<T> for SignSgdState<T> {
     }
 }
 
-impl<T: Scalar> UpdateRule<T> for SignSgdConfig {
+impl<T: Element> UpdateRule<T> for SignSgdConfig {
     const NAME: &'static str = "signsgd";
     type State = SignSgdState<T>;
 

@@ -11,7 +11,7 @@ use crate::registry::FromSpec;
 use crate::spec::SpecArgs;
 use crate::state::{RuleState, StateReader, StateWriter};
 use crate::transforms::l2_weight_decay;
-use crate::{Driver, OptimError, Scalar, UpdateRule, validate, vectorized};
+use crate::{Driver, Element, OptimError, UpdateRule, validate, vectorized};
 
 /// Adagrad hyperparameters; `Default` is PyTorch's defaults.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,7 +50,7 @@ pub struct AdagradState<T> {
     pub sum: Vec<T>,
 }
 
-impl<T: Scalar> RuleState<T> for AdagradState<T> {
+impl<T: Element> RuleState<T> for AdagradState<T> {
     fn save(&self, out: &mut StateWriter) {
         out.buffer("sum", &self.sum);
     }
@@ -59,7 +59,7 @@ impl<T: Scalar> RuleState<T> for AdagradState<T> {
     }
 }
 
-impl<T: Scalar> UpdateRule<T> for AdagradConfig {
+impl<T: Element> UpdateRule<T> for AdagradConfig {
     const NAME: &'static str = "adagrad";
     type State = AdagradState<T>;
 
@@ -103,7 +103,7 @@ impl<T: Scalar> UpdateRule<T> for AdagradConfig {
 }
 
 #[inline(always)]
-fn adagrad_loop<T: Scalar>(params: &mut [T], grads: &[T], sum: &mut [T], neg_clr: T, eps: T) {
+fn adagrad_loop<T: Element>(params: &mut [T], grads: &[T], sum: &mut [T], neg_clr: T, eps: T) {
     for ((p, &g), s) in params.iter_mut().zip(grads).zip(sum.iter_mut()) {
         *s = addcmul(*s, T::ONE, g, g);
         *p = addcdiv(*p, neg_clr, g, s.sqrt() + eps);

@@ -15,7 +15,7 @@ use crate::registry::FromSpec;
 use crate::spec::SpecArgs;
 use crate::state::{RuleState, StateReader, StateWriter};
 use crate::transforms::{decoupled_weight_decay, l2_weight_decay};
-use crate::{Driver, OptimError, Scalar, UpdateRule, validate, vectorized};
+use crate::{Driver, Element, OptimError, UpdateRule, validate, vectorized};
 use rayon::prelude::*;
 
 /// Adam hyperparameters; `Default` is PyTorch's defaults.
@@ -65,7 +65,7 @@ pub struct AdamState<T> {
     pub max_exp_avg_sq: Vec<T>,
 }
 
-impl<T: Scalar> RuleState<T> for AdamState<T> {
+impl<T: Element> RuleState<T> for AdamState<T> {
     fn save(&self, out: &mut StateWriter) {
         out.buffer("exp_avg", &self.exp_avg);
         out.buffer("exp_avg_sq", &self.exp_avg_sq);
@@ -88,7 +88,7 @@ impl AdamConfig {
         Ok(())
     }
 
-    pub(crate) fn init_state<T: Scalar>(&self, n_params: usize) -> AdamState<T> {
+    pub(crate) fn init_state<T: Element>(&self, n_params: usize) -> AdamState<T> {
         AdamState {
             exp_avg: vec![T::ZERO; n_params],
             exp_avg_sq: vec![T::ZERO; n_params],
@@ -97,7 +97,7 @@ impl AdamConfig {
     }
 
     /// The Adam step shared with [`AdamWConfig`](crate::AdamWConfig).
-    pub(crate) fn apply<T: Scalar>(
+    pub(crate) fn apply<T: Element>(
         &self,
         params: &mut [T],
         grads: &[T],
@@ -167,7 +167,7 @@ struct Hyper<T> {
 /// The hot loop: zipped slices (no bounds checks), no branches, two divisions and a
 /// square root per element, as PyTorch. Auto-vectorises under [`vectorized`].
 #[inline(always)]
-fn adam_loop<T: Scalar>(
+fn adam_loop<T: Element>(
     params: &mut [T],
     grads: &[T],
     exp_avg: &mut [T],
@@ -188,7 +188,7 @@ fn adam_loop<T: Scalar>(
 }
 
 #[inline(always)]
-fn amsgrad_loop<T: Scalar>(
+fn amsgrad_loop<T: Element>(
     params: &mut [T],
     grads: &[T],
     exp_avg: &mut [T],
@@ -209,7 +209,7 @@ fn amsgrad_loop<T: Scalar>(
     }
 }
 
-impl<T: Scalar> UpdateRule<T> for AdamConfig {
+impl<T: Element> UpdateRule<T> for AdamConfig {
     const NAME: &'static str = "adam";
     type State = AdamState<T>;
 

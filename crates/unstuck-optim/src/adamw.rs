@@ -5,7 +5,7 @@
 use crate::adam::AdamState;
 use crate::registry::FromSpec;
 use crate::spec::SpecArgs;
-use crate::{AdamConfig, Driver, OptimError, Scalar, UpdateRule};
+use crate::{AdamConfig, Driver, Element, OptimError, UpdateRule};
 
 /// AdamW hyperparameters; `Default` is PyTorch's defaults (weight decay 1e-2).
 #[derive(Debug, Clone, PartialEq)]
@@ -54,7 +54,7 @@ impl AdamWConfig {
     }
 }
 
-impl<T: Scalar> UpdateRule<T> for AdamWConfig {
+impl<T: Element> UpdateRule<T> for AdamWConfig {
     const NAME: &'static str = "adamw";
     type State = AdamState<T>;
 

@@ -69,76 +69,10 @@ pub enum OptimError {
         /// The rejected rate.
         lr: f64,
     },
-    /// A spec string such as `"adam:lr=1e-3"` is not well formed.
-    #[error("spec {spec:?}: expected {expected} at byte {position}")]
-    SpecSyntax {
-        /// The whole spec string.
-        spec: String,
-        /// Byte offset of the problem.
-        position: usize,
-        /// What the parser was looking for.
-        expected: &'static str,
-    },
-    /// A spec names an optimizer or schedule that does not exist.
-    #[error("spec {spec:?}: unknown {kind} `{name}` at byte {position}; known: {known}")]
-    SpecUnknownName {
-        /// The whole spec string.
-        spec: String,
-        /// Byte offset of the name.
-        position: usize,
-        /// `"optimizer"` or `"schedule"`.
-        kind: &'static str,
-        /// The unknown name.
-        name: String,
-        /// Comma-separated known names.
-        known: String,
-    },
-    /// A spec uses a key the optimizer or schedule does not take.
-    #[error("spec {spec:?}: `{owner}` has no key `{key}` (byte {position}); keys: {known}")]
-    SpecUnknownKey {
-        /// The whole spec string.
-        spec: String,
-        /// Byte offset of the key.
-        position: usize,
-        /// Optimizer or schedule name.
-        owner: String,
-        /// The unknown key.
-        key: String,
-        /// Comma-separated accepted keys.
-        known: String,
-    },
-    /// A spec gives the same key twice.
-    #[error("spec {spec:?}: key `{key}` given twice (second at byte {position})")]
-    SpecDuplicateKey {
-        /// The whole spec string.
-        spec: String,
-        /// Byte offset of the second occurrence.
-        position: usize,
-        /// The repeated key.
-        key: String,
-    },
-    /// A spec value has the wrong type or range for its key.
-    #[error("spec {spec:?}: key `{key}` at byte {position} needs {expected}")]
-    SpecBadValue {
-        /// The whole spec string.
-        spec: String,
-        /// Byte offset of the value.
-        position: usize,
-        /// The key whose value is wrong.
-        key: String,
-        /// What the key accepts.
-        expected: &'static str,
-    },
-    /// A spec lacks a key that has no default.
-    #[error("spec {spec:?}: `{owner}` needs key `{key}`")]
-    SpecMissingKey {
-        /// The whole spec string.
-        spec: String,
-        /// Optimizer or schedule name.
-        owner: String,
-        /// The missing key.
-        key: &'static str,
-    },
+    /// A spec string such as `"adam:lr=1e-3"` does not parse, names an unknown optimizer
+    /// or schedule, or gives a key it does not take.
+    #[error(transparent)]
+    Spec(#[from] unstuck_core::spec::SpecError),
     /// Saved state does not fit the optimizer it is loaded into.
     #[error("{optimizer}: cannot load state: {what} is {got}, expected {expected}")]
     StateMismatch {

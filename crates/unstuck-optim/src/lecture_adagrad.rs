@@ -18,7 +18,7 @@ use crate::ops::add_scaled;
 use crate::registry::FromSpec;
 use crate::spec::SpecArgs;
 use crate::state::{RuleState, StateReader, StateWriter};
-use crate::{Driver, OptimError, Scalar, UpdateRule, validate, vectorized};
+use crate::{Driver, Element, OptimError, UpdateRule, validate, vectorized};
 
 /// Hyperparameters of the lecture's root-mean-square rule.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,7 +43,7 @@ pub struct LectureAdagradState<T> {
     pub sum_sq: Vec<T>,
 }
 
-impl<T: Scalar> LectureAdagradState<T> {
+impl<T: Element> LectureAdagradState<T> {
     /// `sigma` after `n_grads` gradients.
     pub fn sigma(&self, n_grads: u64) -> Vec<T> {
         let n = T::from_f64(n_grads as f64);
@@ -51,7 +51,7 @@ impl<T: Scalar> LectureAdagradState<T> {
     }
 }
 
-impl<T: Scalar> RuleState<T> for LectureAdagradState<T> {
+impl<T: Element> RuleState<T> for LectureAdagradState<T> {
     fn save(&self, out: &mut StateWriter) {
         out.buffer("sum_sq", &self.sum_sq);
     }
@@ -60,7 +60,7 @@ impl<T: Scalar> RuleState<T> for LectureAdagradState<T> {
     }
 }
 
-impl<T: Scalar> UpdateRule<T> for LectureAdagradConfig {
+impl<T: Element> UpdateRule<T> for LectureAdagradConfig {
     const NAME: &'static str = "lecture_adagrad";
     type State = LectureAdagradState<T>;
 
@@ -96,7 +96,7 @@ impl<T: Scalar> UpdateRule<T> for LectureAdagradConfig {
 }
 
 #[inline(always)]
-fn rms_loop<T: Scalar>(params: &mut [T], grads: &[T], sum_sq: &mut [T], eta: T, n_grads: T) {
+fn rms_loop<T: Element>(params: &mut [T], grads: &[T], sum_sq: &mut [T], eta: T, n_grads: T) {
     for ((p, &g), s) in params.iter_mut().zip(grads).zip(sum_sq.iter_mut()) {
         *s = add_scaled(*s, g, g);
         let sigma = (*s / n_grads).sqrt();

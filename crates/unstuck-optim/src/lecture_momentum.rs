@@ -14,7 +14,7 @@
 use crate::registry::FromSpec;
 use crate::spec::SpecArgs;
 use crate::state::{RuleState, StateReader, StateWriter};
-use crate::{Driver, OptimError, Scalar, UpdateRule, validate, vectorized};
+use crate::{Driver, Element, OptimError, UpdateRule, validate, vectorized};
 
 /// Hyperparameters of the lecture's momentum.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,7 +44,7 @@ pub struct LectureMomentumState<T> {
     pub movement: Vec<T>,
 }
 
-impl<T: Scalar> RuleState<T> for LectureMomentumState<T> {
+impl<T: Element> RuleState<T> for LectureMomentumState<T> {
     fn save(&self, out: &mut StateWriter) {
         out.buffer("movement", &self.movement);
     }
@@ -53,7 +53,7 @@ impl<T: Scalar> RuleState<T> for LectureMomentumState<T> {
     }
 }
 
-impl<T: Scalar> UpdateRule<T> for LectureMomentumConfig {
+impl<T: Element> UpdateRule<T> for LectureMomentumConfig {
     const NAME: &'static str = "lecture_momentum";
     type State = LectureMomentumState<T>;
 
@@ -90,10 +90,10 @@ impl<T: Scalar> UpdateRule<T> for LectureMomentumConfig {
 
 /// The formula as written, unfused: `m = lambda m - eta g; theta = theta + m`.
 #[inline(always)]
-fn momentum_loop<T: Scalar>(params: &mut [T], grads: &[T], movement: &mut [T], lambda: T, eta: T) {
+fn momentum_loop<T: Element>(params: &mut [T], grads: &[T], movement: &mut [T], lambda: T, eta: T) {
     for ((p, &g), m) in params.iter_mut().zip(grads).zip(movement.iter_mut()) {
         *m = lambda * *m - eta * g;
-        *p = *p + *m;
+        *p += *m;
     }
 }
 

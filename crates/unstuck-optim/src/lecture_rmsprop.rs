@@ -15,7 +15,7 @@
 use crate::registry::FromSpec;
 use crate::spec::SpecArgs;
 use crate::state::{RuleState, StateReader, StateWriter};
-use crate::{Driver, OptimError, Scalar, UpdateRule, validate, vectorized};
+use crate::{Driver, Element, OptimError, UpdateRule, validate, vectorized};
 
 /// Hyperparameters of the lecture's RMSProp.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,7 +42,7 @@ pub struct LectureRmsPropState<T> {
     pub sigma: Vec<T>,
 }
 
-impl<T: Scalar> RuleState<T> for LectureRmsPropState<T> {
+impl<T: Element> RuleState<T> for LectureRmsPropState<T> {
     fn save(&self, out: &mut StateWriter) {
         out.buffer("sigma", &self.sigma);
     }
@@ -51,7 +51,7 @@ impl<T: Scalar> RuleState<T> for LectureRmsPropState<T> {
     }
 }
 
-impl<T: Scalar> UpdateRule<T> for LectureRmsPropConfig {
+impl<T: Element> UpdateRule<T> for LectureRmsPropConfig {
     const NAME: &'static str = "lecture_rmsprop";
     type State = LectureRmsPropState<T>;
 
@@ -93,13 +93,13 @@ impl<T: Scalar> UpdateRule<T> for LectureRmsPropConfig {
 
 /// `theta - eta / sigma * g`, or `theta` when sigma is 0 (then g is 0 too).
 #[inline(always)]
-fn descend<T: Scalar>(p: T, g: T, sigma: T, eta: T) -> T {
+fn descend<T: Element>(p: T, g: T, sigma: T, eta: T) -> T {
     let moved = p - eta / sigma * g;
     if sigma > T::ZERO { moved } else { p }
 }
 
 #[inline(always)]
-fn first_loop<T: Scalar>(params: &mut [T], grads: &[T], sigma: &mut [T], eta: T) {
+fn first_loop<T: Element>(params: &mut [T], grads: &[T], sigma: &mut [T], eta: T) {
     for ((p, &g), s) in params.iter_mut().zip(grads).zip(sigma.iter_mut()) {
         *s = g.abs();
         *p = descend(*p, g, *s, eta);
@@ -107,7 +107,7 @@ fn first_loop<T: Scalar>(params: &mut [T], grads: &[T], sigma: &mut [T], eta: T)
 }
 
 #[inline(always)]
-fn rms_loop<T: Scalar>(
+fn rms_loop<T: Element>(
     params: &mut [T],
     grads: &[T],
     sigma: &mut [T],

@@ -14,7 +14,7 @@
 //! Every optimizer is an [`UpdateRule`] (the math) run by a [`Driver`] (input checks,
 //! step count, schedule, state), so each rule is one short file.
 //!
-//! Element types are `f32` and `f64` through one code path ([`Scalar`]).
+//! Element types are `f32` and `f64` through one code path ([`Element`]).
 //! Hyperparameters are `f64`; each step casts the scalars it needs to the parameter type
 //! once and computes elementwise in that type, and optimizer state is stored in the
 //! parameter type too, exactly as PyTorch keeps state in the parameter dtype.
@@ -48,9 +48,10 @@ mod error;
 mod optimizer;
 mod plateau;
 mod registry;
-mod scalar;
-mod spec;
 mod state;
+
+// The one spec grammar lives in unstuck-core; `crate::spec` names it inside this crate.
+use unstuck_core::spec;
 
 pub mod ops;
 pub mod schedule;
@@ -73,14 +74,16 @@ pub use error::OptimError;
 pub use optimizer::{Driver, Optimizer, UpdateRule, first_non_finite};
 pub use plateau::{PlateauConfig, PlateauMode, ReduceLrOnPlateau, ThresholdMode};
 pub use registry::{Entry, FromSpec, Registry};
-pub use scalar::Scalar;
 pub use schedule::{
-    Anneal, Constant, Cosine, CosineWarmRestarts, Exponential, InverseSqrt, Linear, MultiStep,
+    Anneal, Constant, Cosine, CosineWarmRestarts, Exponential, InverseSqrt, LinearRamp, MultiStep,
     OneCycle, OneCycleConfig, Polynomial, SCHEDULE_KINDS, Schedule, ScheduleKind, Sequence,
     StepDecay, parse_schedule, schedule_from_spec, warmup_then,
 };
-pub use spec::{KeyHelp, Spec, SpecArg, SpecArgs, SpecValue, ValueKind, describe_keys, parse_spec};
+pub use unstuck_core::Element;
+// What `FromSpec` and `Entry` name in their signatures (the grammar itself is
+// `unstuck_core::spec`).
 pub use state::{NamedBuffer, NamedScalar, OptimizerState, RuleState, StateReader, StateWriter};
+pub use unstuck_core::spec::{KeyHelp, Spec, SpecArgs, SpecError};
 
 pub use adagrad::{Adagrad, AdagradConfig, AdagradState};
 pub use adam::{Adam, AdamConfig, AdamState};

@@ -14,7 +14,7 @@
 use unstuck_optim::ops::add_scaled;
 use unstuck_optim::transforms::decoupled_weight_decay;
 use unstuck_optim::{
-    Driver, FromSpec, OptimError, RuleState, Scalar, SpecArgs, StateReader, StateWriter,
+    Driver, Element, FromSpec, OptimError, RuleState, SpecArgs, StateReader, StateWriter,
     UpdateRule, validate, vectorized,
 };
 
@@ -52,7 +52,7 @@ pub struct LionState<T> {
     pub exp_avg: Vec<T>,
 }
 
-impl<T: Scalar> RuleState<T> for LionState<T> {
+impl<T: Element> RuleState<T> for LionState<T> {
     fn save(&self, out: &mut StateWriter) {
         out.buffer("exp_avg", &self.exp_avg);
     }
@@ -61,7 +61,7 @@ impl<T: Scalar> RuleState<T> for LionState<T> {
     }
 }
 
-impl<T: Scalar> UpdateRule<T> for LionConfig {
+impl<T: Element> UpdateRule<T> for LionConfig {
     const NAME: &'static str = "lion";
     type State = LionState<T>;
 
@@ -98,7 +98,7 @@ impl<T: Scalar> UpdateRule<T> for LionConfig {
 }
 
 #[inline(always)]
-fn lion_loop<T: Scalar>(params: &mut [T], grads: &[T], exp_avg: &mut [T], h: [T; 5]) {
+fn lion_loop<T: Element>(params: &mut [T], grads: &[T], exp_avg: &mut [T], h: [T; 5]) {
     let [beta1, one_minus_beta1, beta2, one_minus_beta2, neg_lr] = h;
     for ((p, &g), m) in params.iter_mut().zip(grads).zip(exp_avg.iter_mut()) {
         let direction = add_scaled(*m * beta1, one_minus_beta1, g).sign();

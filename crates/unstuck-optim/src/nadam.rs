@@ -16,7 +16,7 @@ use crate::registry::FromSpec;
 use crate::spec::SpecArgs;
 use crate::state::{RuleState, StateReader, StateWriter};
 use crate::transforms::{decoupled_weight_decay, l2_weight_decay};
-use crate::{Driver, OptimError, Scalar, UpdateRule, validate, vectorized};
+use crate::{Driver, Element, OptimError, UpdateRule, validate, vectorized};
 
 /// NAdam hyperparameters; `Default` is PyTorch's defaults.
 #[derive(Debug, Clone, PartialEq)]
@@ -65,7 +65,7 @@ pub struct NAdamState<T> {
     pub mu_product: T,
 }
 
-impl<T: Scalar> RuleState<T> for NAdamState<T> {
+impl<T: Element> RuleState<T> for NAdamState<T> {
     fn save(&self, out: &mut StateWriter) {
         out.buffer("exp_avg", &self.exp_avg);
         out.buffer("exp_avg_sq", &self.exp_avg_sq);
@@ -85,7 +85,7 @@ impl NAdamConfig {
     }
 }
 
-impl<T: Scalar> UpdateRule<T> for NAdamConfig {
+impl<T: Element> UpdateRule<T> for NAdamConfig {
     const NAME: &'static str = "nadam";
     type State = NAdamState<T>;
 
@@ -122,7 +122,7 @@ impl<T: Scalar> UpdateRule<T> for NAdamConfig {
         let bias_correction2 = 1.0 - self.beta2.powf(t);
         let mu = self.mu(t);
         let mu_next = self.mu(t + 1.0);
-        state.mu_product = state.mu_product * T::from_f64(mu);
+        state.mu_product *= T::from_f64(mu);
         let mu_product = state.mu_product.to_f64();
         let mu_product_next = mu_product * mu_next;
         let h = Hyper {
@@ -151,7 +151,7 @@ struct Hyper<T> {
 }
 
 #[inline(always)]
-fn nadam_loop<T: Scalar>(
+fn nadam_loop<T: Element>(
     params: &mut [T],
     grads: &[T],
     exp_avg: &mut [T],

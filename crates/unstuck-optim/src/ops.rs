@@ -11,23 +11,23 @@
 //! level): a named optimizer is a loop that combines them. They are `#[inline(always)]`
 //! so they vectorise inside [`crate::vectorized`].
 
-use crate::Scalar;
+use crate::Element;
 
 /// `x.add(y, alpha=alpha)`: `x + alpha * y`, fused.
 #[inline(always)]
-pub fn add_scaled<T: Scalar>(x: T, alpha: T, y: T) -> T {
+pub fn add_scaled<T: Element>(x: T, alpha: T, y: T) -> T {
     alpha.mul_add(y, x)
 }
 
 /// `s.addcmul(t1, t2, value=value)`: `s + (value * t1) * t2`, the last product fused.
 #[inline(always)]
-pub fn addcmul<T: Scalar>(s: T, value: T, t1: T, t2: T) -> T {
+pub fn addcmul<T: Element>(s: T, value: T, t1: T, t2: T) -> T {
     (value * t1).mul_add(t2, s)
 }
 
 /// `s.addcdiv(t1, t2, value=value)`: `s + (value * t1) / t2`, not fused.
 #[inline(always)]
-pub fn addcdiv<T: Scalar>(s: T, value: T, t1: T, t2: T) -> T {
+pub fn addcdiv<T: Element>(s: T, value: T, t1: T, t2: T) -> T {
     s + (value * t1) / t2
 }
 
@@ -43,7 +43,7 @@ pub struct Lerp<T> {
     from_start: bool,
 }
 
-impl<T: Scalar> Lerp<T> {
+impl<T: Element> Lerp<T> {
     /// Prepares a lerp with weight `weight` (rounded to `T` first, as PyTorch does).
     pub fn new(weight: f64) -> Self {
         let w = T::from_f64(weight);

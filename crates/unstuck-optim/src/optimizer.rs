@@ -12,11 +12,11 @@ use std::fmt::Debug;
 use crate::dispatch::{CHUNK, parallel};
 use crate::schedule::{Constant, Schedule};
 use crate::state::{OptimizerState, RuleState, StateReader, StateWriter};
-use crate::{OptimError, Scalar, vectorized};
+use crate::{Element, OptimError, vectorized};
 use rayon::prelude::*;
 
 /// The math of one optimizer: hyperparameters in `self`, buffers in [`UpdateRule::State`].
-pub trait UpdateRule<T: Scalar>: Debug + Clone + Send + Sync + 'static {
+pub trait UpdateRule<T: Element>: Debug + Clone + Send + Sync + 'static {
     /// Registry name, also written into saved state, e.g. `"adam"`.
     const NAME: &'static str;
     /// Per-parameter buffers.
@@ -39,7 +39,7 @@ pub trait UpdateRule<T: Scalar>: Debug + Clone + Send + Sync + 'static {
 }
 
 /// A running optimizer over flat parameter slices, as the registry hands it out.
-pub trait Optimizer<T: Scalar>: Debug + Send + Sync {
+pub trait Optimizer<T: Element>: Debug + Send + Sync {
     /// Registry name, e.g. `"adam"`.
     fn name(&self) -> &'static str;
 
@@ -91,7 +91,7 @@ pub trait Optimizer<T: Scalar>: Debug + Send + Sync {
 /// # Ok::<(), unstuck_optim::OptimError>(())
 /// ```
 #[derive(Debug)]
-pub struct Driver<T: Scalar, R: UpdateRule<T>> {
+pub struct Driver<T: Element, R: UpdateRule<T>> {
     rule: R,
     schedule: Box<dyn Schedule>,
     step: u64,
@@ -99,7 +99,7 @@ pub struct Driver<T: Scalar, R: UpdateRule<T>> {
     state: Option<R::State>,
 }
 
-impl<T: Scalar, R: UpdateRule<T>> Driver<T, R> {
+impl<T: Element, R: UpdateRule<T>> Driver<T, R> {
     /// Validates `rule` and starts at step 0 with a constant learning rate `rule.lr()`.
     pub fn new(rule: R) -> Result<Self, OptimError> {
         rule.validate()?;
@@ -169,7 +169,7 @@ impl<T: Scalar, R: UpdateRule<T>> Driver<T, R> {
 ///
 /// The common all-finite case is one vectorised pass (an OR over the whole slice, with no
 /// early exit to break vectorisation); only a failing slice is scanned again for the index.
-pub fn first_non_finite<T: Scalar>(values: &[T]) -> Option<usize> {
+pub fn first_non_finite<T: Element>(values: &[T]) -> Option<usize> {
     let check = |chunk: &[T]| {
         vectorized(
             #[inline(always)]
@@ -189,11 +189,11 @@ pub fn first_non_finite<T: Scalar>(values: &[T]) -> Option<usize> {
 }
 
 #[inline(always)]
-fn any_non_finite<T: Scalar>(values: &[T]) -> bool {
+fn any_non_finite<T: Element>(values: &[T]) -> bool {
     values.iter().fold(false, |bad, v| bad | !v.is_finite())
 }
 
-impl<T: Scalar, R: UpdateRule<T>> Optimizer<T> for Driver<T, R> {
+impl<T: Element, R: UpdateRule<T>> Optimizer<T> for Driver<T, R> {
     fn name(&self) -> &'static str {
         R::NAME
     }
@@ -236,7 +236,7 @@ impl<T: Scalar, R: UpdateRule<T>> Optimizer<T> for Driver<T, R> {
         }
         OptimizerState {
             optimizer: R::NAME.to_owned(),
-            dtype: T::DTYPE.to_owned(),
+            dtype: T::DTYPE.as_str().to_owned(),
             step: self.step,
             n_params: self.n_params,
             buffers: writer.buffers,
@@ -254,8 +254,8 @@ impl<T: Scalar, R: UpdateRule<T>> Optimizer<T> for Driver<T, R> {
         if saved.optimizer != R::NAME {
             return Err(mismatch("optimizer", R::NAME, &saved.optimizer));
         }
-        if saved.dtype != T::DTYPE {
-            return Err(mismatch("dtype", T::DTYPE, &saved.dtype));
+        if saved.dtype != T::DTYPE.as_str() {
+            return Err(mismatch("dtype", T::DTYPE.as_str(), &saved.dtype));
         }
         let state = match saved.n_params {
             None if saved.buffers.is_empty() && saved.scalars.is_empty() => None,

@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::spec::{SpecArgs, parse_spec};
+use crate::spec::{SpecArgs, lookup, parse_spec};
 use crate::{OptimError, validate};
 
 /// Whether a smaller or a larger metric is better.
@@ -118,15 +118,7 @@ impl ReduceLrOnPlateau {
     /// Builds from a spec such as `plateau:factor=0.5,patience=5,mode=min`.
     pub fn from_spec(text: &str, initial_lr: f64) -> Result<Self, OptimError> {
         let spec = parse_spec(text)?;
-        if spec.name != "plateau" {
-            return Err(OptimError::SpecUnknownName {
-                spec: text.to_owned(),
-                position: spec.position,
-                kind: "schedule",
-                name: spec.name,
-                known: "plateau".to_owned(),
-            });
-        }
+        lookup(text, &spec, "schedule", &["plateau"], |name| name)?;
         let mut args = SpecArgs::new(text, &spec);
         let d = PlateauConfig::default();
         let config = PlateauConfig {

@@ -9,11 +9,11 @@
 //! is the optimizer's `lr`: `"sgd:lr=0.1,momentum=0.9,schedule=(cosine:t_max=100)"`.
 
 use crate::schedule::schedule_from_spec;
-use crate::spec::{KeyHelp, Spec, SpecArgs, describe_keys, parse_spec};
+use crate::spec::{KeyHelp, Spec, SpecArgs, describe_keys, lookup, parse_spec};
 use crate::{
-    AdagradConfig, AdamConfig, AdamWConfig, Driver, LectureAdagradConfig, LectureMomentumConfig,
-    LectureRmsPropConfig, LionConfig, NAdamConfig, OptimError, Optimizer, RmsPropConfig, Scalar,
-    SgdConfig, UpdateRule,
+    AdagradConfig, AdamConfig, AdamWConfig, Driver, Element, LectureAdagradConfig,
+    LectureMomentumConfig, LectureRmsPropConfig, LionConfig, NAdamConfig, OptimError, Optimizer,
+    RmsPropConfig, SgdConfig, UpdateRule,
 };
 
 /// An update rule that can be built from spec arguments.
@@ -31,7 +31,7 @@ type DescribeKeys = fn() -> Vec<KeyHelp>;
 
 /// One optimizer a spec can name.
 #[derive(Debug, Clone, Copy)]
-pub struct Entry<T: Scalar> {
+pub struct Entry<T: Element> {
     /// Name used in specs.
     pub name: &'static str,
     /// One-line description.
@@ -40,7 +40,7 @@ pub struct Entry<T: Scalar> {
     keys: DescribeKeys,
 }
 
-impl<T: Scalar> Entry<T> {
+impl<T: Element> Entry<T> {
     /// The entry for rule `R`.
     pub fn of<R: UpdateRule<T> + FromSpec>() -> Self {
         Self {
@@ -66,7 +66,7 @@ impl<T: Scalar> Entry<T> {
     }
 }
 
-fn build_rule<T: Scalar, R: UpdateRule<T> + FromSpec>(
+fn build_rule<T: Element, R: UpdateRule<T> + FromSpec>(
     args: &mut SpecArgs<'_>,
 ) -> Result<Box<dyn Optimizer<T>>, OptimError> {
     Ok(Box::new(Driver::new(R::from_spec(args)?)?))
@@ -86,11 +86,11 @@ fn keys_of<R: FromSpec>() -> Vec<KeyHelp> {
 
 /// A set of named optimizers.
 #[derive(Debug, Clone)]
-pub struct Registry<T: Scalar> {
+pub struct Registry<T: Element> {
     entries: Vec<Entry<T>>,
 }
 
-impl<T: Scalar> Registry<T> {
+impl<T: Element> Registry<T> {
     /// Every optimizer this crate ships. Add a line here to add one everywhere.
     pub fn builtin() -> Self {
         Self {
@@ -149,20 +149,7 @@ impl<T: Scalar> Registry<T> {
     /// ```
     pub fn build(&self, text: &str) -> Result<Box<dyn Optimizer<T>>, OptimError> {
         let spec = parse_spec(text)?;
-        let entry = self
-            .get(&spec.name)
-            .ok_or_else(|| OptimError::SpecUnknownName {
-                spec: text.to_owned(),
-                position: spec.position,
-                kind: "optimizer",
-                name: spec.name.clone(),
-                known: self
-                    .entries
-                    .iter()
-                    .map(|e| e.name)
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            })?;
+        let entry = lookup(text, &spec, "optimizer", &self.entries, |e| e.name)?;
         let mut args = SpecArgs::new(text, &spec);
         let schedule = args.spec("schedule")?;
         let mut optimizer = (entry.build)(&mut args)?;

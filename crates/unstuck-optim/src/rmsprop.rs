@@ -13,7 +13,7 @@ use crate::registry::FromSpec;
 use crate::spec::SpecArgs;
 use crate::state::{RuleState, StateReader, StateWriter};
 use crate::transforms::l2_weight_decay;
-use crate::{Driver, OptimError, Scalar, UpdateRule, validate, vectorized};
+use crate::{Driver, Element, OptimError, UpdateRule, validate, vectorized};
 
 /// RMSprop hyperparameters; `Default` is PyTorch's defaults.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,7 +59,7 @@ pub struct RmsPropState<T> {
     pub momentum_buffer: Vec<T>,
 }
 
-impl<T: Scalar> RuleState<T> for RmsPropState<T> {
+impl<T: Element> RuleState<T> for RmsPropState<T> {
     fn save(&self, out: &mut StateWriter) {
         out.buffer("square_avg", &self.square_avg);
         out.buffer("grad_avg", &self.grad_avg);
@@ -72,7 +72,7 @@ impl<T: Scalar> RuleState<T> for RmsPropState<T> {
     }
 }
 
-impl<T: Scalar> UpdateRule<T> for RmsPropConfig {
+impl<T: Element> UpdateRule<T> for RmsPropConfig {
     const NAME: &'static str = "rmsprop";
     type State = RmsPropState<T>;
 
@@ -138,7 +138,7 @@ struct Hyper<T> {
 /// One element of RMSprop. `CENTERED` and `MOMENTUM` are compile-time, so the loop
 /// has no branch; unused buffers are empty and indexed only when their flag is on.
 #[inline(always)]
-fn rmsprop_loop<T: Scalar, const CENTERED: bool, const MOMENTUM: bool>(
+fn rmsprop_loop<T: Element, const CENTERED: bool, const MOMENTUM: bool>(
     params: &mut [T],
     grads: &[T],
     state: &mut RmsPropState<T>,

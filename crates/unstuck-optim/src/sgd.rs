@@ -12,7 +12,7 @@ use crate::registry::FromSpec;
 use crate::spec::SpecArgs;
 use crate::state::{RuleState, StateReader, StateWriter};
 use crate::transforms::l2_weight_decay;
-use crate::{Driver, OptimError, Scalar, UpdateRule, validate, vectorized};
+use crate::{Driver, Element, OptimError, UpdateRule, validate, vectorized};
 use rayon::prelude::*;
 
 /// SGD hyperparameters; `Default` is PyTorch's defaults (`lr` 1e-3, as PyTorch >= 2.6).
@@ -52,7 +52,7 @@ pub struct SgdState<T> {
     pub momentum_buffer: Vec<T>,
 }
 
-impl<T: Scalar> RuleState<T> for SgdState<T> {
+impl<T: Element> RuleState<T> for SgdState<T> {
     fn save(&self, out: &mut StateWriter) {
         out.buffer("momentum_buffer", &self.momentum_buffer);
     }
@@ -61,7 +61,7 @@ impl<T: Scalar> RuleState<T> for SgdState<T> {
     }
 }
 
-impl<T: Scalar> UpdateRule<T> for SgdConfig {
+impl<T: Element> UpdateRule<T> for SgdConfig {
     const NAME: &'static str = "sgd";
     type State = SgdState<T>;
 
@@ -139,14 +139,14 @@ impl<T: Scalar> UpdateRule<T> for SgdConfig {
 }
 
 #[inline(always)]
-fn plain_loop<T: Scalar>(params: &mut [T], grads: &[T], neg_lr: T) {
+fn plain_loop<T: Element>(params: &mut [T], grads: &[T], neg_lr: T) {
     for (p, &g) in params.iter_mut().zip(grads) {
         *p = add_scaled(*p, neg_lr, g);
     }
 }
 
 #[inline(always)]
-fn momentum_loop<T: Scalar, const FIRST: bool, const NESTEROV: bool>(
+fn momentum_loop<T: Element, const FIRST: bool, const NESTEROV: bool>(
     params: &mut [T],
     grads: &[T],
     buf: &mut [T],

@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{OptimError, Scalar};
+use crate::{Element, OptimError};
 
 /// Everything an optimizer needs to resume: produced by
 /// [`Optimizer::state`](crate::Optimizer::state), consumed by
@@ -42,7 +42,7 @@ pub struct NamedBuffer {
 /// One scalar of saved state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NamedScalar {
-    /// Scalar name.
+    /// Element name.
     pub name: String,
     /// Value.
     #[serde(with = "exact_float")]
@@ -73,7 +73,7 @@ impl OptimizerState {
 ///
 /// An implementation writes each buffer under a fixed name in [`RuleState::save`] and
 /// reads the same names back in [`RuleState::load`]; lengths are checked for you.
-pub trait RuleState<T: Scalar>: std::fmt::Debug + Clone + Send + Sync + 'static {
+pub trait RuleState<T: Element>: std::fmt::Debug + Clone + Send + Sync + 'static {
     /// Writes every buffer and scalar.
     fn save(&self, out: &mut StateWriter);
     /// Reads them back into `self`, which [`UpdateRule::init`](crate::UpdateRule::init)
@@ -90,7 +90,7 @@ pub struct StateWriter {
 
 impl StateWriter {
     /// Saves a per-parameter buffer.
-    pub fn buffer<T: Scalar>(&mut self, name: &str, values: &[T]) {
+    pub fn buffer<T: Element>(&mut self, name: &str, values: &[T]) {
         self.buffers.push(NamedBuffer {
             name: name.to_owned(),
             values: values.iter().map(|v| v.to_f64()).collect(),
@@ -117,7 +117,7 @@ impl StateReader<'_> {
     /// Fills `into` from the saved buffer `name`; the lengths must match (a rule that
     /// keeps a buffer empty under some configuration, e.g. AMSGrad's maximum, must find
     /// it empty in the saved state too).
-    pub fn buffer<T: Scalar>(&self, name: &str, into: &mut [T]) -> Result<(), OptimError> {
+    pub fn buffer<T: Element>(&self, name: &str, into: &mut [T]) -> Result<(), OptimError> {
         let saved = self
             .state
             .buffers

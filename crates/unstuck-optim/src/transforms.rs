@@ -3,13 +3,13 @@
 use std::borrow::Cow;
 
 use crate::ops::add_scaled;
-use crate::{Scalar, vectorized};
+use crate::{Element, vectorized};
 
 /// L2 weight decay as PyTorch applies it: the gradient becomes `grad + wd * param`.
 ///
 /// Returns the gradient unchanged (borrowed, no copy) when `weight_decay` is 0, which is
 /// the common path.
-pub fn l2_weight_decay<'g, T: Scalar>(
+pub fn l2_weight_decay<'g, T: Element>(
     grads: &'g [T],
     params: &[T],
     weight_decay: f64,
@@ -22,7 +22,7 @@ pub fn l2_weight_decay<'g, T: Scalar>(
 }
 
 #[inline(always)]
-fn l2_loop<T: Scalar>(grads: &[T], params: &[T], wd: T) -> Vec<T> {
+fn l2_loop<T: Element>(grads: &[T], params: &[T], wd: T) -> Vec<T> {
     grads
         .iter()
         .zip(params)
@@ -31,7 +31,7 @@ fn l2_loop<T: Scalar>(grads: &[T], params: &[T], wd: T) -> Vec<T> {
 }
 
 /// Decoupled weight decay (AdamW, Lion): `param *= 1 - lr * wd`, before the update.
-pub fn decoupled_weight_decay<T: Scalar>(params: &mut [T], lr: f64, weight_decay: f64) {
+pub fn decoupled_weight_decay<T: Element>(params: &mut [T], lr: f64, weight_decay: f64) {
     if weight_decay == 0.0 {
         return;
     }
@@ -40,9 +40,9 @@ pub fn decoupled_weight_decay<T: Scalar>(params: &mut [T], lr: f64, weight_decay
 }
 
 #[inline(always)]
-fn scale_loop<T: Scalar>(params: &mut [T], factor: T) {
+fn scale_loop<T: Element>(params: &mut [T], factor: T) {
     for p in params.iter_mut() {
-        *p = *p * factor;
+        *p *= factor;
     }
 }
 

@@ -1,14 +1,8 @@
 //! Update loops long enough to run on several threads give the same bits on one or two.
 
 use unstuck_optim::{Adam, AdamConfig, Optimizer, Sgd, SgdConfig};
+use unstuck_test_support::threads::with_threads;
 
-fn with_threads<R: Send>(n: usize, f: impl FnOnce() -> R + Send) -> R {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(n)
-        .build()
-        .unwrap()
-        .install(f)
-}
 
 /// Three steps on 300,000 parameters (many parallel chunks and a ragged last one).
 fn run(mut optimizer: Box<dyn Optimizer<f32>>) -> Vec<u32> {

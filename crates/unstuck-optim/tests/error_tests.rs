@@ -3,7 +3,7 @@
 use unstuck_optim::{
     Adagrad, AdagradConfig, Adam, AdamConfig, AdamW, AdamWConfig, Entry, LectureMomentum,
     LectureMomentumConfig, LectureRmsProp, LectureRmsPropConfig, Lion, LionConfig, NAdam,
-    NAdamConfig, OptimError, Registry, RmsProp, RmsPropConfig, Schedule, Sgd, SgdConfig,
+    NAdamConfig, OptimError, Registry, RmsProp, RmsPropConfig, Schedule, Sgd, SgdConfig, SpecError,
 };
 
 fn invalid(result: Result<impl std::fmt::Debug, OptimError>, owner: &str, name: &str) {
@@ -312,29 +312,31 @@ fn spec_errors_say_where() {
     ];
     for (spec, position) in cases {
         match registry.build(spec) {
-            Err(OptimError::SpecSyntax { position: p, .. }) => assert_eq!(p, *position, "{spec}"),
+            Err(OptimError::Spec(SpecError::Syntax { position: p, .. })) => {
+                assert_eq!(p, *position, "{spec}")
+            }
             other => panic!("{spec}: {other:?}"),
         }
     }
     match registry.build("adma:lr=1") {
-        Err(OptimError::SpecUnknownName {
+        Err(OptimError::Spec(SpecError::UnknownName {
             position: 0,
             name,
             known,
             ..
-        }) => {
+        })) => {
             assert_eq!(name, "adma");
             assert!(known.contains("adam"), "{known}");
         }
         other => panic!("{other:?}"),
     }
     match registry.build("adam:lr=1e-3,betas=0.9") {
-        Err(OptimError::SpecUnknownKey {
+        Err(OptimError::Spec(SpecError::UnknownKey {
             position: 13,
             key,
             known,
             ..
-        }) => {
+        })) => {
             assert_eq!(key, "betas");
             assert!(
                 known.contains("beta1") && known.contains("schedule"),
@@ -344,15 +346,15 @@ fn spec_errors_say_where() {
         other => panic!("{other:?}"),
     }
     match registry.build("adam:amsgrad=yes") {
-        Err(OptimError::SpecBadValue {
+        Err(OptimError::Spec(SpecError::BadValue {
             position: 13, key, ..
-        }) => assert_eq!(key, "amsgrad"),
+        })) => assert_eq!(key, "amsgrad"),
         other => panic!("{other:?}"),
     }
     match registry.build("adam:lr=0.1,schedule=(cosine:t_max=-3)") {
-        Err(OptimError::SpecBadValue {
+        Err(OptimError::Spec(SpecError::BadValue {
             position: 35, key, ..
-        }) => assert_eq!(key, "t_max"),
+        })) => assert_eq!(key, "t_max"),
         other => panic!("{other:?}"),
     }
     let message = registry

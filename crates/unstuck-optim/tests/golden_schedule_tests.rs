@@ -1,4 +1,4 @@
-//! Every schedule against PyTorch's learning rates (`tests/fixtures/lr_schedules.json`:
+//! Every schedule against PyTorch's learning rates (`lr_schedules.json` of unstuck-test-support:
 //! 120 steps, base lr 0.1; `lrs[k]` is the rate used by optimizer step k).
 
 mod common;

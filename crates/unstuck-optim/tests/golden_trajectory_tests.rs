@@ -1,5 +1,5 @@
 //! Every torch.optim optimizer against PyTorch's own trajectories
-//! (`tests/fixtures/optim_trajectories.json`: 60 steps on a 4-D Rosenbrock function, f64).
+//! (`optim_trajectories.json` of unstuck-test-support: 60 steps on a 4-D Rosenbrock function, f64).
 
 mod common;
 

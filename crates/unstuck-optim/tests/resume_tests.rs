@@ -1,7 +1,7 @@
 //! Save, restore, continue == uninterrupted, bit for bit, for every optimizer.
 
 use unstuck_optim::{
-    OptimError, Optimizer, OptimizerState, PlateauConfig, ReduceLrOnPlateau, Registry, Scalar,
+    Element, OptimError, Optimizer, OptimizerState, PlateauConfig, ReduceLrOnPlateau, Registry,
 };
 
 /// Specs beyond each optimizer's defaults, chosen so every state buffer is in use.
@@ -23,7 +23,7 @@ const SAVE_AT: usize = 13;
 
 /// A deterministic gradient field; coordinate 0 has zero gradient for the first steps
 /// (exercising the lecture forms' zero-sigma rule across the save point).
-fn grads<T: Scalar>(params: &[T], step: usize) -> Vec<T> {
+fn grads<T: Element>(params: &[T], step: usize) -> Vec<T> {
     params
         .iter()
         .enumerate()
@@ -37,24 +37,24 @@ fn grads<T: Scalar>(params: &[T], step: usize) -> Vec<T> {
         .collect()
 }
 
-fn start<T: Scalar>() -> Vec<T> {
+fn start<T: Element>() -> Vec<T> {
     (0..N_PARAMS)
         .map(|i| T::from_f64(0.5 - 0.1 * i as f64))
         .collect()
 }
 
-fn steps<T: Scalar>(opt: &mut dyn Optimizer<T>, params: &mut [T], range: std::ops::Range<usize>) {
+fn steps<T: Element>(opt: &mut dyn Optimizer<T>, params: &mut [T], range: std::ops::Range<usize>) {
     for step in range {
         let g = grads(params, step);
         opt.step(params, &g).unwrap();
     }
 }
 
-fn bits<T: Scalar>(values: &[T]) -> Vec<u64> {
+fn bits<T: Element>(values: &[T]) -> Vec<u64> {
     values.iter().map(|v| v.to_f64().to_bits()).collect()
 }
 
-fn check_resume<T: Scalar>(spec: &str, save_at: usize) {
+fn check_resume<T: Element>(spec: &str, save_at: usize) {
     let registry = Registry::<T>::builtin();
     let mut straight = registry.build(spec).unwrap();
     let mut p_straight = start::<T>();

@@ -3,7 +3,6 @@
 use crate::TrainError;
 use crate::history::History;
 use serde::{Deserialize, Serialize};
-use std::io::Write;
 use std::path::Path;
 use unstuck_optim::OptimizerState;
 
@@ -46,16 +45,7 @@ impl Checkpoint {
             message,
         };
         let json = serde_json::to_vec(self).map_err(|e| fail(e.to_string()))?;
-        let dir = match path.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() => dir,
-            _ => Path::new("."),
-        };
-        let mut file = tempfile::NamedTempFile::new_in(dir).map_err(|e| fail(e.to_string()))?;
-        file.write_all(&json)
-            .and_then(|()| file.as_file().sync_all())
-            .map_err(|e| fail(e.to_string()))?;
-        file.persist(path).map_err(|e| fail(e.to_string()))?;
-        Ok(())
+        unstuck_core::write_atomic(path, &json).map_err(|e| fail(e.to_string()))
     }
 
     /// Reads a checkpoint written by [`Checkpoint::save`].

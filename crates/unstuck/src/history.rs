@@ -1,6 +1,7 @@
 //! What a training run records.
 
 use serde::{Deserialize, Serialize};
+use unstuck_hessian::CriticalPointKind;
 
 /// One optimizer step.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -45,12 +46,13 @@ pub enum Event {
         loss: f64,
         /// Full-training-set gradient norm.
         grad_norm: f64,
-        /// The second-order verdict (`Saddle`, `StrictLocalMin`, ...), when the model was
-        /// small enough for a dense Hessian.
-        classification: Option<String>,
-        /// The smallest Hessian eigenvalue, when computed.
+        /// The second-order verdict (`saddle`, `strict_local_min`, ...): from every
+        /// eigenvalue of a small model, from the Lanczos extremes of a large one.
+        classification: Option<CriticalPointKind>,
+        /// The smallest Hessian eigenvalue (a Lanczos upper bound for a large model).
         min_eigenvalue: Option<f64>,
-        /// The lecture's minimum ratio (fraction of positive eigenvalues), when computed.
+        /// The lecture's minimum ratio (fraction of positive eigenvalues), when every
+        /// eigenvalue was computed.
         minimum_ratio: Option<f64>,
     },
     /// A step along the most negative eigenvector that lowered the loss.

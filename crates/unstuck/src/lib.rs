@@ -28,6 +28,7 @@ mod history;
 #[cfg(feature = "cli")]
 pub mod plot;
 mod stuck;
+pub mod task;
 mod trainer;
 
 pub use unstuck_autodiff as autodiff;
@@ -42,3 +43,6 @@ pub use error::TrainError;
 pub use history::{EpochRecord, Event, History, StepRecord};
 pub use stuck::StuckConfig;
 pub use trainer::{TrainConfig, Trainer};
+/// The one way every file of unstuck is written: temporary file, fsync, rename, fsync of
+/// the folder, mode from the umask.
+pub use unstuck_core::write_atomic;

@@ -2,20 +2,20 @@
 
 use crate::TrainError;
 use crate::history::Event;
-use unstuck_autodiff::Tensor;
 use unstuck_hessian::{
-    ClassifyTolerances, EscapeConfig, TapeObjective, analyze_critical_point, escape_step,
+    ClassifyTolerances, EscapeConfig, SpectrumPolicy, TapeObjective, escape_step, summarize,
 };
-use unstuck_models::{Model, Objective, Targets};
+use unstuck_models::Objective;
 
 /// When to call training stuck, and whether to look at the Hessian and escape.
 ///
 /// The detector fires after `patience` consecutive steps whose mini-batch gradient norm
 /// is under `grad_tol` while the mini-batch loss is above `loss_threshold`. It then
-/// measures the loss and gradient on the whole training set; if the model has at most
-/// `max_dense_params` parameters it computes the dense Hessian there, classifies the
-/// point (saddle, minimum, ...), and, if `escape` is set and an eigenvalue is negative,
-/// steps along that eigenvector (both signs tried, backed off until the loss falls).
+/// measures the loss and gradient on the whole training set, summarises the Hessian's
+/// spectrum there under `spectrum` (dense and exact for small models, Lanczos for the
+/// extremes of large ones: `unstuck_hessian::summarize`), classifies the point (saddle,
+/// minimum, ...), and, if `escape` is set and an eigenvalue is negative, steps along that
+/// eigenvector (both signs tried, backed off until the loss falls).
 #[derive(Debug, Clone, PartialEq)]
 pub struct StuckConfig {
     /// Gradient norm under which a step counts as stalled.
@@ -24,8 +24,9 @@ pub struct StuckConfig {
     pub patience: usize,
     /// A loss at or below this is "trained", not stuck.
     pub loss_threshold: f64,
-    /// The largest model for which the dense Hessian is computed.
-    pub max_dense_params: usize,
+    /// How the spectrum is read at a stalled point (its `lowest_vector` is always kept:
+    /// the escape needs it).
+    pub spectrum: SpectrumPolicy,
     /// Whether to step out of a saddle.
     pub escape: bool,
     /// How many times the detector may fire in one run.
@@ -38,7 +39,10 @@ impl Default for StuckConfig {
             grad_tol: 1e-3,
             patience: 20,
             loss_threshold: 0.05,
-            max_dense_params: 2000,
+            spectrum: SpectrumPolicy {
+                trace: None,
+                ..SpectrumPolicy::default()
+            },
             escape: true,
             max_events: 5,
         }
@@ -47,21 +51,19 @@ impl Default for StuckConfig {
 
 impl StuckConfig {
     pub(crate) fn validate(&self) -> Result<(), TrainError> {
+        let invalid =
+            |setting, problem: String| Err(TrainError::InvalidSetting { setting, problem });
         if !(self.grad_tol > 0.0 && self.grad_tol.is_finite()) {
-            return Err(TrainError::Config(format!(
-                "stuck.grad_tol must be positive and finite, got {}",
-                self.grad_tol
-            )));
+            return invalid(
+                "stuck.grad_tol",
+                format!("must be positive and finite, got {}", self.grad_tol),
+            );
         }
         if self.patience == 0 {
-            return Err(TrainError::Config(
-                "stuck.patience must be at least 1".into(),
-            ));
+            return invalid("stuck.patience", "must be at least 1".into());
         }
         if !self.loss_threshold.is_finite() {
-            return Err(TrainError::Config(
-                "stuck.loss_threshold must be finite".into(),
-            ));
+            return invalid("stuck.loss_threshold", "must be finite".into());
         }
         Ok(())
     }
@@ -95,24 +97,6 @@ impl StuckCounter {
     }
 }
 
-/// The whole training set as one batch for the model.
-pub(crate) fn full_batch<'m>(
-    model: &'m dyn Model<f64>,
-    data: &unstuck_data::Dataset<f64>,
-    loss: unstuck_models::Loss,
-) -> Result<Objective<'m, f64>, TrainError> {
-    let x = Tensor::matrix(data.features().to_vec(), data.n_rows(), data.n_features())
-        .map_err(|e| TrainError::Config(e.to_string()))?;
-    let targets = match data.targets() {
-        unstuck_data::Targets::Classes { labels, .. } => Targets::Labels(labels.clone()),
-        unstuck_data::Targets::Real { values, .. } => Targets::Values(
-            Tensor::matrix(values.clone(), data.n_rows(), data.n_outputs())
-                .map_err(|e| TrainError::Config(e.to_string()))?,
-        ),
-    };
-    Ok(Objective::new(model, x, targets, loss)?)
-}
-
 /// Measures the point on the full training set, classifies it and maybe escapes.
 /// Returns the events to record and, after an escape, the new parameters.
 pub(crate) fn diagnose_and_escape(
@@ -123,29 +107,23 @@ pub(crate) fn diagnose_and_escape(
 ) -> Result<(Vec<Event>, Option<Vec<f64>>), TrainError> {
     let (loss, gradient) = objective.gradient(theta)?;
     let grad_norm = gradient.iter().map(|g| g * g).sum::<f64>().sqrt();
-    let tape_objective = TapeObjective::new(theta.len(), |tape, th| objective.record(tape, th));
-    if theta.len() > config.max_dense_params {
-        let event = Event::Stuck {
-            step,
-            loss,
-            grad_norm,
-            classification: None,
-            min_eigenvalue: None,
-            minimum_ratio: None,
-        };
-        return Ok((vec![event], None));
-    }
-    let analysis = analyze_critical_point(&tape_objective, theta, ClassifyTolerances::default())?;
+    let policy = SpectrumPolicy {
+        lowest_vector: true,
+        ..config.spectrum
+    };
+    let summary = summarize(&objective.curvature(theta)?, &policy)?;
+    let kind = summary.kind(grad_norm, ClassifyTolerances::default().gradient_abs)?;
     let mut events = vec![Event::Stuck {
         step,
         loss,
         grad_norm,
-        classification: Some(format!("{:?}", analysis.kind)),
-        min_eigenvalue: analysis.eigenvalues.first().copied(),
-        minimum_ratio: Some(analysis.minimum_ratio),
+        classification: Some(kind),
+        min_eigenvalue: Some(summary.smallest[0]),
+        minimum_ratio: summary.minimum_ratio()?,
     }];
+    let tape_objective = TapeObjective::new(theta.len(), objective.as_fn());
     let mut escaped = None;
-    if let (true, Some(direction)) = (config.escape, &analysis.escape) {
+    if let (true, Some(direction)) = (config.escape, summary.escape()?) {
         let step_out = escape_step(
             &tape_objective,
             theta,

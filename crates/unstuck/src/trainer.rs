@@ -3,14 +3,15 @@
 use crate::TrainError;
 use crate::checkpoint::Checkpoint;
 use crate::history::{EpochRecord, History, StepRecord};
-use crate::stuck::{StuckConfig, StuckCounter, diagnose_and_escape, full_batch};
+use crate::stuck::{StuckConfig, StuckCounter, diagnose_and_escape};
+use crate::task::full_objective;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Instant;
 use unstuck_autodiff::{Tape, Tensor};
-use unstuck_data::{BatchConfig, BatchTargets, Batches, Dataset};
-use unstuck_models::{Loss, Model, Objective, Targets};
+use unstuck_data::{BatchConfig, Batches, Dataset};
+use unstuck_models::{Loss, Model, Objective};
 use unstuck_optim::Optimizer;
 
 /// How to train.
@@ -74,17 +75,19 @@ impl<'m> Trainer<'m> {
         theta: Vec<f64>,
     ) -> Result<Self, TrainError> {
         if theta.len() != model.n_params() {
-            return Err(TrainError::Config(format!(
-                "theta has {} entries but the model has {} parameters",
-                theta.len(),
-                model.n_params()
-            )));
+            return Err(TrainError::ThetaLength {
+                expected: model.n_params(),
+                got: theta.len(),
+            });
         }
         if let Some(index) = theta.iter().position(|t| !t.is_finite()) {
-            return Err(TrainError::Config(format!("theta[{index}] is not finite")));
+            return Err(TrainError::NonFiniteTheta { index });
         }
         if config.batch_size == 0 {
-            return Err(TrainError::Config("batch size must be at least 1".into()));
+            return Err(TrainError::InvalidSetting {
+                setting: "batch size",
+                problem: "must be at least 1".into(),
+            });
         }
         if let Some(stuck) = &config.stuck {
             stuck.validate()?;
@@ -111,10 +114,10 @@ impl<'m> Trainer<'m> {
         checkpoint: Checkpoint,
     ) -> Result<Self, TrainError> {
         if checkpoint.seed != config.seed {
-            return Err(TrainError::Config(format!(
-                "the checkpoint was made with seed {} but the config says {}: the shuffling would differ",
-                checkpoint.seed, config.seed
-            )));
+            return Err(TrainError::SeedMismatch {
+                checkpoint: checkpoint.seed,
+                config: config.seed,
+            });
         }
         optimizer.load_state(&checkpoint.optimizer)?;
         let mut trainer = Trainer::new(model, optimizer, config, checkpoint.theta)?;
@@ -188,9 +191,9 @@ impl<'m> Trainer<'m> {
             seed: self.config.seed,
         };
         let mut batches = Batches::new(train, batch_config)?;
-        let train_eval = full_batch(self.model, train, self.config.loss)?;
+        let train_eval = full_objective(self.model, train, self.config.loss)?;
         let validation_eval = validation
-            .map(|v| full_batch(self.model, v, self.config.loss))
+            .map(|v| full_objective(self.model, v, self.config.loss))
             .transpose()?;
         let remaining = self.config.epochs.saturating_sub(self.next_epoch);
         let bar = self.progress_bar(remaining * batches.n_batches() as u64);
@@ -199,20 +202,7 @@ impl<'m> Trainer<'m> {
             let epoch = self.next_epoch;
             batches.start_epoch(epoch);
             while let Some(batch) = batches.next_batch() {
-                let x = Tensor::matrix(
-                    batch.features().to_vec(),
-                    batch.n_rows(),
-                    batch.n_features(),
-                )
-                .map_err(|e| TrainError::Config(e.to_string()))?;
-                let targets = match batch.targets() {
-                    BatchTargets::Classes { labels, .. } => Targets::Labels(labels.to_vec()),
-                    BatchTargets::Real { values, n_outputs } => Targets::Values(
-                        Tensor::matrix(values.to_vec(), batch.n_rows(), n_outputs)
-                            .map_err(|e| TrainError::Config(e.to_string()))?,
-                    ),
-                };
-                let objective = Objective::new(self.model, x, targets, self.config.loss)?;
+                let objective = Objective::from_batch(self.model, &batch, self.config.loss)?;
                 self.train_step(&objective, epoch, &train_eval)?;
                 bar.inc(1);
             }

@@ -7,7 +7,7 @@
 
 use assert_cmd::cargo::cargo_bin_cmd;
 use std::time::Instant;
-use unstuck::data::{SplitConfig, Standardizer, digits, split};
+use unstuck::data::{SplitConfig, digits};
 use unstuck::models::{Mlp, Model};
 use unstuck::optim::Registry;
 use unstuck::{StuckConfig, TrainConfig, Trainer};
@@ -25,8 +25,7 @@ fn library_run() -> f64 {
         stratified: true,
         seed: 0,
     };
-    let mut parts = split(&data, &config).unwrap();
-    Standardizer::fit_split(&mut parts).unwrap();
+    let parts = unstuck::task::prepare(&data, &config, None, true).unwrap();
     let model = Mlp::from_spec("64-128-10:relu").unwrap();
     let optimizer = Registry::builtin().build("adam:lr=1e-3").unwrap();
     let config = TrainConfig {

@@ -2,7 +2,9 @@
 //! seeds, and the evidence of its branch; the diagnosis is bit-identical across thread
 //! counts.
 
-use unstuck::diagnose::{Diagnosis, Verdict, diagnose, scenarios};
+use unstuck::diagnose::{Diagnosis, Verdict, diagnose};
+use unstuck::hessian::CriticalPointKind;
+use unstuck_test_support::scenarios::scenarios;
 
 fn check(name: &str) -> Diagnosis {
     let all = scenarios(true, 1).unwrap();
@@ -39,7 +41,7 @@ fn optimization() {
     let diagnosis = check("optimization");
     let evidence = diagnosis.optimization.as_ref().unwrap();
     // The deep tanh net stalls with negative curvature around: a saddle region.
-    assert_eq!(evidence.curvature, "saddle", "{diagnosis}");
+    assert_eq!(evidence.curvature, CriticalPointKind::Saddle, "{diagnosis}");
     assert!(evidence.lambda_min < 0.0 && evidence.lambda_max > 0.0);
     let escape = evidence.escape.as_ref().unwrap();
     assert!(escape.loss_after < escape.loss_before, "{diagnosis}");

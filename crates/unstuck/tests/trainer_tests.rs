@@ -2,6 +2,7 @@
 //! saddle and escapes it, and it resumes bit-identically.
 
 use unstuck::data::{self, Dataset, Targets as DataTargets};
+use unstuck::hessian::CriticalPointKind;
 use unstuck::models::{Architecture, Loss, Mlp, Model, ParamSpec};
 use unstuck::optim::Registry;
 use unstuck::{Checkpoint, Event, StuckConfig, TrainConfig, TrainError, Trainer};
@@ -186,7 +187,7 @@ fn the_stuck_detector_fires_at_the_lecture_saddle_and_escapes() {
             ..,
         ] => {
             assert_eq!(*step, 5);
-            assert_eq!(classification.as_deref(), Some("Saddle"));
+            assert_eq!(*classification, Some(CriticalPointKind::Saddle));
             assert!((min_eigenvalue.unwrap() + 2.0).abs() < 1e-12);
             assert_eq!(*loss_before, 1.0);
             assert!(loss_after < loss_before);
@@ -264,11 +265,14 @@ fn bad_settings_are_typed_errors() {
     });
     assert!(matches!(
         Trainer::new(&model, build(), zero_batch, model.init(0)),
-        Err(TrainError::Config(_))
+        Err(TrainError::InvalidSetting {
+            setting: "batch size",
+            ..
+        })
     ));
     assert!(matches!(
         Trainer::new(&model, build(), TrainConfig::default(), vec![0.0; 3]),
-        Err(TrainError::Config(_))
+        Err(TrainError::ThetaLength { got: 3, .. })
     ));
     let too_big = quiet(TrainConfig {
         batch_size: 1000,

@@ -7,13 +7,13 @@ use super::{Context, Section};
 use anyhow::Result;
 use std::time::Instant;
 use unstuck::data::Dataset;
-use unstuck::diagnose::full_objective;
 use unstuck::hessian::{
     LanczosConfig, SharpnessConfig, SpectrumEnd, TapeObjective, epsilon_sharpness, lanczos,
 };
 use unstuck::models::{Architecture, Loss, Mlp, Model, Objective};
 use unstuck::optim::Registry;
 use unstuck::plot::{self, Series};
+use unstuck::task::full_objective;
 use unstuck::{TrainConfig, Trainer};
 
 const MODEL: &str = "64-32-10:relu";

@@ -8,7 +8,8 @@ use super::markdown::table;
 use super::{Context, Section};
 use anyhow::{Result, bail};
 use std::time::Instant;
-use unstuck::diagnose::{Diagnosis, Scenario, Verdict, diagnose, scenarios};
+use unstuck::diagnose::{Diagnosis, Verdict, diagnose};
+use unstuck_test_support::scenarios::{Scenario, scenarios};
 
 /// The numbers that decided, in one table cell.
 fn evidence(d: &Diagnosis) -> String {

@@ -10,11 +10,11 @@ use super::{Context, Section};
 use anyhow::Result;
 use std::collections::BTreeMap;
 use unstuck::data;
-use unstuck::diagnose::full_objective;
 use unstuck::hessian::{ClassifyTolerances, TapeObjective, analyze_critical_point, hessian_of};
 use unstuck::models::{Architecture, Loss, Mlp, Model, Objective};
 use unstuck::optim::Registry;
 use unstuck::plot::{self, Series};
+use unstuck::task::full_objective;
 
 const MODEL: &str = "1-6-1:tanh";
 /// A gradient norm under this counts as stalled (the loss starts near 0.5 with ‖∇L‖ near 1).

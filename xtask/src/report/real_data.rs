@@ -1,7 +1,7 @@
 //! The bundled UCI digits, split and standardised the same way for every experiment.
 
 use anyhow::{Context as _, Result};
-use unstuck::data::{self, Dataset, SplitConfig, Standardizer};
+use unstuck::data::{self, Dataset, SplitConfig};
 
 /// Train and test parts of the digits (80/20, stratified), standardised on the training part.
 #[derive(Debug)]
@@ -12,16 +12,13 @@ pub struct Digits {
 
 pub fn digits(seed: u64) -> Result<Digits> {
     let all = data::digits::<f64>();
-    let mut split = data::split(
-        &all,
-        &SplitConfig {
-            validation: 0.0,
-            test: 0.2,
-            stratified: true,
-            seed,
-        },
-    )?;
-    Standardizer::fit_split(&mut split)?;
+    let config = SplitConfig {
+        validation: 0.0,
+        test: 0.2,
+        stratified: true,
+        seed,
+    };
+    let split = unstuck::task::prepare(&all, &config, None, true)?;
     Ok(Digits {
         train: split.train,
         test: split.test.context("a 20% test part")?,

@@ -5,10 +5,10 @@ use super::markdown::table;
 use super::real_data::digits;
 use super::{Context, Section};
 use anyhow::Result;
-use unstuck::diagnose::full_objective;
 use unstuck::models::{Architecture, Loss, Mlp, Model};
 use unstuck::optim::{Registry, parse_schedule};
 use unstuck::plot::{self, Series};
+use unstuck::task::full_objective;
 use unstuck::{TrainConfig, Trainer};
 
 const BASE: &str = "adam:lr=0.02";

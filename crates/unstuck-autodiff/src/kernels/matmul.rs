@@ -46,51 +46,11 @@ pub(crate) fn gemm<T: Element>(
     out: &mut [T],
     accumulate: bool,
 ) {
-    let (m, k) = ad.used();
-    let (_, n) = bd.used();
-    if m * n * k < PARALLEL_MATMUL_WORK || m < 2 * ROWS_PER_TASK {
-        return gemm_seq(a, ad, b, bd, out, accumulate);
-    }
-    match (T::as_typed(a), T::as_typed(b), T::as_typed_mut(out)) {
-        (ElementSlice::F32(x), ElementSlice::F32(y), ElementSliceMut::F32(dst)) => {
-            row_blocks(x, ad, y, bd, dst, accumulate)
-        }
-        (ElementSlice::F64(x), ElementSlice::F64(y), ElementSliceMut::F64(dst)) => {
-            row_blocks(x, ad, y, bd, dst, accumulate)
-        }
-        _ => unreachable!("one element type for all three slices"),
-    }
+    product(a, ad, b, bd, out, accumulate, true);
 }
 
-fn row_blocks<E: faer::traits::RealField + Copy>(
-    a: &[E],
-    ad: Operand,
-    b: &[E],
-    bd: Operand,
-    out: &mut [E],
-    accumulate: bool,
-) {
-    let (_, n) = bd.used();
-    let lhs = operand(a, ad);
-    let rhs = operand(b, bd);
-    out.par_chunks_mut(ROWS_PER_TASK * n)
-        .enumerate()
-        .for_each(|(block, dst)| {
-            let rows = dst.len() / n;
-            let lhs = lhs.subrows(block * ROWS_PER_TASK, rows);
-            let dst = MatMut::from_row_major_slice_mut(dst, rows, n);
-            faer_matmul(
-                dst,
-                accumulation(accumulate),
-                lhs,
-                rhs,
-                E::one_impl(),
-                Par::Seq,
-            );
-        });
-}
-
-/// `out = op(a) · op(b)` (or `out += ...`) on the calling thread.
+/// `out = op(a) · op(b)` (or `out += ...`) on the calling thread, for callers that
+/// already run on rayon's threads.
 pub(crate) fn gemm_seq<T: Element>(
     a: &[T],
     ad: Operand,
@@ -98,6 +58,18 @@ pub(crate) fn gemm_seq<T: Element>(
     bd: Operand,
     out: &mut [T],
     accumulate: bool,
+) {
+    product(a, ad, b, bd, out, accumulate, false);
+}
+
+fn product<T: Element>(
+    a: &[T],
+    ad: Operand,
+    b: &[T],
+    bd: Operand,
+    out: &mut [T],
+    accumulate: bool,
+    may_split: bool,
 ) {
     let (m, k) = ad.used();
     let (_, n) = bd.used();
@@ -110,12 +82,13 @@ pub(crate) fn gemm_seq<T: Element>(
         }
         return;
     }
+    let split = may_split && m * n * k >= PARALLEL_MATMUL_WORK && m >= 2 * ROWS_PER_TASK;
     match (T::as_typed(a), T::as_typed(b), T::as_typed_mut(out)) {
         (ElementSlice::F32(x), ElementSlice::F32(y), ElementSliceMut::F32(dst)) => {
-            typed_gemm(x, ad, y, bd, dst, accumulate)
+            typed_gemm(x, ad, y, bd, dst, accumulate, split)
         }
         (ElementSlice::F64(x), ElementSlice::F64(y), ElementSliceMut::F64(dst)) => {
-            typed_gemm(x, ad, y, bd, dst, accumulate)
+            typed_gemm(x, ad, y, bd, dst, accumulate, split)
         }
         _ => unreachable!("one element type for all three slices"),
     }
@@ -126,14 +99,7 @@ fn operand<E: faer::traits::RealField>(data: &[E], d: Operand) -> MatRef<'_, E> 
     if d.transposed { m.transpose() } else { m }
 }
 
-fn accumulation(accumulate: bool) -> Accum {
-    if accumulate {
-        Accum::Add
-    } else {
-        Accum::Replace
-    }
-}
-
+/// The product on faer, whole or in row blocks on rayon's threads.
 fn typed_gemm<E: faer::traits::RealField + Copy>(
     a: &[E],
     ad: Operand,
@@ -141,17 +107,27 @@ fn typed_gemm<E: faer::traits::RealField + Copy>(
     bd: Operand,
     out: &mut [E],
     accumulate: bool,
+    split: bool,
 ) {
     let (lhs, rhs) = (operand(a, ad), operand(b, bd));
-    let dst = MatMut::from_row_major_slice_mut(out, lhs.nrows(), rhs.ncols());
-    faer_matmul(
-        dst,
-        accumulation(accumulate),
-        lhs,
-        rhs,
-        E::one_impl(),
-        Par::Seq,
-    );
+    let n = rhs.ncols();
+    let accum = if accumulate {
+        Accum::Add
+    } else {
+        Accum::Replace
+    };
+    let one_thread = |rows: MatRef<'_, E>, dst: &mut [E]| {
+        let dst = MatMut::from_row_major_slice_mut(dst, rows.nrows(), n);
+        faer_matmul(dst, accum, rows, rhs, E::one_impl(), Par::Seq);
+    };
+    if !split {
+        return one_thread(lhs, out);
+    }
+    out.par_chunks_mut(ROWS_PER_TASK * n)
+        .enumerate()
+        .for_each(|(block, dst)| {
+            one_thread(lhs.subrows(block * ROWS_PER_TASK, dst.len() / n), dst)
+        });
 }
 
 fn last_two(op: &str, s: Shape) -> (usize, usize) {

@@ -1,32 +1,13 @@
-//! Helpers shared by the integration tests: the golden fixtures and a tanh MLP loss.
+//! Helpers shared by the integration tests: the golden fixtures (read through
+//! unstuck-test-support) and a tanh MLP loss.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
-use safetensors::{Dtype, SafeTensors};
+use std::ops::Deref;
+
 use unstuck_autodiff::{Element, Tape, Tensor, Var};
-
-pub fn fixture(name: &str) -> Vec<u8> {
-    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read(&path).unwrap_or_else(|e| panic!("reading {path}: {e}"))
-}
-
-pub fn f64s(st: &SafeTensors<'_>, name: &str) -> Vec<f64> {
-    let view = st.tensor(name).unwrap();
-    assert_eq!(view.dtype(), Dtype::F64, "{name}");
-    view.data()
-        .chunks_exact(8)
-        .map(|b| f64::from_le_bytes(b.try_into().unwrap()))
-        .collect()
-}
-
-pub fn labels(st: &SafeTensors<'_>, name: &str) -> Vec<usize> {
-    let view = st.tensor(name).unwrap();
-    assert_eq!(view.dtype(), Dtype::I64, "{name}");
-    view.data()
-        .chunks_exact(8)
-        .map(|b| i64::from_le_bytes(b.try_into().unwrap()) as usize)
-        .collect()
-}
+use unstuck_test_support::golden::HessianProblem;
+pub use unstuck_test_support::golden::{fixture, max_rel_diff, norm_inf};
 
 /// The tanh MLP of the golden files: theta = [W0 (out x in, row-major), b0, W1, b1, ...],
 /// tanh after every hidden layer, a linear output.
@@ -54,32 +35,29 @@ pub fn n_params(widths: &[usize]) -> usize {
     widths.windows(2).map(|p| p[0] * p[1] + p[1]).sum()
 }
 
-/// A golden Hessian problem: a tanh MLP with mean cross-entropy on a batch.
-pub struct MlpProblem {
-    pub widths: Vec<usize>,
-    pub x: Vec<f64>,
-    pub y: Vec<usize>,
-    pub theta: Vec<f64>,
-    pub v: Vec<f64>,
-    pub gradient: Vec<f64>,
-    pub hvp: Vec<f64>,
-    pub eigenvalues: Vec<f64>,
+/// A golden Hessian problem (a tanh MLP with mean cross-entropy on a batch), loaded by
+/// unstuck-test-support, with its loss written with the tape ops above.
+pub struct MlpProblem(HessianProblem);
+
+impl Deref for MlpProblem {
+    type Target = HessianProblem;
+
+    fn deref(&self) -> &HessianProblem {
+        &self.0
+    }
 }
 
 impl MlpProblem {
+    /// `file` is `hessian_p100.safetensors` or `hessian_p1000.safetensors`.
     pub fn load(file: &str, widths: &[usize]) -> Self {
-        let bytes = fixture(file);
-        let st = SafeTensors::deserialize(&bytes).unwrap();
-        MlpProblem {
-            widths: widths.to_vec(),
-            x: f64s(&st, "x"),
-            y: labels(&st, "y"),
-            theta: f64s(&st, "theta"),
-            v: f64s(&st, "v"),
-            gradient: f64s(&st, "gradient"),
-            hvp: f64s(&st, "hvp"),
-            eigenvalues: f64s(&st, "eigenvalues"),
-        }
+        let name = match file {
+            "hessian_p100.safetensors" => "p100",
+            "hessian_p1000.safetensors" => "p1000",
+            other => panic!("no golden Hessian problem in {other}"),
+        };
+        let problem = HessianProblem::load(name);
+        assert_eq!(problem.widths, widths, "{file}");
+        MlpProblem(problem)
     }
 
     pub fn loss<'a>(&'a self) -> impl Fn(&Tape<f64>, Var) -> Var + 'a {
@@ -90,17 +68,4 @@ impl MlpProblem {
             tape.softmax_cross_entropy(logits, &self.y)
         }
     }
-}
-
-/// Largest |a - b| / scale over two slices.
-pub fn max_rel_diff(a: &[f64], b: &[f64], scale: f64) -> f64 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs() / scale)
-        .fold(0.0, f64::max)
-}
-
-pub fn norm_inf(a: &[f64]) -> f64 {
-    a.iter().map(|x| x.abs()).fold(0.0, f64::max)
 }

@@ -6,8 +6,8 @@ use rand::Rng;
 
 use super::{Stream, check_at_least, check_non_negative, rng, standard_normal};
 use crate::dataset::{Dataset, try_with_capacity};
-use crate::element::Element;
 use crate::error::{DataError, Result};
+use unstuck_core::Element;
 
 /// An outer circle of radius 1 (class 0) around an inner circle of radius `factor`
 /// (class 1).

@@ -5,8 +5,8 @@ use rand::Rng;
 
 use super::{Stream, rng};
 use crate::dataset::Dataset;
-use crate::element::Element;
 use crate::error::{DataError, Result};
+use unstuck_core::Element;
 
 /// Which fraction of labels to flip, and the seed that picks them.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -21,7 +21,7 @@ pub use circles::{CirclesConfig, circles};
 pub use label_noise::{LabelNoiseConfig, flip_labels};
 pub use shift::{CovariateShiftConfig, ShiftedData, covariate_shift};
 pub use sine::{SineConfig, sine};
-pub use spec::{GENERATOR_NAMES, Generated, GeneratorSpec, Spec, generate};
+pub use spec::{GENERATOR_NAMES, Generated, Generator, GeneratorSpec, generate, generator_keys};
 pub use spirals::{SpiralsConfig, spirals};
 pub use teacher::{
     DenseLayer, Teacher, TeacherConfig, TeacherStudentConfig, TeacherTarget, teacher_student,

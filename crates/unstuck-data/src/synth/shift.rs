@@ -5,9 +5,9 @@
 use super::teacher::normal_inputs;
 use super::{Stream, check_at_least, check_finite_value, check_non_negative, rng};
 use crate::dataset::Dataset;
-use crate::element::Element;
 use crate::error::Result;
 use crate::synth::{Teacher, TeacherConfig};
+use unstuck_core::Element;
 
 /// Train inputs `N(0, I)`; test inputs `N(mu, test_std^2 I)` with `mu` at distance
 /// `shift` from the origin along the diagonal `(1, ..., 1) / sqrt(d)`.

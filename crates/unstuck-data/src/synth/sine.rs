@@ -4,8 +4,8 @@ use rand::Rng;
 
 use super::{Stream, check_at_least, check_finite_value, check_non_negative, rng, standard_normal};
 use crate::dataset::{Dataset, try_with_capacity};
-use crate::element::Element;
 use crate::error::{DataError, Result};
+use unstuck_core::Element;
 
 /// `y = sin(frequency x) + noise`, `x` uniform in `[x_min, x_max)`.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -6,8 +6,8 @@ use rand::Rng;
 
 use super::{Stream, check_at_least, check_non_negative, rng, standard_normal};
 use crate::dataset::{Dataset, try_with_capacity};
-use crate::element::Element;
 use crate::error::Result;
+use unstuck_core::Element;
 
 /// Two spirals in the plane, one per class.
 #[derive(Debug, Clone, Copy, PartialEq)]

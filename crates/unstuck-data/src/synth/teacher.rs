@@ -6,9 +6,10 @@
 use rand_chacha::ChaCha8Rng;
 
 use super::{Stream, check_at_least, check_non_negative, rng, standard_normal};
-use crate::dataset::{Dataset, Targets, try_with_capacity};
-use crate::element::Element;
+use crate::dataset::{Dataset, try_with_capacity};
 use crate::error::{DataError, Result};
+use unstuck_core::Element;
+use unstuck_core::Targets;
 
 /// What the teacher's output means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,8 +4,8 @@ use rand::Rng;
 
 use super::{Stream, check_at_least, check_non_negative, rng, standard_normal};
 use crate::dataset::{Dataset, try_with_capacity};
-use crate::element::Element;
 use crate::error::Result;
+use unstuck_core::Element;
 
 /// Points in the square `[-1, 1]^2`, labelled by the quadrant's sign pattern.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -1,20 +1,14 @@
 //! Helpers shared by the integration tests: the golden fixtures of PyTorch's MLP.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
-use safetensors::{Dtype, SafeTensors};
-use serde_json::Value;
+use safetensors::SafeTensors;
 use unstuck_autodiff::Tensor;
 use unstuck_models::Mlp;
-
-pub fn fixture_path(name: &str) -> String {
-    format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
-}
-
-pub fn fixture(name: &str) -> Vec<u8> {
-    let path = fixture_path(name);
-    std::fs::read(&path).unwrap_or_else(|e| panic!("reading {path}: {e}"))
-}
+pub use unstuck_test_support::golden::{
+    fixture, fixture_path, floats, json, max_rel_diff as max_diff, norm_inf,
+};
+use unstuck_test_support::golden::{tensor_f64s, tensor_labels};
 
 /// The golden model: PyTorch's 8-16-16-3 tanh MLP.
 pub fn golden_mlp() -> Mlp {
@@ -25,21 +19,12 @@ pub fn golden_mlp() -> Mlp {
 pub fn golden_batch() -> (Tensor<f64>, Vec<usize>) {
     let bytes = fixture("mlp_interop_data.safetensors");
     let st = SafeTensors::deserialize(&bytes).unwrap();
-    let x = st.tensor("x").unwrap();
-    assert_eq!(x.dtype(), Dtype::F64);
-    let (rows, cols) = (x.shape()[0], x.shape()[1]);
-    let values = x
-        .data()
-        .chunks_exact(8)
-        .map(|b| f64::from_le_bytes(b.try_into().unwrap()))
-        .collect();
-    let y = st.tensor("y").unwrap();
-    assert_eq!(y.dtype(), Dtype::I64);
-    let labels = y
-        .data()
-        .chunks_exact(8)
-        .map(|b| usize::try_from(i64::from_le_bytes(b.try_into().unwrap())).unwrap())
-        .collect();
+    let (rows, cols) = {
+        let x = st.tensor("x").unwrap();
+        (x.shape()[0], x.shape()[1])
+    };
+    let values = tensor_f64s(&st, "x");
+    let labels = tensor_labels(&st, "y");
     (Tensor::matrix(values, rows, cols).unwrap(), labels)
 }
 
@@ -52,15 +37,7 @@ pub struct Expected {
 }
 
 pub fn expected() -> Expected {
-    let json: Value = serde_json::from_slice(&fixture("mlp_interop.json")).unwrap();
-    let floats = |key: &str| -> Vec<f64> {
-        json[key]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_f64().unwrap())
-            .collect()
-    };
+    let json = json("mlp_interop.json");
     Expected {
         parameter_order: json["parameter_order"]
             .as_array()
@@ -69,20 +46,7 @@ pub fn expected() -> Expected {
             .map(|v| v.as_str().unwrap().to_string())
             .collect(),
         loss: json["loss"].as_f64().unwrap(),
-        logits_first_row: floats("logits_first_row"),
-        gradient: floats("flat_gradient"),
+        logits_first_row: floats(&json["logits_first_row"]),
+        gradient: floats(&json["flat_gradient"]),
     }
-}
-
-/// Largest `|a - b|` over two slices, divided by `scale`.
-pub fn max_diff(a: &[f64], b: &[f64], scale: f64) -> f64 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs() / scale)
-        .fold(0.0, f64::max)
-}
-
-pub fn norm_inf(a: &[f64]) -> f64 {
-    a.iter().fold(0.0, |m, x| m.max(x.abs()))
 }

@@ -128,19 +128,20 @@ impl Schedule for Polynomial {
     }
 }
 
-/// PyTorch's `LinearLR`: the factor moves linearly from `start_factor` to `end_factor`
+/// PyTorch's `LinearLR` (spec name `linear`; named apart from the model crate's `Linear`
+/// layer): the factor moves linearly from `start_factor` to `end_factor`
 /// over `total_iters` steps, then stays. With `start_factor < end_factor` this is a
 /// linear warm-up. Unlike PyTorch, a start factor of 0 is allowed (closed form, no
 /// division by the previous factor).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Linear {
+pub struct LinearRamp {
     base_lr: f64,
     start_factor: f64,
     end_factor: f64,
     total_iters: u64,
 }
 
-impl Linear {
+impl LinearRamp {
     /// Factors finite and `>= 0`, `total_iters >= 1`.
     pub fn new(
         base_lr: f64,
@@ -157,7 +158,7 @@ impl Linear {
     }
 }
 
-impl Schedule for Linear {
+impl Schedule for LinearRamp {
     fn lr(&self, step: u64) -> f64 {
         let done = step.min(self.total_iters) as f64;
         self.base_lr
@@ -225,7 +226,7 @@ pub(super) fn build_linear(args: &mut SpecArgs<'_>, base_lr: f64) -> Built {
     let start_factor = args.f64("start_factor", 1.0 / 3.0)?;
     let end_factor = args.f64("end_factor", 1.0)?;
     let total_iters = args.u64("total_iters", 5)?;
-    Ok(Box::new(Linear::new(
+    Ok(Box::new(LinearRamp::new(
         base_lr,
         start_factor,
         end_factor,
@@ -252,7 +253,7 @@ mod tests {
 
     #[test]
     fn linear_reaches_the_end_factor_and_stays() {
-        let s = Linear::new(2.0, 0.0, 1.0, 4).unwrap();
+        let s = LinearRamp::new(2.0, 0.0, 1.0, 4).unwrap();
         // Dyadic steps: exact.
         assert_eq!(
             [s.lr(0), s.lr(1), s.lr(2), s.lr(4), s.lr(100)],
@@ -281,7 +282,7 @@ mod tests {
         assert!(Exponential::new(0.1, f64::NAN).is_err());
         assert!(Constant::new(-0.1).is_err());
         assert!(Polynomial::new(0.1, 0, 1.0).is_err());
-        assert!(Linear::new(0.1, -1.0, 1.0, 3).is_err());
+        assert!(LinearRamp::new(0.1, -1.0, 1.0, 3).is_err());
         assert!(InverseSqrt::new(0.1, 0.0).is_err());
         assert!(MultiStep::new(0.1, vec![3], -0.5).is_err());
     }

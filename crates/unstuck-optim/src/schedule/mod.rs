@@ -18,13 +18,13 @@ mod cosine;
 mod one_cycle;
 mod sequence;
 
-pub use basic::{Constant, Exponential, InverseSqrt, Linear, MultiStep, Polynomial, StepDecay};
+pub use basic::{Constant, Exponential, InverseSqrt, LinearRamp, MultiStep, Polynomial, StepDecay};
 pub use cosine::{Cosine, CosineWarmRestarts};
 pub use one_cycle::{Anneal, OneCycle, OneCycleConfig};
 pub use sequence::{Sequence, warmup_then};
 
 use crate::OptimError;
-use crate::spec::{KeyHelp, Spec, SpecArgs, describe_keys, parse_spec};
+use crate::spec::{KeyHelp, Spec, SpecArgs, describe_keys, lookup, parse_spec};
 
 /// A learning rate as a pure function of the step.
 pub trait Schedule: Send + Sync + std::fmt::Debug {
@@ -178,20 +178,7 @@ pub fn schedule_from_spec(
     spec: &Spec,
     base_lr: f64,
 ) -> Result<Box<dyn Schedule>, OptimError> {
-    let kind = SCHEDULE_KINDS
-        .iter()
-        .find(|k| k.name == spec.name)
-        .ok_or_else(|| OptimError::SpecUnknownName {
-            spec: text.to_owned(),
-            position: spec.position,
-            kind: "schedule",
-            name: spec.name.clone(),
-            known: SCHEDULE_KINDS
-                .iter()
-                .map(|k| k.name)
-                .collect::<Vec<_>>()
-                .join(", "),
-        })?;
+    let kind = lookup(text, spec, "schedule", SCHEDULE_KINDS, |k| k.name)?;
     let mut args = SpecArgs::new(text, spec);
     let schedule = (kind.build)(&mut args, base_lr)?;
     args.finish()?;
@@ -201,6 +188,7 @@ pub fn schedule_from_spec(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::SpecError;
     use proptest::prelude::*;
 
     proptest! {
@@ -244,7 +232,7 @@ mod tests {
     fn unknown_schedule_names_position() {
         let err = parse_schedule("warmup:steps=3,then=(cosin:t_max=4)", 0.1).unwrap_err();
         assert!(
-            matches!(&err, OptimError::SpecUnknownName { position: 21, name, .. } if name == "cosin"),
+            matches!(&err, OptimError::Spec(SpecError::UnknownName { position: 21, name, .. }) if name == "cosin"),
             "{err:?}"
         );
     }
@@ -253,7 +241,7 @@ mod tests {
     fn unknown_key_in_nested_schedule() {
         let err = parse_schedule("warmup:steps=3,then=(cosine:t_max=4,gamma=2)", 0.1).unwrap_err();
         assert!(
-            matches!(&err, OptimError::SpecUnknownKey { position: 36, key, owner, .. } if key == "gamma" && owner == "cosine"),
+            matches!(&err, OptimError::Spec(SpecError::UnknownKey { position: 36, key, owner, .. }) if key == "gamma" && owner == "cosine"),
             "{err:?}"
         );
     }
@@ -262,7 +250,10 @@ mod tests {
     fn missing_required_key() {
         let err = parse_schedule("cosine:eta_min=0.1", 0.1).unwrap_err();
         assert!(
-            matches!(err, OptimError::SpecMissingKey { key: "t_max", .. }),
+            matches!(
+                err,
+                OptimError::Spec(SpecError::MissingKey { key: "t_max", .. })
+            ),
             "{err:?}"
         );
     }

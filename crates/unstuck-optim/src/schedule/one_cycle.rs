@@ -94,38 +94,26 @@ impl OneCycle {
         let min_lr = initial_lr / final_div_factor;
         let total = total_steps as f64;
         let up_end = pct_start * total - 1.0;
-        let phases = if config.three_phase {
-            vec![
-                Phase {
-                    end_step: up_end,
-                    start_lr: initial_lr,
-                    end_lr: max_lr,
-                },
-                Phase {
-                    end_step: 2.0 * pct_start * total - 2.0,
-                    start_lr: max_lr,
-                    end_lr: initial_lr,
-                },
-                Phase {
-                    end_step: total - 1.0,
-                    start_lr: initial_lr,
-                    end_lr: min_lr,
-                },
-            ]
-        } else {
-            vec![
-                Phase {
-                    end_step: up_end,
-                    start_lr: initial_lr,
-                    end_lr: max_lr,
-                },
-                Phase {
-                    end_step: total - 1.0,
-                    start_lr: max_lr,
-                    end_lr: min_lr,
-                },
-            ]
-        };
+        // Up to the peak, then (three-phase) back down to the start, then the anneal to the
+        // minimum from wherever the previous phase ended.
+        let mut phases = vec![Phase {
+            end_step: up_end,
+            start_lr: initial_lr,
+            end_lr: max_lr,
+        }];
+        if config.three_phase {
+            phases.push(Phase {
+                end_step: 2.0 * pct_start * total - 2.0,
+                start_lr: max_lr,
+                end_lr: initial_lr,
+            });
+        }
+        let anneal_from = phases.last().map_or(max_lr, |phase| phase.end_lr);
+        phases.push(Phase {
+            end_step: total - 1.0,
+            start_lr: anneal_from,
+            end_lr: min_lr,
+        });
         // Each phase must end after the previous one, or PyTorch's formula divides by
         // zero or runs backwards.
         let mut previous_end = 0.0;

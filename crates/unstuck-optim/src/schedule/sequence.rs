@@ -1,6 +1,6 @@
 //! Schedules in sequence (PyTorch's `SequentialLR`) and linear warm-up before any schedule.
 
-use super::{Linear, Schedule, schedule_from_spec};
+use super::{LinearRamp, Schedule, schedule_from_spec};
 use crate::spec::SpecArgs;
 use crate::{OptimError, validate};
 
@@ -69,7 +69,7 @@ pub fn warmup_then(
 ) -> Result<Sequence, OptimError> {
     let steps = validate::count_at_least("warmup", "steps", steps, 1)?;
     let start_factor = validate::non_negative("warmup", "start_factor", start_factor)?;
-    let warmup = Linear::new(then.lr(0), start_factor, 1.0, steps)?;
+    let warmup = LinearRamp::new(then.lr(0), start_factor, 1.0, steps)?;
     Sequence::new(vec![Box::new(warmup), then], vec![steps])
 }
 

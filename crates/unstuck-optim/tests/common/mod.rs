@@ -1,27 +1,13 @@
 //! Shared helpers for the integration tests: the golden test function and fixtures.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use serde_json::Value;
+pub use unstuck_test_support::golden::floats as f64s;
 
-/// Reads a fixture copied from the PyTorch golden files.
+/// Reads a JSON fixture copied from the PyTorch golden files.
 pub fn fixture(name: &str) -> Value {
-    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
-
-/// `value` as a vector of f64.
-pub fn f64s(value: &Value) -> Vec<f64> {
-    value
-        .as_array()
-        .unwrap_or_else(|| panic!("expected an array, got {value}"))
-        .iter()
-        .map(|v| {
-            v.as_f64()
-                .unwrap_or_else(|| panic!("expected a number, got {v}"))
-        })
-        .collect()
+    unstuck_test_support::golden::json(name)
 }
 
 /// The golden 4-D extended Rosenbrock function

@@ -42,8 +42,6 @@ mod optimization;
 mod reference;
 mod report;
 mod run;
-mod scenarios;
-mod task;
 mod two_sample;
 mod verdict;
 
@@ -51,12 +49,11 @@ pub use config::{DiagnoseConfig, ReferenceConfig, Thresholds};
 pub use generalization::GeneralizationEvidence;
 pub use optimization::{EscapeOutcome, OptimizationEvidence};
 pub use run::{Metrics, RunSummary};
-pub use scenarios::{Scenario, scenarios};
-pub use task::{chance_loss, check_model_fits, full_objective, loss_for};
 pub use two_sample::TwoSampleTest;
 pub use verdict::Verdict;
 
 use crate::TrainError;
+use crate::task::{chance_loss, check_model_fits, loss_for};
 use run::{RunSpec, train};
 use serde::{Deserialize, Serialize};
 use unstuck_data::Dataset;
@@ -130,21 +127,13 @@ pub fn diagnose(data: &DiagnoseData<'_>, config: &DiagnoseConfig) -> Result<Diag
     let loss = loss_for(data.train, user_model.output_width());
     let chance = chance_loss(data.train, loss);
     if chance.is_nan() || chance <= 0.0 {
-        return Err(TrainError::Config(
-            "the training targets are all the same: there is nothing to learn".into(),
-        ));
+        return Err(TrainError::NothingToLearn);
     }
     let user = train(
         &RunSpec {
-            role: "your model",
-            model: &user_model,
-            optimizer: &config.optimizer,
             schedule: config.schedule.as_deref(),
-            batch_size: config.batch_size,
-            epochs: config.epochs,
-            seed: config.seed,
-            progress: config.progress,
             track_validation: true,
+            ..RunSpec::on_user_budget("your model", &user_model, &config.optimizer, config)
         },
         data,
         loss,
@@ -200,22 +189,26 @@ fn check_inputs(
             || part.n_outputs() != data.train.n_outputs()
             || part.n_classes().is_some() != data.train.n_classes().is_some()
         {
-            return Err(TrainError::Config(format!(
-                "the {name} set ({} features, {} outputs) does not match the training set ({} features, {} outputs)",
-                part.n_features(),
-                part.n_outputs(),
-                data.train.n_features(),
-                data.train.n_outputs()
-            )));
+            return Err(TrainError::PartMismatch {
+                part: name.to_string(),
+                features: part.n_features(),
+                outputs: part.n_outputs(),
+                train_features: data.train.n_features(),
+                train_outputs: data.train.n_outputs(),
+            });
         }
     }
     if config.epochs == 0 {
-        return Err(TrainError::Config(
-            "the budget must be at least 1 epoch".into(),
-        ));
+        return Err(TrainError::InvalidSetting {
+            setting: "the budget",
+            problem: "must be at least 1 epoch".into(),
+        });
     }
     if config.batch_size == 0 {
-        return Err(TrainError::Config("batch size must be at least 1".into()));
+        return Err(TrainError::InvalidSetting {
+            setting: "batch size",
+            problem: "must be at least 1".into(),
+        });
     }
     Ok(())
 }
@@ -234,27 +227,16 @@ fn train_references(
     let shallow = reference::shallow_reference(user_model, settings)?;
     let runs = [
         RunSpec {
-            role: "linear reference",
-            model: &linear,
-            optimizer: &linear_optimizer,
-            schedule: None,
             batch_size: data.train.n_rows(),
             epochs: settings.linear_steps.max(1),
-            seed: config.seed,
-            progress: config.progress,
-            track_validation: false,
+            ..RunSpec::on_user_budget("linear reference", &linear, &linear_optimizer, config)
         },
-        RunSpec {
-            role: "shallow reference",
-            model: &shallow,
-            optimizer: &settings.shallow_optimizer,
-            schedule: None,
-            batch_size: config.batch_size,
-            epochs: config.epochs,
-            seed: config.seed,
-            progress: config.progress,
-            track_validation: false,
-        },
+        RunSpec::on_user_budget(
+            "shallow reference",
+            &shallow,
+            &settings.shallow_optimizer,
+            config,
+        ),
     ];
     runs.iter()
         .map(|spec| {

@@ -4,20 +4,15 @@
 
 use super::run::{RunSpec, RunSummary, Trained, train};
 use super::{DiagnoseConfig, DiagnoseData};
-use crate::stuck::full_batch;
+use crate::task::full_objective;
 use crate::{History, TrainError};
 use serde::{Deserialize, Serialize};
 use unstuck_hessian::{
-    EscapeConfig, HessianError, LanczosConfig, SpectrumEnd, TapeObjective, classify_spectrum,
-    escape_step, lanczos,
+    CriticalPointKind, EscapeConfig, HessianError, LanczosConfig, SpectrumPolicy, TapeObjective,
+    escape_step, summarize,
 };
 use unstuck_models::{Loss, Mlp};
 use unstuck_optim::Registry;
-
-/// A Ritz value counts as nonzero beyond this fraction of the largest magnitude. Ritz
-/// values lie inside the spectrum, so a clearly negative one proves negative curvature
-/// even before Lanczos converges; 1e-6 keeps rounding of the HVPs out.
-const CURVATURE_REL_TOL: f64 = 1e-6;
 
 /// An epoch "improved" when the training loss fell by more than this fraction of the
 /// chance loss compared with the end of the run.
@@ -54,7 +49,7 @@ pub struct OptimizationEvidence {
     pub lanczos_converged: bool,
     /// The second-order reading of the extremes: `saddle` (negative curvature present),
     /// `strict_local_min`, `degenerate_psd` (flat directions, no negative ones), ...
-    pub curvature: String,
+    pub curvature: CriticalPointKind,
     /// The escape step along the most negative eigenvector, when there is one.
     pub escape: Option<EscapeOutcome>,
     /// The user's model retrained with other optimizers from the registry, same budget.
@@ -71,62 +66,66 @@ pub(crate) fn investigate(
     config: &DiagnoseConfig,
 ) -> Result<OptimizationEvidence, TrainError> {
     let (stalled_from_epoch, stalled_grad_norm) = stall(&user.history, chance);
-    let objective = full_batch(model, data.train, loss)?;
+    let objective = full_objective(model, data.train, loss)?;
     let theta = &user.theta;
     let (_, gradient) = objective.gradient(theta)?;
     let grad_norm = gradient.iter().map(|g| g * g).sum::<f64>().sqrt();
-    let curvature = objective.curvature(theta)?;
-    let extremes = lanczos(
-        &curvature,
-        LanczosConfig {
-            k: 1,
-            end: SpectrumEnd::Both,
-            max_iter: config.reference.lanczos_max_iter.max(1),
-            tol: 1e-8,
-            seed: config.seed,
-        },
-    )?;
-    let (lowest, highest) = (&extremes.smallest[0], &extremes.largest[0]);
-    let kind = classify_spectrum(&[lowest.value, highest.value], CURVATURE_REL_TOL)?;
-    let negative = lowest.value < -CURVATURE_REL_TOL * lowest.value.abs().max(highest.value.abs());
-    let escape = if negative {
-        let tape_objective = TapeObjective::new(theta.len(), |tape, th| objective.record(tape, th));
-        let step = escape_step(
-            &tape_objective,
-            theta,
-            &lowest.vector,
-            lowest.value,
-            EscapeConfig::default(),
-        );
-        Some(match step {
-            Ok(step) => EscapeOutcome {
-                loss_before: step.loss_before,
-                loss_after: step.loss_after,
-                alpha: step.alpha,
-            },
-            // No step length lowered the loss: an answer, not a failure.
-            Err(HessianError::NoDescent { loss, .. }) => EscapeOutcome {
-                loss_before: loss,
-                loss_after: loss,
-                alpha: 0.0,
-            },
-            Err(other) => return Err(other.into()),
-        })
-    } else {
-        None
+    let extremes = summarize(&objective.curvature(theta)?, &lanczos_policy(config))?;
+    let escape = match extremes.escape()? {
+        Some(lowest) => {
+            let tape_objective = TapeObjective::new(theta.len(), objective.as_fn());
+            let step = escape_step(
+                &tape_objective,
+                theta,
+                &lowest.direction,
+                lowest.eigenvalue,
+                EscapeConfig::default(),
+            );
+            Some(match step {
+                Ok(step) => EscapeOutcome {
+                    loss_before: step.loss_before,
+                    loss_after: step.loss_after,
+                    alpha: step.alpha,
+                },
+                // No step length lowered the loss: an answer, not a failure.
+                Err(HessianError::NoDescent { loss, .. }) => EscapeOutcome {
+                    loss_before: loss,
+                    loss_after: loss,
+                    alpha: 0.0,
+                },
+                Err(other) => return Err(other.into()),
+            })
+        }
+        None => None,
     };
     Ok(OptimizationEvidence {
         stalled_from_epoch,
         stalled_grad_norm,
         grad_norm,
-        lambda_min: lowest.value,
-        lambda_max: highest.value,
+        lambda_min: extremes.smallest[0],
+        lambda_max: extremes.largest[0],
         lanczos_hvps: extremes.n_hvp,
         lanczos_converged: extremes.converged,
-        curvature: kind.as_str().to_string(),
+        curvature: extremes.curvature_kind()?,
         escape,
         alternatives: alternatives(model, data, loss, config)?,
     })
+}
+
+/// The extremes by seeded Lanczos at every model size (no dense switch, no trace): the
+/// evidence then reads the same for a 6-parameter model and a 60,000-parameter one.
+fn lanczos_policy(config: &DiagnoseConfig) -> SpectrumPolicy {
+    SpectrumPolicy {
+        dense_max_dim: 0,
+        k: 1,
+        lanczos: LanczosConfig {
+            max_iter: config.reference.lanczos_max_iter.max(1),
+            seed: config.seed,
+            ..SpectrumPolicy::default().lanczos
+        },
+        trace: None,
+        lowest_vector: true,
+    }
 }
 
 /// The epoch from which the training loss stayed within `STALL_FRACTION * chance` of
@@ -176,17 +175,7 @@ fn alternatives(
             continue;
         }
         let run = train(
-            &RunSpec {
-                role: "other optimizer",
-                model,
-                optimizer: spec,
-                schedule: None,
-                batch_size: config.batch_size,
-                epochs: config.epochs,
-                seed: config.seed,
-                progress: config.progress,
-                track_validation: false,
-            },
+            &RunSpec::on_user_budget("other optimizer", model, spec, config),
             data,
             loss,
         )?;

@@ -1,7 +1,7 @@
 //! One training run, summarised: the unit `diagnose` compares.
 
-use super::DiagnoseData;
-use crate::stuck::full_batch;
+use super::{DiagnoseConfig, DiagnoseData};
+use crate::task::full_objective;
 use crate::{History, TrainConfig, TrainError, Trainer};
 use serde::{Deserialize, Serialize};
 use unstuck_data::Dataset;
@@ -64,6 +64,29 @@ pub(crate) struct RunSpec<'a> {
     /// Record the validation loss after every epoch (the user's run only: the
     /// overfitting evidence reads it).
     pub(crate) track_validation: bool,
+}
+
+impl<'a> RunSpec<'a> {
+    /// A run of `model` with `optimizer` on the user's batch size, budget and seed, no
+    /// schedule, validation loss not tracked: how every comparison run is trained.
+    pub(crate) fn on_user_budget(
+        role: &'a str,
+        model: &'a Mlp,
+        optimizer: &'a str,
+        config: &DiagnoseConfig,
+    ) -> Self {
+        RunSpec {
+            role,
+            model,
+            optimizer,
+            schedule: None,
+            batch_size: config.batch_size,
+            epochs: config.epochs,
+            seed: config.seed,
+            progress: config.progress,
+            track_validation: false,
+        }
+    }
 }
 
 /// Trains `spec.model` from `model.init(seed)` without the stuck detector (diagnose
@@ -130,7 +153,7 @@ pub(crate) fn evaluate(
     loss: Loss,
     theta: &[f64],
 ) -> Result<Metrics, TrainError> {
-    let evaluation = full_batch(model, data, loss)?.evaluate(theta)?;
+    let evaluation = full_objective(model, data, loss)?.evaluate(theta)?;
     Ok(Metrics {
         loss: evaluation.loss,
         accuracy: evaluation.accuracy,

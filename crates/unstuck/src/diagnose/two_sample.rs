@@ -11,7 +11,7 @@ use crate::{TrainConfig, TrainError, Trainer};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
-use unstuck_data::{Dataset, Standardizer};
+use unstuck_data::{Dataset, Split, Standardizer};
 use unstuck_models::{Activation, Loss, Mlp, Model};
 use unstuck_optim::Registry;
 
@@ -52,20 +52,24 @@ pub(crate) fn two_sample_test(
     settings: TwoSampleSettings,
 ) -> Result<TwoSampleTest, TrainError> {
     if train.n_features() != held_out.n_features() {
-        return Err(TrainError::Config(format!(
-            "the {compared_with} set has {} features but the training set has {}",
-            held_out.n_features(),
-            train.n_features()
-        )));
+        return Err(TrainError::PartMismatch {
+            part: compared_with.to_string(),
+            features: held_out.n_features(),
+            outputs: held_out.n_outputs(),
+            train_features: train.n_features(),
+            train_outputs: train.n_outputs(),
+        });
     }
     let per_side = train
         .n_rows()
         .min(held_out.n_rows())
         .min(settings.max_rows.max(2));
     if per_side < 2 {
-        return Err(TrainError::Config(format!(
-            "the two-sample test needs at least 2 rows on each side, the smaller has {per_side}"
-        )));
+        return Err(TrainError::TooFewRows {
+            what: "the two-sample test",
+            needed: 2,
+            got: per_side,
+        });
     }
     let n_fit = per_side / 2;
     let mut rng = ChaCha8Rng::seed_from_u64(settings.seed);
@@ -86,13 +90,36 @@ pub(crate) fn two_sample_test(
         }
         Ok(Dataset::classification(features, d, labels, 2)?)
     };
-    let mut fit = pooled(0..n_fit)?;
-    let mut holdout = pooled(n_fit..per_side)?;
-    let standardizer = Standardizer::fit(&fit);
-    standardizer.transform_in_place(&mut fit)?;
-    standardizer.transform_in_place(&mut holdout)?;
+    let mut parts = Split {
+        train: pooled(0..n_fit)?,
+        validation: None,
+        test: Some(pooled(n_fit..per_side)?),
+    };
+    Standardizer::fit_split(&mut parts)?;
+    let holdout = parts.test.expect("the held-out half is there");
+    let accuracy = classifier_accuracy(&parts.train, &holdout, &settings)?;
+    let m = holdout.n_rows();
+    // accuracy is correct / m exactly, so rounding recovers the count.
+    let correct = (accuracy * m as f64).round() as usize;
+    let p_value = binomial_upper_tail(m, correct);
+    Ok(TwoSampleTest {
+        compared_with: compared_with.to_string(),
+        n_fit_per_side: n_fit,
+        n_holdout_per_side: per_side - n_fit,
+        accuracy,
+        p_value,
+        distributions_differ: p_value < settings.alpha && accuracy >= settings.min_accuracy,
+    })
+}
 
-    let model = Mlp::builder(&[train.n_features(), settings.width.max(1), 2])
+/// Fits the one-hidden-layer ReLU classifier on `fit` and returns its accuracy on
+/// `holdout`.
+fn classifier_accuracy(
+    fit: &Dataset<f64>,
+    holdout: &Dataset<f64>,
+    settings: &TwoSampleSettings,
+) -> Result<f64, TrainError> {
+    let model = Mlp::builder(&[fit.n_features(), settings.width.max(1), 2])
         .activation(Activation::Relu)
         .build()?;
     let config = TrainConfig {
@@ -107,25 +134,15 @@ pub(crate) fn two_sample_test(
     let optimizer = Registry::<f64>::builtin().build("adam:lr=0.01")?;
     let mut trainer = Trainer::new(&model, optimizer, config, model.init(settings.seed))?;
     // A diverged classifier keeps its last finite parameters; it is scored as it is.
-    match trainer.fit(&fit, None) {
+    match trainer.fit(fit, None) {
         Ok(_) | Err(TrainError::Diverged { .. }) => {}
         Err(other) => return Err(other),
     }
-    let accuracy = evaluate(&model, &holdout, Loss::CrossEntropy, trainer.theta())?
-        .accuracy
-        .unwrap_or(0.5);
-    let m = holdout.n_rows();
-    // accuracy is correct / m exactly, so rounding recovers the count.
-    let correct = (accuracy * m as f64).round() as usize;
-    let p_value = binomial_upper_tail(m, correct);
-    Ok(TwoSampleTest {
-        compared_with: compared_with.to_string(),
-        n_fit_per_side: n_fit,
-        n_holdout_per_side: per_side - n_fit,
-        accuracy,
-        p_value,
-        distributions_differ: p_value < settings.alpha && accuracy >= settings.min_accuracy,
-    })
+    Ok(
+        evaluate(&model, holdout, Loss::CrossEntropy, trainer.theta())?
+            .accuracy
+            .unwrap_or(0.5),
+    )
 }
 
 /// `count` distinct indices below `n`, in a seeded random order (partial Fisher-Yates).

@@ -9,18 +9,14 @@ use crate::cli::DataOptions;
 use crate::error::{CliError, Result};
 use std::path::Path;
 use unstuck::data::{
-    self, Column, CsvOptions, CsvTask, DataError, Dataset, IdxOptions, SplitConfig, Standardizer,
+    self, Column, CsvOptions, CsvTask, DataError, Dataset, IdxOptions, Split, SplitConfig,
     parse_csv, parse_idx,
 };
+use unstuck::{TrainError, task};
 
 /// The parts a command works on, standardised with the training part's statistics
 /// unless `--no-standardize`.
-#[derive(Debug)]
-pub(crate) struct Parts {
-    pub(crate) train: Dataset<f64>,
-    pub(crate) validation: Option<Dataset<f64>>,
-    pub(crate) test: Option<Dataset<f64>>,
-}
+pub(crate) type Parts = Split<f64>;
 
 /// Reads DATA (and the test set, if any), splits and standardises.
 pub(crate) fn load(data: &str, options: &DataOptions, seed: u64) -> Result<Parts> {
@@ -65,31 +61,14 @@ pub(crate) fn load(data: &str, options: &DataOptions, seed: u64) -> Result<Parts
         stratified: dataset.n_classes().is_some(),
         seed,
     };
-    let parts = data::split(&dataset, &config).map_err(|error| {
-        CliError::argument("--validation", &options.validation.to_string(), error)
-    })?;
-    let test = parts.test.or(separate_test);
-    let mut parts = Parts {
-        train: parts.train,
-        validation: parts.validation,
-        test,
-    };
-    if !options.no_standardize {
-        let standardizer = Standardizer::fit(&parts.train);
-        for part in [
-            Some(&mut parts.train),
-            parts.validation.as_mut(),
-            parts.test.as_mut(),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            standardizer
-                .transform_in_place(part)
-                .map_err(|error| CliError::argument("DATA", data, error))?;
+    task::prepare(&dataset, &config, separate_test, !options.no_standardize).map_err(|error| {
+        match error {
+            TrainError::Split(error) => {
+                CliError::argument("--validation", &options.validation.to_string(), error)
+            }
+            other => CliError::argument("DATA", data, other),
         }
-    }
-    Ok(parts)
+    })
 }
 
 fn check_fraction(arg: &'static str, value: f64) -> Result<()> {

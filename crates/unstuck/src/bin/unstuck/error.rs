@@ -27,6 +27,9 @@ pub(crate) enum CliError {
     /// Training (or the analysis) failed.
     #[error("{0}")]
     Train(#[from] TrainError),
+    /// A result could not be rendered (a figure, a JSON report).
+    #[error("{0}")]
+    Output(String),
 }
 
 impl CliError {

@@ -10,17 +10,17 @@ use crate::{plot, specs};
 use serde::Serialize;
 use std::fmt::Write as _;
 use unstuck::TrainError;
-use unstuck::diagnose::{full_objective, loss_for};
+use unstuck::autodiff::Curvature;
 use unstuck::hessian::{
-    BlockSummary, BlockSummaryConfig, ClassifyTolerances, DensityGrid, HessianError, LanczosConfig,
-    ParamBlock, SlqConfig, SpectrumEnd, TraceConfig, block_summaries, classify_critical_point,
-    full_hessian, hutch_plus_plus_trace, lanczos, minimum_ratio, spectral_density,
+    BlockSummary, CriticalPointKind, DensityCurve, DensityGrid, HessianError, LanczosConfig,
+    ParamBlock, SlqConfig, SpectrumMethod, SpectrumPolicy, TraceConfig, block_summaries,
+    spectral_density, summarize,
 };
-use unstuck::models::{Architecture, ModelError, layer_blocks, load_weights};
+use unstuck::models::{Architecture, Mlp, ModelError, layer_blocks, load_weights};
+use unstuck::task::{full_objective, loss_for};
 
-/// Lanczos extremes count as nonzero beyond this fraction of the largest magnitude (an
-/// exact dense spectrum uses the hessian crate's 1e-10).
-const LANCZOS_REL_TOL: f64 = 1e-6;
+/// Per-layer blocks get at most this many Lanczos steps each (there may be many layers).
+const BLOCK_MAX_ITER: usize = 100;
 
 /// Everything `unstuck hessian` reports.
 #[derive(Debug, Serialize)]
@@ -31,8 +31,8 @@ struct HessianReport {
     loss: f64,
     gradient_norm: f64,
     /// `dense` (every eigenvalue, exact) or `lanczos` (the extremes only).
-    method: String,
-    classification: String,
+    method: SpectrumMethod,
+    classification: CriticalPointKind,
     /// Fraction of positive eigenvalues (dense only).
     minimum_ratio: Option<f64>,
     smallest: Vec<f64>,
@@ -71,10 +71,8 @@ fn hessian_error(error: HessianError) -> CliError {
     CliError::Train(TrainError::Hessian(error))
 }
 
-pub(crate) fn run(args: HessianArgs) -> Result<()> {
-    let parts = data::load(&args.data, &args.data_options, args.seed)?;
-    let model = specs::model(&args.model, &parts.train)?;
-    let n_params = model.n_params();
+/// Checks the flags that `clap` cannot.
+fn check_args(args: &HessianArgs, n_params: usize) -> Result<()> {
     if args.k == 0 || args.k > n_params {
         return Err(CliError::argument(
             "-k",
@@ -85,6 +83,32 @@ pub(crate) fn run(args: HessianArgs) -> Result<()> {
     if args.max_iter == 0 {
         return Err(CliError::argument("--max-iter", "0", "must be at least 1"));
     }
+    Ok(())
+}
+
+/// The whole Hessian: dense up to `--dense-max` parameters, Lanczos and Hutch++ above.
+fn policy(args: &HessianArgs) -> SpectrumPolicy {
+    SpectrumPolicy {
+        dense_max_dim: args.dense_max,
+        k: args.k,
+        lanczos: LanczosConfig {
+            max_iter: args.max_iter,
+            seed: args.seed,
+            ..SpectrumPolicy::default().lanczos
+        },
+        trace: Some(TraceConfig {
+            seed: args.seed,
+            ..TraceConfig::default()
+        }),
+        lowest_vector: false,
+    }
+}
+
+pub(crate) fn run(args: HessianArgs) -> Result<()> {
+    let parts = data::load(&args.data, &args.data_options, args.seed)?;
+    let model = specs::model(&args.model, &parts.train)?;
+    let n_params = model.n_params();
+    check_args(&args, n_params)?;
     let theta: Vec<f64> = load_weights(&model, &args.weights).map_err(|error| match error {
         // The path is already in front of the message.
         ModelError::Io { source, .. } => {
@@ -97,73 +121,61 @@ pub(crate) fn run(args: HessianArgs) -> Result<()> {
     let (value, gradient) = objective.gradient(&theta).map_err(TrainError::from)?;
     let gradient_norm = gradient.iter().map(|g| g * g).sum::<f64>().sqrt();
     let curvature = objective.curvature(&theta).map_err(TrainError::from)?;
-    let mut hvps = 0;
 
-    let dense = n_params <= args.dense_max;
-    let (smallest, largest, eigen_for_class, rel, converged, ratio, trace, trace_se) = if dense {
-        let h = full_hessian(&curvature).map_err(hessian_error)?;
-        hvps += n_params;
-        let values = h.eigenvalues().map_err(hessian_error)?;
-        let k = args.k;
-        let smallest = values[..k].to_vec();
-        let largest = values[n_params - k..].iter().rev().copied().collect();
-        let rel = ClassifyTolerances::default().eigenvalue_rel;
-        let ratio = minimum_ratio(&values, rel).map_err(hessian_error)?;
-        (
-            smallest,
-            largest,
-            values,
-            rel,
-            None,
-            Some(ratio),
-            h.trace(),
-            0.0,
-        )
-    } else {
-        let result = lanczos(
-            &curvature,
-            LanczosConfig {
-                k: args.k,
-                end: SpectrumEnd::Both,
-                max_iter: args.max_iter,
-                tol: 1e-8,
-                seed: args.seed,
-            },
-        )
+    let policy = policy(&args);
+    let whole = summarize(&curvature, &policy).map_err(hessian_error)?;
+    let classification = whole
+        .kind(gradient_norm, unstuck::StuckConfig::default().grad_tol)
         .map_err(hessian_error)?;
-        hvps += result.n_hvp;
-        let smallest: Vec<f64> = result.smallest.iter().map(|p| p.value).collect();
-        let largest: Vec<f64> = result.largest.iter().map(|p| p.value).collect();
-        let trace = hutch_plus_plus_trace(
-            &curvature,
-            TraceConfig {
-                seed: args.seed,
-                ..TraceConfig::default()
-            },
-        )
-        .map_err(hessian_error)?;
-        hvps += trace.n_hvp;
-        let extremes = [smallest[0], largest[0]];
-        (
-            smallest,
-            largest,
-            extremes.to_vec(),
-            LANCZOS_REL_TOL,
-            Some(result.converged),
-            None,
-            trace.estimate,
-            trace.std_error,
-        )
+    let (curve, density_hvps) = density(&curvature, &args)?;
+    let layers = layers(&curvature, &model, &policy, &args)?;
+    let trace = whole.trace.expect("the policy asks for a trace");
+    let report = HessianReport {
+        model: model.to_string(),
+        n_params,
+        n_rows: parts.train.n_rows(),
+        loss: value,
+        gradient_norm,
+        method: whole.method,
+        classification,
+        minimum_ratio: whole.minimum_ratio().map_err(hessian_error)?,
+        lanczos_converged: (whole.method == SpectrumMethod::Lanczos).then_some(whole.converged),
+        hvps: whole.n_hvp + density_hvps + layers.iter().map(|l| l.n_hvp).sum::<usize>(),
+        smallest: whole.smallest,
+        largest: whole.largest,
+        trace: trace.estimate,
+        trace_std_error: trace.std_error,
+        layers: layers.into_iter().map(Layer::from).collect(),
     };
-    let tolerances = ClassifyTolerances {
-        eigenvalue_rel: rel,
-        gradient_abs: unstuck::StuckConfig::default().grad_tol,
-    };
-    let kind = classify_critical_point(gradient_norm, &eigen_for_class, tolerances)
-        .map_err(hessian_error)?;
+    write(&report, &curve, &args)
+}
 
+/// One summary per layer tensor (its diagonal Hessian block), under the same size limit
+/// as the whole Hessian.
+fn layers(
+    curvature: &Curvature<f64>,
+    model: &Mlp,
+    policy: &SpectrumPolicy,
+    args: &HessianArgs,
+) -> Result<Vec<BlockSummary>> {
+    let blocks: Vec<ParamBlock> = layer_blocks(model.layout())
+        .into_iter()
+        .map(|block| ParamBlock::new(block.name, block.range))
+        .collect();
+    let block_policy = SpectrumPolicy {
+        lanczos: LanczosConfig {
+            max_iter: args.max_iter.min(BLOCK_MAX_ITER),
+            ..policy.lanczos
+        },
+        ..*policy
+    };
+    block_summaries(curvature, &blocks, &block_policy).map_err(hessian_error)
+}
+
+/// The smoothed spectral density (stochastic Lanczos quadrature) and its HVPs.
+fn density(curvature: &Curvature<f64>, args: &HessianArgs) -> Result<(DensityCurve, usize)> {
     let density = spectral_density(
-        &curvature,
+        curvature,
         SlqConfig {
             n_probes: 4,
             lanczos_steps: args.max_iter.min(80),
@@ -171,63 +183,23 @@ pub(crate) fn run(args: HessianArgs) -> Result<()> {
         },
     )
     .map_err(hessian_error)?;
-    hvps += density.n_hvp;
     let curve = density
         .smoothed(DensityGrid {
             n_points: 1000,
             ..DensityGrid::default()
         })
         .map_err(hessian_error)?;
+    Ok((curve, density.n_hvp))
+}
 
-    let blocks: Vec<ParamBlock> = layer_blocks(model.layout())
-        .into_iter()
-        .map(|block| ParamBlock::new(block.name, block.range))
-        .collect();
-    let summaries = block_summaries(
-        &curvature,
-        &blocks,
-        BlockSummaryConfig {
-            dense_max_dim: 256,
-            lanczos: LanczosConfig {
-                max_iter: args.max_iter.min(100),
-                seed: args.seed,
-                ..LanczosConfig::default()
-            },
-            trace: TraceConfig {
-                seed: args.seed,
-                ..TraceConfig::default()
-            },
-        },
-    )
-    .map_err(hessian_error)?;
-    hvps += summaries.iter().map(|s| s.n_hvp).sum::<usize>();
-
-    let report = HessianReport {
-        model: model.to_string(),
-        n_params,
-        n_rows: parts.train.n_rows(),
-        loss: value,
-        gradient_norm,
-        method: if dense { "dense" } else { "lanczos" }.to_string(),
-        classification: kind.as_str().to_string(),
-        minimum_ratio: ratio,
-        smallest,
-        largest,
-        lanczos_converged: converged,
-        trace,
-        trace_std_error: trace_se,
-        hvps,
-        layers: summaries.into_iter().map(Layer::from).collect(),
-    };
-    let json = serde_json::to_string_pretty(&report).map_err(|error| {
-        CliError::Train(TrainError::Config(format!(
-            "cannot serialize the report: {error}"
-        )))
-    })?;
+/// Prints the report (text or JSON) and, with `--out`, writes it with the density plot.
+fn write(report: &HessianReport, curve: &DensityCurve, args: &HessianArgs) -> Result<()> {
+    let json = serde_json::to_string_pretty(report)
+        .map_err(|error| CliError::Output(format!("cannot serialize the report: {error}")))?;
     if args.json {
         println!("{json}");
     } else {
-        print!("{}", text(&report));
+        print!("{}", text(report));
     }
     if let Some(dir) = &args.out {
         let mut outputs = Outputs::default();
@@ -263,10 +235,10 @@ fn text(r: &HessianReport) -> String {
         "  loss {:.6}, gradient norm {:.3e}",
         r.loss, r.gradient_norm
     );
-    let method = match (r.method.as_str(), r.lanczos_converged) {
-        ("dense", _) => "dense, exact".to_string(),
-        (_, Some(true)) => "Lanczos, converged".to_string(),
-        _ => "Lanczos, not converged: bounds".to_string(),
+    let method = match (r.method, r.lanczos_converged) {
+        (SpectrumMethod::Dense, _) => "dense, exact",
+        (_, Some(true)) => "Lanczos, converged",
+        _ => "Lanczos, not converged: bounds",
     };
     let _ = writeln!(out, "  classification: {} ({method})", r.classification);
     if let Some(ratio) = r.minimum_ratio {

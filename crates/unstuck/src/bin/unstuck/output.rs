@@ -3,7 +3,6 @@
 //! crash) never sees half a file, and a failed command writes nothing.
 
 use crate::error::{CliError, Result};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Files to write into one directory, held in memory until [`Outputs::commit`].
@@ -25,20 +24,10 @@ impl Outputs {
         let mut written = Vec::new();
         for (name, bytes) in self.files {
             let path = dir.join(&name);
-            write_atomic(&path, &bytes)?;
+            unstuck::write_atomic(&path, &bytes)
+                .map_err(|error| CliError::file(&path, format!("cannot write: {error}")))?;
             written.push(path);
         }
         Ok(written)
     }
-}
-
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let fail = |error: std::io::Error| CliError::file(path, format!("cannot write: {error}"));
-    let mut file = tempfile::NamedTempFile::new_in(dir).map_err(fail)?;
-    file.write_all(bytes)
-        .and_then(|()| file.as_file().sync_all())
-        .map_err(fail)?;
-    file.persist(path).map_err(|error| fail(error.error))?;
-    Ok(())
 }

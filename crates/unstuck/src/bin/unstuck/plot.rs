@@ -5,7 +5,7 @@ use unstuck::History;
 use unstuck::plot::{Series, lines};
 
 fn plot_error(error: unstuck::plot::PlotError) -> CliError {
-    CliError::Train(unstuck::TrainError::Config(error.to_string()))
+    CliError::Output(format!("cannot draw the figure: {error}"))
 }
 
 /// Training (and validation) loss per epoch.

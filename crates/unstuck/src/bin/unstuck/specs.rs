@@ -2,11 +2,10 @@
 //! flag.
 
 use crate::error::{CliError, Result};
-use unstuck::TrainError;
 use unstuck::data::Dataset;
-use unstuck::diagnose::check_model_fits;
 use unstuck::models::{Architecture, Mlp};
 use unstuck::optim::{Optimizer, Registry, parse_schedule};
+use unstuck::task::check_model_fits;
 
 /// Models beyond this many parameters are refused before anything is allocated: theta,
 /// gradients and optimizer state of a bigger one would not fit in memory anyway.
@@ -25,13 +24,7 @@ pub(crate) fn model(spec: &str, train: &Dataset<f64>) -> Result<Mlp> {
             ),
         ));
     }
-    check_model_fits(&mlp, train).map_err(|error| {
-        let message = match error {
-            TrainError::Config(message) => message,
-            other => other.to_string(),
-        };
-        CliError::argument("--model", spec, message)
-    })?;
+    check_model_fits(&mlp, train).map_err(|error| CliError::argument("--model", spec, error))?;
     Ok(mlp)
 }
 

@@ -7,8 +7,8 @@ use crate::output::Outputs;
 use crate::{plot, specs};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
-use unstuck::diagnose::loss_for;
-use unstuck::models::{Architecture, Model, weights_to_bytes};
+use unstuck::models::{Architecture, Mlp, Model, weights_to_bytes};
+use unstuck::task::loss_for;
 use unstuck::{Checkpoint, StuckConfig, TrainConfig, TrainError, Trainer};
 
 /// `run.json`: everything that defines the run, so that `--resume` rebuilds it exactly.
@@ -49,17 +49,15 @@ fn number(x: f64) -> String {
     }
 }
 
-pub(crate) fn run(args: TrainArgs) -> Result<()> {
-    if args.epochs == 0 {
-        return Err(CliError::argument("--epochs", "0", "must be at least 1"));
-    }
-    let (record, checkpoint) = match &args.resume {
+/// The run's record and, with `--resume`, its checkpoint.
+fn record_of(args: &TrainArgs) -> Result<(RunRecord, Option<Checkpoint>)> {
+    match &args.resume {
         Some(dir) => {
             let record = read_record(dir)?;
             let path = dir.join("checkpoint.json");
             let checkpoint =
                 Checkpoint::load(&path).map_err(|error| CliError::file(&path, error))?;
-            (record, Some(checkpoint))
+            Ok((record, Some(checkpoint)))
         }
         None => {
             let record = RunRecord {
@@ -71,9 +69,64 @@ pub(crate) fn run(args: TrainArgs) -> Result<()> {
                 run: args.run.clone(),
                 stuck_detection: !args.no_stuck_detection,
             };
-            (record, None)
+            Ok((record, None))
         }
+    }
+}
+
+/// One line: the model, the steps, the final training (and validation) loss.
+fn print_summary(model: &Mlp, trainer: &Trainer<'_>) {
+    let Some(last) = trainer.history().epochs.last() else {
+        return;
     };
+    let accuracy = |a: Option<f64>| a.map(|a| format!(" (accuracy {a:.4})")).unwrap_or_default();
+    print!(
+        "{} ({} parameters), {} epochs, {} steps: training loss {}{}",
+        model,
+        model.n_params(),
+        last.epoch + 1,
+        trainer.steps_taken(),
+        number(last.train_loss),
+        accuracy(last.train_accuracy)
+    );
+    if let Some(loss) = last.validation_loss {
+        print!(
+            ", validation loss {}{}",
+            number(loss),
+            accuracy(last.validation_accuracy)
+        );
+    }
+    println!();
+}
+
+/// Weights, history, checkpoint, run record and loss curve, each written atomically.
+fn write_run(dir: &Path, model: &Mlp, trainer: &Trainer<'_>, record: &RunRecord) -> Result<()> {
+    let mut outputs = Outputs::default();
+    let weights =
+        weights_to_bytes(model, trainer.theta()).map_err(|error| CliError::Train(error.into()))?;
+    outputs.add("weights.safetensors", weights);
+    outputs.add("history.json", trainer.history().to_json().into_bytes());
+    let checkpoint = serde_json::to_vec(&trainer.checkpoint())
+        .map_err(|error| CliError::file(&dir.join("checkpoint.json"), error))?;
+    outputs.add("checkpoint.json", checkpoint);
+    let record_json = serde_json::to_vec_pretty(record)
+        .map_err(|error| CliError::file(&dir.join("run.json"), error))?;
+    outputs.add("run.json", record_json);
+    outputs.add(
+        "loss.svg",
+        plot::loss_curve(trainer.history())?.into_bytes(),
+    );
+    for path in outputs.commit(dir)? {
+        println!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+pub(crate) fn run(args: TrainArgs) -> Result<()> {
+    if args.epochs == 0 {
+        return Err(CliError::argument("--epochs", "0", "must be at least 1"));
+    }
+    let (record, checkpoint) = record_of(&args)?;
     let out = args.out.as_deref().or(args.resume.as_deref());
 
     let parts = data::load(&record.data, &record.data_options, record.run.seed)?;
@@ -128,44 +181,9 @@ pub(crate) fn run(args: TrainArgs) -> Result<()> {
         }
         Err(other) => return Err(other.into()),
     }
-    let history = trainer.history();
-    if let Some(last) = history.epochs.last() {
-        let accuracy =
-            |a: Option<f64>| a.map(|a| format!(" (accuracy {a:.4})")).unwrap_or_default();
-        print!(
-            "{} ({} parameters), {} epochs, {} steps: training loss {}{}",
-            model,
-            model.n_params(),
-            last.epoch + 1,
-            trainer.steps_taken(),
-            number(last.train_loss),
-            accuracy(last.train_accuracy)
-        );
-        if let Some(loss) = last.validation_loss {
-            print!(
-                ", validation loss {}{}",
-                number(loss),
-                accuracy(last.validation_accuracy)
-            );
-        }
-        println!();
-    }
+    print_summary(&model, &trainer);
     if let Some(dir) = out {
-        let mut outputs = Outputs::default();
-        let weights = weights_to_bytes(&model, trainer.theta())
-            .map_err(|error| CliError::Train(error.into()))?;
-        outputs.add("weights.safetensors", weights);
-        outputs.add("history.json", history.to_json().into_bytes());
-        let checkpoint = serde_json::to_vec(&trainer.checkpoint())
-            .map_err(|error| CliError::file(&dir.join("checkpoint.json"), error))?;
-        outputs.add("checkpoint.json", checkpoint);
-        let record_json = serde_json::to_vec_pretty(&record)
-            .map_err(|error| CliError::file(&dir.join("run.json"), error))?;
-        outputs.add("run.json", record_json);
-        outputs.add("loss.svg", plot::loss_curve(history)?.into_bytes());
-        for path in outputs.commit(dir)? {
-            println!("wrote {}", path.display());
-        }
+        write_run(dir, &model, &trainer, &record)?;
     }
     Ok(())
 }

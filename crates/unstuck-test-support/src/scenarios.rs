@@ -1,9 +1,9 @@
 //! Five seeded runs, each built to fail in one known way (or not at all): the guide's
-//! test bench, used by the tests and by the report's `guide` experiment.
+//! test bench, used by `unstuck`'s tests and by the report's `guide` experiment.
 
-use super::{DiagnoseConfig, DiagnoseData, Verdict};
-use crate::TrainError;
-use unstuck_data::{Dataset, SplitConfig, Standardizer, generate, split};
+use unstuck::TrainError;
+use unstuck::data::{Dataset, SplitConfig, generate};
+use unstuck::diagnose::{DiagnoseConfig, DiagnoseData, Verdict};
 
 /// One scenario: data, the user's settings, and the cause it was built to have.
 #[derive(Debug, Clone)]
@@ -25,7 +25,7 @@ pub struct Scenario {
 }
 
 impl Scenario {
-    /// The data as [`super::diagnose`] takes it.
+    /// The data as [`unstuck::diagnose()`] takes it.
     pub fn data(&self) -> DiagnoseData<'_> {
         DiagnoseData {
             train: &self.train,
@@ -52,17 +52,11 @@ fn prepare(
         stratified: true,
         seed,
     };
-    let parts = split(data, &config)?;
-    let standardizer = Standardizer::fit(&parts.train);
-    let train = standardizer.transform(&parts.train)?;
-    let validation = standardizer.transform(
-        parts
-            .validation
-            .as_ref()
-            .expect("a positive validation fraction gives a validation part"),
-    )?;
-    let test = test.map(|t| standardizer.transform(&t)).transpose()?;
-    Ok((train, validation, test))
+    let parts = unstuck::task::prepare(data, &config, test, true)?;
+    let validation = parts
+        .validation
+        .expect("a positive validation fraction gives a validation part");
+    Ok((parts.train, validation, parts.test))
 }
 
 /// Where the mismatch scenario cuts the spirals (their radius runs from 0 to 1).
@@ -107,13 +101,33 @@ fn config(
 ///    on the outer ones; the labelling rule is the same, the inputs are not.
 /// 5. **Healthy**: well-separated blobs and a small net.
 pub fn scenarios(quick: bool, seed: u64) -> Result<Vec<Scenario>, TrainError> {
-    let scale = |full: usize, small: usize| if quick { small } else { full };
-    let mut out = Vec::new();
+    let size = Size { quick };
+    Ok(vec![
+        model_bias(size, seed)?,
+        optimization(size, seed)?,
+        overfitting(size, seed)?,
+        mismatch(size, seed)?,
+        healthy(size, seed)?,
+    ])
+}
 
-    let n = scale(600, 300);
+/// The full size of a scenario, or the small one for CI and tests.
+#[derive(Debug, Clone, Copy)]
+struct Size {
+    quick: bool,
+}
+
+impl Size {
+    fn pick(self, full: usize, small: usize) -> usize {
+        if self.quick { small } else { full }
+    }
+}
+
+fn model_bias(size: Size, seed: u64) -> Result<Scenario, TrainError> {
+    let n = size.pick(600, 300);
     let spirals = generate::<f64>(&format!("spirals:n={n},noise=0.05,seed={seed}"))?.train;
     let (train, validation, test) = prepare(&spirals, None, 0.25, seed)?;
-    out.push(Scenario {
+    Ok(Scenario {
         name: "model bias",
         setup: format!("linear model 2-2:identity on {n} spiral points"),
         true_cause: Verdict::ModelBias,
@@ -121,13 +135,15 @@ pub fn scenarios(quick: bool, seed: u64) -> Result<Vec<Scenario>, TrainError> {
         validation,
         test,
         config: config("2-2:identity", "adam:lr=0.05", 32, 40, seed),
-    });
+    })
+}
 
-    let n = scale(400, 200);
+fn optimization(size: Size, seed: u64) -> Result<Scenario, TrainError> {
+    let n = size.pick(400, 200);
     let xor = generate::<f64>(&format!("xor:n={n},noise=0.05,seed={seed}"))?.train;
     let (train, validation, test) = prepare(&xor, None, 0.25, seed)?;
     let deep = "2-16-16-16-16-16-16-16-16-2:tanh";
-    out.push(Scenario {
+    Ok(Scenario {
         name: "optimization",
         setup: format!("deep plain tanh net {deep} with SGD (lr 0.05) on {n} XOR points"),
         true_cause: Verdict::Optimization,
@@ -135,15 +151,17 @@ pub fn scenarios(quick: bool, seed: u64) -> Result<Vec<Scenario>, TrainError> {
         validation,
         test,
         config: config(deep, "sgd:lr=0.05", 32, 15, seed),
-    });
+    })
+}
 
-    let n = scale(120, 80);
+fn overfitting(size: Size, seed: u64) -> Result<Scenario, TrainError> {
+    let n = size.pick(120, 80);
     let noisy = generate::<f64>(&format!(
         "spirals:n={n},noise=0.05,seed={seed},label_noise=0.3"
     ))?
     .train;
     let (train, validation, test) = prepare(&noisy, None, 0.5, seed)?;
-    out.push(Scenario {
+    Ok(Scenario {
         name: "overfitting",
         setup: format!(
             "wide net 2-256-256-2:relu on {} training points, 30% of labels flipped",
@@ -157,16 +175,18 @@ pub fn scenarios(quick: bool, seed: u64) -> Result<Vec<Scenario>, TrainError> {
             "2-256-256-2:relu",
             "adam:lr=0.01",
             16,
-            scale(300, 200) as u64,
+            size.pick(300, 200) as u64,
             seed,
         ),
-    });
+    })
+}
 
-    let n = scale(800, 500);
+fn mismatch(size: Size, seed: u64) -> Result<Scenario, TrainError> {
+    let n = size.pick(800, 500);
     let spirals = generate::<f64>(&format!("spirals:n={n},noise=0.05,seed={seed}"))?.train;
     let (inner, outer) = split_by_radius(&spirals, MISMATCH_RADIUS)?;
     let (train, validation, test) = prepare(&inner, Some(outer), 0.25, seed)?;
-    out.push(Scenario {
+    Ok(Scenario {
         name: "mismatch",
         setup: format!(
             "covariate shift: trained on the {} spiral points within radius {MISMATCH_RADIUS}, tested on the {} outside it",
@@ -178,12 +198,14 @@ pub fn scenarios(quick: bool, seed: u64) -> Result<Vec<Scenario>, TrainError> {
         validation,
         test,
         config: config("2-64-2:tanh", "adam:lr=0.02", 32, 80, seed),
-    });
+    })
+}
 
-    let n = scale(600, 300);
+fn healthy(size: Size, seed: u64) -> Result<Scenario, TrainError> {
+    let n = size.pick(600, 300);
     let blobs = generate::<f64>(&format!("blobs:n={n},classes=3,std=1.0,seed={seed}"))?.train;
     let (train, validation, test) = prepare(&blobs, None, 0.25, seed)?;
-    out.push(Scenario {
+    Ok(Scenario {
         name: "healthy",
         setup: format!("small net 2-32-3:relu on {n} well-separated blob points"),
         true_cause: Verdict::Healthy,
@@ -191,6 +213,5 @@ pub fn scenarios(quick: bool, seed: u64) -> Result<Vec<Scenario>, TrainError> {
         validation,
         test,
         config: config("2-32-3:relu", "adam:lr=0.01", 32, 20, seed),
-    });
-    Ok(out)
+    })
 }

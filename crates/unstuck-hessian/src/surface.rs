@@ -3,13 +3,17 @@
 use crate::error::{HessianError, check_finite, check_len};
 use crate::operator::{DenseOperator, HvpOperator};
 
-/// A twice-differentiable scalar function of P parameters.
+/// A twice-differentiable scalar function of P parameters: a loss surface to move on.
+///
+/// Not to be confused with `unstuck_models::Objective`, a model, a batch and a loss
+/// bound together: this crate sees no models, and [`crate::TapeObjective`] turns such a
+/// recorded loss into a `LossSurface`.
 ///
 /// The escape step, Newton refinement and epsilon-sharpness move theta, so they need value,
 /// gradient and curvature at points other than the one analysed. Implementations must
 /// return errors (not panic) on bad input; the tools check lengths and finiteness of theta
 /// before calling.
-pub trait Objective {
+pub trait LossSurface {
     /// The number of parameters P.
     fn dim(&self) -> usize;
 
@@ -26,7 +30,7 @@ pub trait Objective {
 }
 
 /// Validates a point for `obj`: right length, all finite.
-pub(crate) fn check_point<F: Objective + ?Sized>(
+pub(crate) fn check_point<F: LossSurface + ?Sized>(
     obj: &F,
     theta: &[f64],
 ) -> Result<(), HessianError> {
@@ -40,7 +44,7 @@ pub(crate) fn check_point<F: Objective + ?Sized>(
 ///
 /// # Example
 /// ```
-/// use unstuck_hessian::{ExplicitObjective, Objective};
+/// use unstuck_hessian::{ExplicitObjective, LossSurface};
 /// // The lecture's L(w1, w2) = (1 - w1 w2)^2.
 /// let loss = ExplicitObjective::new(
 ///     2,
@@ -86,7 +90,7 @@ where
     }
 }
 
-impl<V, H> Objective for ExplicitObjective<V, H>
+impl<V, H> LossSurface for ExplicitObjective<V, H>
 where
     V: Fn(&[f64]) -> (f64, Vec<f64>),
     H: Fn(&[f64]) -> Vec<f64>,

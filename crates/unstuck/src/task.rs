@@ -1,28 +1,61 @@
-//! The task the data poses: whether a model fits it, the loss that goes with it, and
-//! the loss of knowing nothing (the unit every threshold of the guide is measured in).
+//! The task a dataset poses to a model, in one place: split and standardise the data,
+//! check that a model fits it, choose the loss, measure the loss of knowing nothing (the
+//! unit every threshold of the guide is measured in), and turn the data into the model's
+//! objective. The trainer, `diagnose`, the CLI and the report all go through here.
 
 use crate::TrainError;
-use unstuck_data::{Dataset, Targets};
-use unstuck_models::{Architecture, Loss, Mlp};
+use std::fmt::Display;
+use unstuck_data::{Dataset, Split, SplitConfig, Standardizer, Targets};
+use unstuck_models::{Architecture, Loss, Model, Objective};
+
+/// Splits `data` as `config` says, takes `test` as the test part when the split makes
+/// none (a separate test set), and, with `standardize`, standardises every part with the
+/// training part's mean and standard deviation.
+///
+/// ```
+/// use unstuck::data::{generate, SplitConfig};
+/// let data = generate::<f64>("blobs:n=100,classes=2")?.train;
+/// let config = SplitConfig { validation: 0.2, test: 0.0, stratified: true, seed: 1 };
+/// let parts = unstuck::task::prepare(&data, &config, None, true)?;
+/// assert_eq!(parts.train.n_rows() + parts.validation.unwrap().n_rows(), 100);
+/// # Ok::<(), unstuck::TrainError>(())
+/// ```
+pub fn prepare(
+    data: &Dataset<f64>,
+    config: &SplitConfig,
+    test: Option<Dataset<f64>>,
+    standardize: bool,
+) -> Result<Split<f64>, TrainError> {
+    let mut parts = unstuck_data::split(data, config).map_err(TrainError::Split)?;
+    parts.test = parts.test.or(test);
+    if standardize {
+        Standardizer::fit_split(&mut parts).map_err(TrainError::Standardize)?;
+    }
+    Ok(parts)
+}
 
 /// Checks that the model's input width is the data's feature count and its output width
 /// the class count (or 1 for two classes), or the number of real targets.
 ///
 /// ```
-/// use unstuck::diagnose::check_model_fits;
+/// use unstuck::task::check_model_fits;
 /// use unstuck::models::Mlp;
 /// let data = unstuck::data::generate::<f64>("xor:n=8").unwrap().train;
 /// assert!(check_model_fits(&Mlp::from_spec("2-8-2").unwrap(), &data).is_ok());
 /// let error = check_model_fits(&Mlp::from_spec("3-8-2").unwrap(), &data).unwrap_err();
 /// assert!(error.to_string().contains("takes 3 inputs but the data has 2 features"));
 /// ```
-pub fn check_model_fits(model: &Mlp, data: &Dataset<f64>) -> Result<(), TrainError> {
+pub fn check_model_fits<M: Architecture + Display + ?Sized>(
+    model: &M,
+    data: &Dataset<f64>,
+) -> Result<(), TrainError> {
     let (inputs, outputs) = (model.input_width(), model.output_width());
     if inputs != data.n_features() {
-        return Err(TrainError::Config(format!(
-            "model {model} takes {inputs} inputs but the data has {} features",
-            data.n_features()
-        )));
+        return Err(TrainError::ModelInputs {
+            model: model.to_string(),
+            inputs,
+            features: data.n_features(),
+        });
     }
     let fits = match data.targets() {
         Targets::Classes { n_classes, .. } => {
@@ -36,9 +69,11 @@ pub fn check_model_fits(model: &Mlp, data: &Dataset<f64>) -> Result<(), TrainErr
             Targets::Classes { n_classes, .. } => format!("{n_classes} outputs, one per class"),
             Targets::Real { n_outputs, .. } => format!("{n_outputs} outputs, one per target"),
         };
-        return Err(TrainError::Config(format!(
-            "model {model} has {outputs} outputs but the data needs {wanted}"
-        )));
+        return Err(TrainError::ModelOutputs {
+            model: model.to_string(),
+            outputs,
+            needed: wanted,
+        });
     }
     Ok(())
 }
@@ -48,7 +83,7 @@ pub fn check_model_fits(model: &Mlp, data: &Dataset<f64>) -> Result<(), TrainErr
 /// squared error for real targets.
 ///
 /// ```
-/// use unstuck::diagnose::loss_for;
+/// use unstuck::task::loss_for;
 /// use unstuck::models::Loss;
 /// let data = unstuck::data::generate::<f64>("xor:n=8").unwrap().train;
 /// assert_eq!(loss_for(&data, 2), Loss::CrossEntropy);
@@ -69,7 +104,7 @@ pub fn loss_for(data: &Dataset<f64>, output_width: usize) -> Loss {
 /// mean squared error. A model that learned nothing from the features scores this.
 ///
 /// ```
-/// use unstuck::diagnose::chance_loss;
+/// use unstuck::task::chance_loss;
 /// use unstuck::models::Loss;
 /// let data = unstuck::data::generate::<f64>("xor:n=100").unwrap().train;
 /// // Two balanced classes: ln 2.
@@ -107,11 +142,12 @@ pub fn chance_loss(data: &Dataset<f64>, loss: Loss) -> f64 {
 }
 
 /// The loss of `model` on the whole of `data` as one objective of theta: loss,
-/// gradient, Hessian-vector products (what `unstuck hessian` analyses).
+/// gradient, Hessian-vector products (what `unstuck hessian` analyses, and where the
+/// trainer evaluates each epoch).
 pub fn full_objective<'m>(
-    model: &'m dyn unstuck_models::Model<f64>,
+    model: &'m dyn Model<f64>,
     data: &Dataset<f64>,
     loss: Loss,
-) -> Result<unstuck_models::Objective<'m, f64>, TrainError> {
-    crate::stuck::full_batch(model, data, loss)
+) -> Result<Objective<'m, f64>, TrainError> {
+    Ok(Objective::from_batch(model, &data.as_batch(), loss)?)
 }
