@@ -3,9 +3,8 @@
 mod common;
 
 use common::MlpProblem;
-use unstuck_test_support::threads::with_threads;
 use unstuck_autodiff::{Conv2dOptions, Curvature, Mask, Tape, Tensor, Var, gradient};
-
+use unstuck_test_support::threads::with_threads;
 
 fn bits(xs: &[f64]) -> Vec<u64> {
     xs.iter().map(|x| x.to_bits()).collect()

@@ -3,7 +3,6 @@
 use unstuck_optim::{Adam, AdamConfig, Optimizer, Sgd, SgdConfig};
 use unstuck_test_support::threads::with_threads;
 
-
 /// Three steps on 300,000 parameters (many parallel chunks and a ragged last one).
 fn run(mut optimizer: Box<dyn Optimizer<f32>>) -> Vec<u32> {
     let n = 300_001;

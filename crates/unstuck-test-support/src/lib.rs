@@ -8,6 +8,6 @@
 //! Not published: a user's crate never depends on it.
 
 pub mod golden;
-pub mod threads;
 #[cfg(feature = "scenarios")]
 pub mod scenarios;
+pub mod threads;
