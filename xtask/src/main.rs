@@ -1,5 +1,6 @@
 //! Project chores: `cargo xtask <command>`. This file only parses and dispatches.
 
+mod bench;
 mod report;
 
 use std::path::PathBuf;
@@ -10,6 +11,9 @@ const USAGE: &str = "usage: cargo xtask <command> [options]
 commands:
   report    run the lecture's experiments and write a reproducible report
             (Markdown + SVG figures + manifest.json with the SHA-256 of every artifact)
+  bench     time full training steps and Hessian work, beside PyTorch/JAX when
+            UNSTUCK_ANCHOR_PYTHON names a Python with torch and jax (wrap it in
+            `flock /tmp/bench.lock`; not run by CI)
   help      print this message
 
 report options:
@@ -29,12 +33,19 @@ report options:
   --shards N      the number of parts, with the index from SLURM_ARRAY_TASK_ID or
                   JOB_COMPLETION_INDEX (needed on Kubernetes and for a resubmitted index)
   --merge DIR...  assemble the report from the parts in DIR... (byte-identical to the report
-                  made on one machine); refuses missing, duplicated or foreign parts";
+                  made on one machine); refuses missing, duplicated or foreign parts
+
+bench options:
+  --only TEXT      run the benchmarks whose name contains TEXT (e.g. train/mnist, hessian/)
+  --threads LIST   rayon (and anchor) thread counts, comma-separated (default 1,2)
+  --rounds N       interleaved rounds (default 3)
+  --quick          shorter repetitions";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("report") => parse_report(&args[1..]).and_then(report::main),
+        Some("bench") => parse_bench(&args[1..]).and_then(bench::main),
         Some("help" | "--help" | "-h") => {
             println!(
                 "{USAGE}\n\nexperiments: {}",
@@ -112,6 +123,38 @@ fn parse_report(args: &[String]) -> anyhow::Result<report::Options> {
     }
     if !options.merge.is_empty() && (options.quick || options.only.is_some()) {
         anyhow::bail!("--merge takes --quick and --only from the parts; do not repeat them");
+    }
+    Ok(options)
+}
+
+fn parse_bench(args: &[String]) -> anyhow::Result<bench::Options> {
+    let mut options = bench::Options::default();
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| {
+            args.next()
+                .cloned()
+                .ok_or_else(|| anyhow::anyhow!("{name} needs a value"))
+        };
+        match arg.as_str() {
+            "--quick" => options.quick = true,
+            "--only" => options.only = Some(value("--only")?),
+            "--rounds" => {
+                options.rounds = value("--rounds")?.parse()?;
+                anyhow::ensure!(options.rounds > 0, "--rounds must be at least 1");
+            }
+            "--threads" => {
+                options.threads = value("--threads")?
+                    .split(',')
+                    .map(str::parse)
+                    .collect::<Result<_, _>>()?;
+                anyhow::ensure!(
+                    !options.threads.is_empty() && !options.threads.contains(&0),
+                    "--threads needs counts of at least 1"
+                );
+            }
+            other => anyhow::bail!("bench: unknown option `{other}`\n\n{USAGE}"),
+        }
     }
     Ok(options)
 }

@@ -2,6 +2,7 @@
 //! be differentiated again): one sweep, two evaluators.
 
 use crate::Element;
+use crate::buffers;
 use crate::numeric::{NumVal, Numeric};
 use crate::recording::Recording;
 use crate::sweep::sweep;
@@ -32,19 +33,36 @@ impl<T: Element> Tape<T> {
         let (y_index, wrt_index) = self.seed_index(y, wrt);
         let nodes = self.nodes.borrow();
         let mut numeric = Numeric { nodes: &nodes };
-        let seed = NumVal::Owned(Tensor::from_parts(
-            vec![T::ONE],
-            nodes[y_index].value.shape(),
-        ));
+        let seed = NumVal::owned(Tensor::from_parts(vec![T::ONE], nodes[y_index].shape));
         let grads = sweep(&mut numeric, y_index, seed, &wrt_index);
         grads
             .into_iter()
             .zip(&wrt_index)
             .map(|(g, &w)| match g {
                 Some(g) => numeric.take_tensor(g),
-                None => Tensor::zeros(nodes[w].value.shape()),
+                None => Tensor::zeros(nodes[w].shape),
             })
             .collect()
+    }
+
+    /// The gradient of the scalar `y` with respect to `x`, written into `out` (which must
+    /// have `x`'s number of elements): with [`Tape::clear`] and [`Tape::leaf_from`], a
+    /// training step that records, differentiates and clears a tape allocates nothing
+    /// once warm.
+    ///
+    /// # Panics
+    /// If `out` has the wrong length, `y` is not a single element or a `Var` belongs to
+    /// another tape.
+    pub fn grad_into(&self, y: Var, x: Var, out: &mut [T]) {
+        let grad = self.grad(y, &[x]).pop().expect("one gradient per input");
+        assert!(
+            grad.numel() == out.len(),
+            "grad_into: the gradient has {} elements, the output {}",
+            grad.numel(),
+            out.len()
+        );
+        out.copy_from_slice(grad.data());
+        buffers::give(grad.into_data());
     }
 
     /// The gradient of the scalar `y` with respect to each of `wrt`, recorded on the tape
@@ -70,7 +88,7 @@ impl<T: Element> Tape<T> {
             .zip(&wrt_index)
             .map(|(g, &w)| {
                 g.unwrap_or_else(|| {
-                    let shape = self.nodes.borrow()[w].value.shape();
+                    let shape = self.nodes.borrow()[w].shape;
                     self.constant(Tensor::zeros(shape))
                 })
             })

@@ -25,6 +25,8 @@
 #![warn(missing_docs)]
 
 mod api;
+mod batched;
+mod buffers;
 mod check;
 mod compose;
 mod curvature;
@@ -43,7 +45,7 @@ mod tensor;
 
 pub use api::Conv2dOptions;
 pub use check::{CheckOptions, GradCheck, check_grad, check_hvp};
-pub use curvature::{Curvature, gradient, hvp};
+pub use curvature::{Curvature, HVP_BLOCK, gradient, hvp};
 pub use error::AutodiffError;
 pub use mask::Mask;
 pub use shape::{MAX_RANK, Shape};

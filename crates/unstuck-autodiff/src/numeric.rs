@@ -1,18 +1,52 @@
 //! The numeric evaluator of rules: numbers through `op::forward`, nothing recorded.
 
 use crate::Element;
+use crate::buffers;
 use crate::op::{Algebra, Op, Placement, forward};
 use crate::shape::Shape;
 use crate::sweep::Evaluator;
-use crate::tape::{MAX_INPUTS, Node};
+use crate::tape::{MAX_INPUTS, Node, view_of};
 use crate::tensor::{Tensor, View};
+use std::rc::Rc;
 
-/// A value of the numeric evaluator: a node's value (borrowed, never copied) or a tensor
-/// the sweep owns.
+/// A tensor owned by a sweep; its buffer goes back to the pool when the last handle drops.
 #[derive(Debug)]
-pub(crate) enum NumVal<T> {
+pub(crate) struct Scratch<T: Element>(Tensor<T>);
+
+impl<T: Element> Scratch<T> {
+    pub(crate) fn new(t: Tensor<T>) -> Self {
+        Scratch(t)
+    }
+
+    pub(crate) fn tensor(&self) -> &Tensor<T> {
+        &self.0
+    }
+
+    /// The elements, moved out (the emptied scratch gives nothing back to the pool).
+    pub(crate) fn take(&mut self) -> Vec<T> {
+        self.0.take_data()
+    }
+}
+
+impl<T: Element> Drop for Scratch<T> {
+    fn drop(&mut self) {
+        buffers::give(self.0.take_data());
+    }
+}
+
+/// A value of the numeric evaluator: a node's value (borrowed, never copied, possibly
+/// under another shape) or a tensor the sweep owns, shared by cheap handles.
+#[derive(Debug)]
+pub(crate) enum NumVal<T: Element> {
     Node(usize),
-    Owned(Tensor<T>),
+    NodeAs(usize, Shape),
+    Owned(Rc<Scratch<T>>),
+}
+
+impl<T: Element> NumVal<T> {
+    pub(crate) fn owned(t: Tensor<T>) -> Self {
+        NumVal::Owned(Rc::new(Scratch(t)))
+    }
 }
 
 /// Evaluates rules on numbers over a frozen slice of nodes; records nothing, so a
@@ -25,16 +59,24 @@ pub(crate) struct Numeric<'a, T> {
 impl<T: Element> Numeric<'_, T> {
     pub(crate) fn get<'v>(&'v self, v: &'v NumVal<T>) -> View<'v, T> {
         match v {
-            NumVal::Node(i) => self.nodes[*i].value.view(),
-            NumVal::Owned(t) => t.view(),
+            NumVal::Node(i) => view_of(self.nodes, *i),
+            NumVal::NodeAs(i, shape) => View::new(view_of(self.nodes, *i).data, *shape),
+            NumVal::Owned(t) => t.0.view(),
         }
     }
 
-    /// Takes the tensor out of a value, copying only when it is a node's.
+    /// The tensor of `v`, taken without a copy when this is its only handle (to return it,
+    /// or to write into it).
     pub(crate) fn take_tensor(&self, v: NumVal<T>) -> Tensor<T> {
         match v {
-            NumVal::Node(i) => self.nodes[i].value.clone(),
-            NumVal::Owned(t) => t,
+            NumVal::Owned(rc) => match Rc::try_unwrap(rc) {
+                Ok(mut scratch) => {
+                    let shape = scratch.0.shape();
+                    Tensor::from_parts(scratch.0.take_data(), shape)
+                }
+                Err(rc) => rc.0.clone(),
+            },
+            other => self.get(&other).to_tensor(),
         }
     }
 }
@@ -45,14 +87,21 @@ fn add_into<T: Element>(acc: &mut [T], g: &[T]) {
     }
 }
 
-/// Adds `part` into `total` at `start` along `axis` (the shapes agree elsewhere).
-fn add_into_block<T: Element>(total: &mut Tensor<T>, part: View<'_, T>, axis: usize, start: usize) {
-    let full = total.shape().dims()[axis];
+/// Adds `part` into `total` (of shape `shape`) at `start` along `axis` (the shapes agree
+/// elsewhere).
+pub(crate) fn add_into_block<T: Element>(
+    total: &mut [T],
+    shape: Shape,
+    part: View<'_, T>,
+    axis: usize,
+    start: usize,
+) {
+    let full = shape.dims()[axis];
     let (outer, len, inner) = part.shape.split_at_axis(axis);
     if len * inner == 0 {
         return;
     }
-    let data = total.data_mut();
+    let data = total;
     for (o, block) in part.data.chunks_exact(len * inner).enumerate().take(outer) {
         let at = (o * full + start) * inner;
         add_into(&mut data[at..at + len * inner], block);
@@ -67,7 +116,7 @@ impl<T: Element> Algebra<T> for Numeric<'_, T> {
         for (view, input) in views.iter_mut().zip(inputs) {
             *view = self.get(input);
         }
-        NumVal::Owned(forward(&op, &views[..inputs.len()]))
+        NumVal::owned(forward(&op, &views[..inputs.len()]))
     }
 
     fn primal(&mut self, node: usize) -> NumVal<T> {
@@ -75,7 +124,7 @@ impl<T: Element> Algebra<T> for Numeric<'_, T> {
     }
 
     fn node_shape(&self, node: usize) -> Shape {
-        self.nodes[node].value.shape()
+        self.nodes[node].shape
     }
 
     fn shape(&self, v: &NumVal<T>) -> Shape {
@@ -85,7 +134,20 @@ impl<T: Element> Algebra<T> for Numeric<'_, T> {
     fn dup(&mut self, v: &NumVal<T>) -> NumVal<T> {
         match v {
             NumVal::Node(i) => NumVal::Node(*i),
-            NumVal::Owned(t) => NumVal::Owned(t.clone()),
+            NumVal::NodeAs(i, shape) => NumVal::NodeAs(*i, *shape),
+            NumVal::Owned(t) => NumVal::Owned(Rc::clone(t)),
+        }
+    }
+
+    fn reshape(&mut self, a: NumVal<T>, to: Shape) -> NumVal<T> {
+        assert!(
+            self.shape(&a).numel() == to.numel(),
+            "reshape: cannot view shape {:?} as {to:?}",
+            self.shape(&a)
+        );
+        match a {
+            NumVal::Node(i) | NumVal::NodeAs(i, _) => NumVal::NodeAs(i, to),
+            owned => NumVal::owned(self.take_tensor(owned).with_shape(to)),
         }
     }
 }
@@ -97,7 +159,7 @@ impl<T: Element> Evaluator<T> for Numeric<'_, T> {
     }
 
     /// `acc + g` where `g` lands as `placement` says inside node `node`'s shape; adds in
-    /// place when the sweep already owns the accumulator.
+    /// place when the sweep holds the accumulator's only handle.
     fn accumulate(
         &mut self,
         acc: Option<NumVal<T>>,
@@ -109,21 +171,21 @@ impl<T: Element> Evaluator<T> for Numeric<'_, T> {
             Placement::Whole => {
                 return match acc {
                     None => g,
-                    Some(NumVal::Owned(mut t)) if t.shape() == self.get(&g).shape => {
-                        add_into(t.data_mut(), self.get(&g).data);
-                        NumVal::Owned(t)
+                    Some(acc) => {
+                        let mut total = self.take_tensor(acc);
+                        add_into(total.data_mut(), self.get(&g).data);
+                        NumVal::owned(total)
                     }
-                    Some(acc) => self.apply(Op::Add, &[&acc, &g]),
                 };
             }
             Placement::At { axis, start } => (axis, start),
         };
         let mut total = match acc {
-            Some(NumVal::Owned(t)) => t,
-            Some(NumVal::Node(i)) => self.nodes[i].value.clone(),
-            None => Tensor::zeros(self.nodes[node].value.shape()),
+            Some(acc) => self.take_tensor(acc),
+            None => Tensor::zeros(self.nodes[node].shape),
         };
-        add_into_block(&mut total, self.get(&g), axis, start);
-        NumVal::Owned(total)
+        let shape = total.shape();
+        add_into_block(total.data_mut(), shape, self.get(&g), axis, start);
+        NumVal::owned(total)
     }
 }

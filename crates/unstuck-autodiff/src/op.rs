@@ -91,6 +91,31 @@ pub(crate) enum Op<T> {
 }
 
 impl<T> Op<T> {
+    /// For an op whose result is a contiguous run of its input's elements (a reshape, a
+    /// narrow of whole outer rows), the run's offset and the result's shape: the tape then
+    /// records a view instead of a copy. `forward` computes the same values.
+    pub(crate) fn view(&self, input: Shape) -> Option<(usize, Shape)> {
+        match *self {
+            Op::Reshape(to) => {
+                assert!(
+                    input.numel() == to.numel(),
+                    "reshape: cannot view shape {input:?} as {to:?}"
+                );
+                Some((0, to))
+            }
+            Op::Narrow { axis, start, len } if input.dims()[..axis].iter().all(|&d| d == 1) => {
+                assert!(
+                    axis < input.rank() && start + len <= input.dims()[axis],
+                    "narrow: range {start}..{} of axis {axis} out of bounds for shape {input:?}",
+                    start + len
+                );
+                let (_, _, inner) = input.split_at_axis(axis);
+                Some((start * inner, input.with_dim(axis, len)))
+            }
+            _ => None,
+        }
+    }
+
     /// The op's name as the panics and the rule-perturbation tests spell it.
     #[cfg(test)]
     pub(crate) fn name(&self) -> String
@@ -139,21 +164,23 @@ pub(crate) trait Algebra<T: Element> {
     fn matmul(&mut self, a: &Self::V, b: &Self::V, ta: bool, tb: bool) -> Self::V {
         self.apply(Op::MatMul { ta, tb }, &[a, b])
     }
-    fn reshape(&mut self, a: &Self::V, to: Shape) -> Self::V {
-        self.apply(Op::Reshape(to), &[a])
+    /// `a` under another shape with as many elements; consumes `a`, so an evaluator may
+    /// relabel it instead of copying.
+    fn reshape(&mut self, a: Self::V, to: Shape) -> Self::V {
+        self.apply(Op::Reshape(to), &[&a])
     }
-    /// `g` summed back to `to` where it was broadcast (itself when the shapes agree).
-    fn sum_to(&mut self, g: &Self::V, to: Shape) -> Self::V {
-        if self.shape(g) == to {
-            self.dup(g)
+    /// `g` summed back to `to` where it was broadcast (`g` itself when the shapes agree).
+    fn sum_to(&mut self, g: Self::V, to: Shape) -> Self::V {
+        if self.shape(&g) == to {
+            g
         } else {
-            self.apply(Op::SumTo(to), &[g])
+            self.apply(Op::SumTo(to), &[&g])
         }
     }
     /// `g` summed along `axis`, keeping it with length 1.
     fn sum_keep(&mut self, g: &Self::V, axis: usize) -> Self::V {
         let to = self.shape(g).keep_dims_reduced(&[axis]);
-        self.sum_to(g, to)
+        self.apply(Op::SumTo(to), &[g])
     }
 }
 
@@ -242,7 +269,7 @@ pub(crate) fn vjp<T: Element, A: Algebra<T>>(
     op: &Op<T>,
     inputs: &[usize],
     out: usize,
-    g: &A::V,
+    g: A::V,
     emit: &mut Vec<Contribution<A::V>>,
 ) {
     let whole = |slot: usize, v: A::V| (slot, Placement::Whole, v);
@@ -250,87 +277,88 @@ pub(crate) fn vjp<T: Element, A: Algebra<T>>(
     match *op {
         Op::Leaf | Op::Constant => {}
         Op::Add => {
-            for slot in 0..2 {
-                let to = alg.node_shape(x(slot));
-                emit.push(whole(slot, alg.sum_to(g, to)));
-            }
+            let (s0, s1) = (alg.node_shape(x(0)), alg.node_shape(x(1)));
+            let g1 = alg.dup(&g);
+            let c1 = alg.sum_to(g1, s1);
+            emit.push(whole(0, alg.sum_to(g, s0)));
+            emit.push(whole(1, c1));
         }
         Op::Mul => {
             let (a, b) = (alg.primal(x(0)), alg.primal(x(1)));
-            let (ga, gb) = (alg.mul(g, &b), alg.mul(g, &a));
+            let (ga, gb) = (alg.mul(&g, &b), alg.mul(&g, &a));
             let (sa, sb) = (alg.node_shape(x(0)), alg.node_shape(x(1)));
-            emit.push(whole(0, alg.sum_to(&ga, sa)));
-            emit.push(whole(1, alg.sum_to(&gb, sb)));
+            emit.push(whole(0, alg.sum_to(ga, sa)));
+            emit.push(whole(1, alg.sum_to(gb, sb)));
         }
-        Op::Neg => emit.push(whole(0, alg.neg(g))),
-        Op::Scale(c) => emit.push(whole(0, alg.scale(g, c))),
-        Op::Shift(_) => emit.push(whole(0, alg.dup(g))),
+        Op::Neg => emit.push(whole(0, alg.neg(&g))),
+        Op::Scale(c) => emit.push(whole(0, alg.scale(&g, c))),
+        Op::Shift(_) => emit.push(whole(0, g)),
         Op::Exp => {
             let y = alg.primal(out);
-            emit.push(whole(0, alg.mul(g, &y)));
+            emit.push(whole(0, alg.mul(&g, &y)));
         }
         Op::Log => {
             let a = alg.primal(x(0));
             let inverse = alg.apply(Op::PowF(-T::ONE), &[&a]);
-            emit.push(whole(0, alg.mul(g, &inverse)));
+            emit.push(whole(0, alg.mul(&g, &inverse)));
         }
         Op::PowF(e) => {
             let a = alg.primal(x(0));
             let d = alg.apply(Op::PowF(e - T::ONE), &[&a]);
             let d = alg.scale(&d, e);
-            emit.push(whole(0, alg.mul(g, &d)));
+            emit.push(whole(0, alg.mul(&g, &d)));
         }
         Op::Tanh => {
             let y = alg.primal(out);
-            emit.push(whole(0, alg.apply(Op::TanhBackward, &[g, &y])));
+            emit.push(whole(0, alg.apply(Op::TanhBackward, &[&g, &y])));
         }
         Op::Sigmoid => {
             let y = alg.primal(out);
-            emit.push(whole(0, alg.apply(Op::SigmoidBackward, &[g, &y])));
+            emit.push(whole(0, alg.apply(Op::SigmoidBackward, &[&g, &y])));
         }
         Op::Relu => {
             let a = alg.primal(x(0));
-            emit.push(whole(0, alg.apply(Op::StepMul(T::ZERO), &[g, &a])));
+            emit.push(whole(0, alg.apply(Op::StepMul(T::ZERO), &[&g, &a])));
         }
         Op::LeakyRelu(s) => {
             let a = alg.primal(x(0));
-            emit.push(whole(0, alg.apply(Op::StepMul(s), &[g, &a])));
+            emit.push(whole(0, alg.apply(Op::StepMul(s), &[&g, &a])));
         }
         Op::TanhBackward => {
             // out = u (1 - y²): linear in u; d/dy = -2 u y.
             let (u, y) = (alg.primal(x(0)), alg.primal(x(1)));
-            emit.push(whole(0, alg.apply(Op::TanhBackward, &[g, &y])));
+            emit.push(whole(0, alg.apply(Op::TanhBackward, &[&g, &y])));
             let uy = alg.mul(&u, &y);
-            let d = alg.mul(g, &uy);
+            let d = alg.mul(&g, &uy);
             emit.push(whole(1, alg.scale(&d, -T::from_f64(2.0))));
         }
         Op::SigmoidBackward => {
             // out = u y (1 - y): linear in u; d/dy = u (1 - 2y).
             let (u, y) = (alg.primal(x(0)), alg.primal(x(1)));
-            emit.push(whole(0, alg.apply(Op::SigmoidBackward, &[g, &y])));
+            emit.push(whole(0, alg.apply(Op::SigmoidBackward, &[&g, &y])));
             let slope = alg.scale(&y, -T::from_f64(2.0));
             let slope = alg.apply(Op::Shift(T::ONE), &[&slope]);
-            let gu = alg.mul(g, &u);
+            let gu = alg.mul(&g, &u);
             emit.push(whole(1, alg.mul(&gu, &slope)));
         }
         Op::StepMul(s) => {
             // Piecewise linear in u with a constant slope: nothing flows to the gate.
             let gate = alg.primal(x(1));
-            emit.push(whole(0, alg.apply(Op::StepMul(s), &[g, &gate])));
+            emit.push(whole(0, alg.apply(Op::StepMul(s), &[&g, &gate])));
         }
         Op::MatMul { ta, tb } => {
             let (a, b) = (alg.primal(x(0)), alg.primal(x(1)));
             let ga = if ta {
-                alg.matmul(&b, g, tb, true)
+                alg.matmul(&b, &g, tb, true)
             } else {
-                alg.matmul(g, &b, false, !tb)
+                alg.matmul(&g, &b, false, !tb)
             };
             let (sa, sb) = (alg.node_shape(x(0)), alg.node_shape(x(1)));
             let gb = if sb.rank() == 2 && sa.rank() > 2 {
                 // A shared weight: stack the batch's rows (ta is false here, see forward).
                 let rows = sa.numel() / sa.dims()[sa.rank() - 1];
-                let a2 = alg.reshape(&a, Shape::matrix(rows, sa.dims()[sa.rank() - 1]));
-                let g_dims = alg.shape(g);
+                let a2 = alg.reshape(a, Shape::matrix(rows, sa.dims()[sa.rank() - 1]));
+                let g_dims = alg.shape(&g);
                 let g2 = alg.reshape(g, Shape::matrix(rows, g_dims.dims()[g_dims.rank() - 1]));
                 if tb {
                     alg.matmul(&g2, &a2, true, false)
@@ -338,9 +366,9 @@ pub(crate) fn vjp<T: Element, A: Algebra<T>>(
                     alg.matmul(&a2, &g2, true, false)
                 }
             } else if tb {
-                alg.matmul(g, &a, true, ta)
+                alg.matmul(&g, &a, true, ta)
             } else {
-                alg.matmul(&a, g, !ta, false)
+                alg.matmul(&a, &g, !ta, false)
             };
             emit.push(whole(0, ga));
             emit.push(whole(1, gb));
@@ -349,94 +377,94 @@ pub(crate) fn vjp<T: Element, A: Algebra<T>>(
             let to = alg.node_shape(x(0));
             emit.push(whole(0, alg.reshape(g, to)));
         }
-        Op::Permute(perm) => emit.push(whole(0, alg.apply(Op::Permute(perm.inverse()), &[g]))),
+        Op::Permute(perm) => emit.push(whole(0, alg.apply(Op::Permute(perm.inverse()), &[&g]))),
         Op::BroadcastTo(_) => {
             let to = alg.node_shape(x(0));
             emit.push(whole(0, alg.sum_to(g, to)));
         }
         Op::SumTo(_) => {
             let to = alg.node_shape(x(0));
-            emit.push(whole(0, alg.apply(Op::BroadcastTo(to), &[g])));
+            emit.push(whole(0, alg.apply(Op::BroadcastTo(to), &[&g])));
         }
         Op::Narrow { axis, start, .. } => {
-            emit.push((0, Placement::At { axis, start }, alg.dup(g)));
+            emit.push((0, Placement::At { axis, start }, g));
         }
         Op::Pad { axis, start, .. } => {
             let len = alg.node_shape(x(0)).dims()[axis];
-            emit.push(whole(0, alg.apply(Op::Narrow { axis, start, len }, &[g])));
+            emit.push(whole(0, alg.apply(Op::Narrow { axis, start, len }, &[&g])));
         }
         Op::LogSoftmax(axis) => {
             // g - softmax(a) · Σ_axis g, with softmax(a) = exp(out).
             let y = alg.primal(out);
             let probs = alg.apply(Op::Exp, &[&y]);
-            let sums = alg.sum_keep(g, axis);
+            let sums = alg.sum_keep(&g, axis);
             let spread = alg.mul(&probs, &sums);
             let spread = alg.neg(&spread);
-            emit.push(whole(0, alg.add(g, &spread)));
+            emit.push(whole(0, alg.add(&g, &spread)));
         }
         Op::Softmax(axis) => {
             // y (g - Σ_axis g y).
             let y = alg.primal(out);
-            let gy = alg.mul(g, &y);
+            let gy = alg.mul(&g, &y);
             let sums = alg.sum_keep(&gy, axis);
             let sums = alg.neg(&sums);
-            let centred = alg.add(g, &sums);
+            let centred = alg.add(&g, &sums);
             emit.push(whole(0, alg.mul(&y, &centred)));
         }
         Op::Pick(ref labels) => {
             let classes = alg.node_shape(x(0)).dims()[1];
             emit.push(whole(
                 0,
-                alg.apply(Op::Scatter(labels.clone(), classes), &[g]),
+                alg.apply(Op::Scatter(labels.clone(), classes), &[&g]),
             ));
         }
         Op::Scatter(ref labels, _) => {
-            emit.push(whole(0, alg.apply(Op::Pick(labels.clone()), &[g])))
+            emit.push(whole(0, alg.apply(Op::Pick(labels.clone()), &[&g])))
         }
         Op::Gather(ref indices) => {
             let rows = alg.node_shape(x(0)).dims()[0];
             emit.push(whole(
                 0,
-                alg.apply(Op::ScatterAdd(indices.clone(), rows), &[g]),
+                alg.apply(Op::ScatterAdd(indices.clone(), rows), &[&g]),
             ));
         }
         Op::ScatterAdd(ref indices, _) => {
-            emit.push(whole(0, alg.apply(Op::Gather(indices.clone()), &[g])));
+            emit.push(whole(0, alg.apply(Op::Gather(indices.clone()), &[&g])));
         }
         Op::MaskedFill(ref mask, _) => {
             emit.push(whole(
                 0,
-                alg.apply(Op::MaskedFill(mask.clone(), T::ZERO), &[g]),
+                alg.apply(Op::MaskedFill(mask.clone(), T::ZERO), &[&g]),
             ));
         }
         Op::Conv2d(geom) => {
             // Bilinear in (x, w): each derivative is the product with the other fixed.
             let (a, w) = (alg.primal(x(0)), alg.primal(x(1)));
-            emit.push(whole(0, alg.apply(Op::Conv2dInputGrad(geom), &[g, &w])));
-            emit.push(whole(1, alg.apply(Op::Conv2dWeightGrad(geom), &[&a, g])));
+            emit.push(whole(0, alg.apply(Op::Conv2dInputGrad(geom), &[&g, &w])));
+            emit.push(whole(1, alg.apply(Op::Conv2dWeightGrad(geom), &[&a, &g])));
         }
         Op::Conv2dInputGrad(geom) => {
             // <input_grad(u, w), g> = <conv(g, w), u> = <w, weight_grad(g, u)>.
             let (u, w) = (alg.primal(x(0)), alg.primal(x(1)));
-            emit.push(whole(0, alg.apply(Op::Conv2d(geom), &[g, &w])));
-            emit.push(whole(1, alg.apply(Op::Conv2dWeightGrad(geom), &[g, &u])));
+            emit.push(whole(0, alg.apply(Op::Conv2d(geom), &[&g, &w])));
+            emit.push(whole(1, alg.apply(Op::Conv2dWeightGrad(geom), &[&g, &u])));
         }
         Op::Conv2dWeightGrad(geom) => {
             // <weight_grad(a, u), g> = <conv(a, g), u> = <a, input_grad(u, g)>.
             let (a, u) = (alg.primal(x(0)), alg.primal(x(1)));
-            emit.push(whole(0, alg.apply(Op::Conv2dInputGrad(geom), &[&u, g])));
-            emit.push(whole(1, alg.apply(Op::Conv2d(geom), &[&a, g])));
+            emit.push(whole(0, alg.apply(Op::Conv2dInputGrad(geom), &[&u, &g])));
+            emit.push(whole(1, alg.apply(Op::Conv2d(geom), &[&a, &g])));
         }
         Op::MaxPool(geom) => {
             // Linear in the values; the keys only choose positions (no derivative).
             let keys = alg.primal(x(1));
-            emit.push(whole(0, alg.apply(Op::MaxPoolScatter(geom), &[g, &keys])));
+            emit.push(whole(0, alg.apply(Op::MaxPoolScatter(geom), &[&g, &keys])));
         }
         Op::MaxPoolScatter(geom) => {
             let keys = alg.primal(x(1));
-            emit.push(whole(0, alg.apply(Op::MaxPool(geom), &[g, &keys])));
+            emit.push(whole(0, alg.apply(Op::MaxPool(geom), &[&g, &keys])));
         }
-        Op::AvgPool(geom) => emit.push(whole(0, alg.apply(Op::AvgPoolTranspose(geom), &[g]))),
-        Op::AvgPoolTranspose(geom) => emit.push(whole(0, alg.apply(Op::AvgPool(geom), &[g]))),
+        Op::AvgPool(geom) => emit.push(whole(0, alg.apply(Op::AvgPoolTranspose(geom), &[&g]))),
+        Op::AvgPoolTranspose(geom) => emit.push(whole(0, alg.apply(Op::AvgPool(geom), &[&g]))),
     }
 }

@@ -29,7 +29,7 @@ impl<T: Element> Algebra<T> for Recording<'_, T> {
     }
 
     fn node_shape(&self, node: usize) -> Shape {
-        self.tape.nodes.borrow()[node].value.shape()
+        self.tape.nodes.borrow()[node].shape
     }
 
     fn shape(&self, v: &Var) -> Shape {

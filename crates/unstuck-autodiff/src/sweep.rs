@@ -56,8 +56,14 @@ pub(crate) fn sweep<T: Element, E: Evaluator<T>>(
         if !needed[i] {
             continue;
         }
+        // A node may be both a target and an intermediate: keep its finished gradient.
+        for (slot, &w) in results.iter_mut().zip(wrt) {
+            if w == i && slot.is_none() {
+                *slot = Some(ev.dup(&g));
+            }
+        }
         let (op, inputs, n) = ev.node(i);
-        vjp(ev, &op, &inputs[..n], i, &g, &mut emitted);
+        vjp(ev, &op, &inputs[..n], i, g, &mut emitted);
         for (slot, placement, contribution) in emitted.drain(..) {
             let input = inputs[slot];
             if needed[input] {
@@ -65,12 +71,6 @@ pub(crate) fn sweep<T: Element, E: Evaluator<T>>(
                 let contribution = perturbation::apply(ev, &op, slot, contribution);
                 grads[input] =
                     Some(ev.accumulate(grads[input].take(), contribution, placement, input));
-            }
-        }
-        // A node may be both a target and an intermediate: keep its finished gradient.
-        for (slot, &w) in results.iter_mut().zip(wrt) {
-            if w == i && slot.is_none() {
-                *slot = Some(ev.dup(&g));
             }
         }
     }

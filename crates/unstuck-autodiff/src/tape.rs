@@ -1,10 +1,11 @@
 //! The tape: an append-only arena of nodes, addressed by index.
 
 use crate::Element;
+use crate::buffers;
 use crate::op::{Op, forward};
 use crate::shape::Shape;
 use crate::tensor::{Tensor, View};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 /// A handle to a value recorded on a [`Tape`]; only valid on the tape that made it.
@@ -24,10 +25,19 @@ impl Var {
 /// The most inputs an op takes.
 pub(crate) const MAX_INPUTS: usize = 2;
 
+/// Where a node's elements live: its own buffer, or a run of another node's buffer (a
+/// reshape or a contiguous narrow, which copy nothing).
+#[derive(Debug, Clone)]
+pub(crate) enum Storage<T> {
+    Own(Vec<T>),
+    Alias { node: u32, offset: usize },
+}
+
 /// One recorded value, the op that produced it and that op's inputs.
 #[derive(Debug, Clone)]
 pub(crate) struct Node<T> {
-    pub(crate) value: Tensor<T>,
+    storage: Storage<T>,
+    pub(crate) shape: Shape,
     pub(crate) op: Op<T>,
     inputs: [u32; MAX_INPUTS],
     n_inputs: u8,
@@ -43,6 +53,28 @@ impl<T> Node<T> {
 
     pub(crate) fn n_inputs(&self) -> usize {
         self.n_inputs as usize
+    }
+}
+
+/// Node `i`'s value, seen through any alias (an alias always names a node that owns).
+pub(crate) fn view_of<T: Element>(nodes: &[Node<T>], i: usize) -> View<'_, T> {
+    let node = &nodes[i];
+    let data = match node.storage {
+        Storage::Own(ref v) => &v[..],
+        Storage::Alias { node: of, offset } => match nodes[of as usize].storage {
+            Storage::Own(ref v) => &v[offset..offset + node.shape.numel()],
+            Storage::Alias { .. } => unreachable!("aliases point at owning nodes"),
+        },
+    };
+    View::new(data, node.shape)
+}
+
+/// Returns every owned buffer of `nodes` to the pool.
+pub(crate) fn recycle<T: Element>(nodes: &mut Vec<Node<T>>) {
+    for node in nodes.drain(..) {
+        if let Storage::Own(v) = node.storage {
+            buffers::give(v);
+        }
     }
 }
 
@@ -65,8 +97,14 @@ static NEXT_TAPE_ID: AtomicU32 = AtomicU32::new(0);
 /// ```
 #[derive(Debug)]
 pub struct Tape<T: Element = f64> {
-    id: u32,
+    id: Cell<u32>,
     pub(crate) nodes: RefCell<Vec<Node<T>>>,
+}
+
+impl<T: Element> Drop for Tape<T> {
+    fn drop(&mut self) {
+        recycle(self.nodes.get_mut());
+    }
 }
 
 impl<T: Element> Default for Tape<T> {
@@ -79,19 +117,79 @@ impl<T: Element> Tape<T> {
     /// An empty tape.
     pub fn new() -> Self {
         Tape {
-            id: NEXT_TAPE_ID.fetch_add(1, Ordering::Relaxed),
+            id: Cell::new(NEXT_TAPE_ID.fetch_add(1, Ordering::Relaxed)),
             nodes: RefCell::new(Vec::new()),
         }
     }
 
+    /// Forgets everything recorded, keeping the memory for what is recorded next: a tape
+    /// cleared and refilled every training step allocates nothing once warm. `Var`s from
+    /// before are refused afterwards (the tape takes a new id).
+    ///
+    /// ```
+    /// use unstuck_autodiff::{Tape, Tensor};
+    /// let tape = Tape::<f32>::new();
+    /// let x = tape.leaf(Tensor::vector(vec![1.0, 2.0]));
+    /// tape.clear();
+    /// assert!(tape.is_empty());
+    /// let y = tape.leaf(Tensor::vector(vec![3.0]));
+    /// assert_eq!(y.index(), 0);
+    /// # let _ = x;
+    /// ```
+    pub fn clear(&self) {
+        recycle(&mut self.nodes.borrow_mut());
+        self.id.set(NEXT_TAPE_ID.fetch_add(1, Ordering::Relaxed));
+    }
+
+    /// Records a constant copied from `data` (into reused memory): how a batch that stays
+    /// the same from step to step goes onto a fresh tape without a new allocation.
+    ///
+    /// # Panics
+    /// If `data` does not fill `dims` or the rank is above 4.
+    pub fn constant_from(&self, data: &[T], dims: &[usize]) -> Var {
+        let shape =
+            Shape::filled(dims, data.len()).unwrap_or_else(|e| panic!("constant_from: {e}"));
+        self.push(
+            Storage::Own(buffers::copy(data)),
+            shape,
+            Op::Constant,
+            &[],
+            false,
+        )
+    }
+
+    /// Records a differentiable input copied from `data` (into reused memory).
+    ///
+    /// # Panics
+    /// If `data` does not fill `dims` or the rank is above 4 (user data should go through
+    /// [`Tensor::new`], which returns an error instead).
+    pub fn leaf_from(&self, data: &[T], dims: &[usize]) -> Var {
+        let shape = Shape::filled(dims, data.len()).unwrap_or_else(|e| panic!("leaf_from: {e}"));
+        self.push(
+            Storage::Own(buffers::copy(data)),
+            shape,
+            Op::Leaf,
+            &[],
+            true,
+        )
+    }
+
     /// Records a differentiable input.
     pub fn leaf(&self, value: Tensor<T>) -> Var {
-        self.push(value, Op::Leaf, &[], true)
+        let shape = value.shape();
+        self.push(Storage::Own(value.into_data()), shape, Op::Leaf, &[], true)
     }
 
     /// Records an input that gradients do not flow into (data, labels, masks).
     pub fn constant(&self, value: Tensor<T>) -> Var {
-        self.push(value, Op::Constant, &[], false)
+        let shape = value.shape();
+        self.push(
+            Storage::Own(value.into_data()),
+            shape,
+            Op::Constant,
+            &[],
+            false,
+        )
     }
 
     /// Records a scalar constant.
@@ -102,7 +200,7 @@ impl<T: Element> Tape<T> {
     /// A copy of a recorded value.
     pub fn value(&self, v: Var) -> Tensor<T> {
         self.check(v);
-        self.nodes.borrow()[v.index()].value.clone()
+        view_of(&self.nodes.borrow(), v.index()).to_tensor()
     }
 
     /// The value of a single-element node.
@@ -112,13 +210,13 @@ impl<T: Element> Tape<T> {
     pub fn scalar_value(&self, v: Var) -> T {
         self.check(v);
         let nodes = self.nodes.borrow();
-        let value = &nodes[v.index()].value;
+        let value = view_of(&nodes, v.index());
         assert!(
-            value.numel() == 1,
+            value.data.len() == 1,
             "scalar_value: node has shape {:?}",
-            value.shape()
+            value.shape
         );
-        value.data()[0]
+        value.data[0]
     }
 
     /// The dimensions of a recorded value.
@@ -143,27 +241,53 @@ impl<T: Element> Tape<T> {
 
     pub(crate) fn shape_of(&self, v: Var) -> Shape {
         self.check(v);
-        self.nodes.borrow()[v.index()].value.shape()
+        self.nodes.borrow()[v.index()].shape
     }
 
-    /// Records `op` applied to `inputs`: computes the value, then appends the node.
+    /// Records `op` applied to `inputs`: computes the value (or, for a reshape or a
+    /// contiguous narrow, points into the input's), then appends the node.
     pub(crate) fn record(&self, op: Op<T>, inputs: &[Var]) -> Var {
         for &input in inputs {
             self.check(input);
         }
-        let (value, tracked) = {
+        let (storage, shape, tracked) = {
             let nodes = self.nodes.borrow();
-            let mut views = [View::new(&[], Shape::vector(0)); MAX_INPUTS];
-            for (view, input) in views.iter_mut().zip(inputs) {
-                *view = nodes[input.index()].value.view();
-            }
             let tracked = inputs.iter().any(|v| nodes[v.index()].tracked);
-            (forward(&op, &views[..inputs.len()]), tracked)
+            let first = inputs.first().map(|v| &nodes[v.index()]);
+            match first.and_then(|node| op.view(node.shape).map(|view| (node, view))) {
+                Some((node, (offset, shape))) => {
+                    let (root, base) = match node.storage {
+                        Storage::Own(_) => (inputs[0].index, 0),
+                        Storage::Alias { node, offset } => (node, offset),
+                    };
+                    let storage = Storage::Alias {
+                        node: root,
+                        offset: base + offset,
+                    };
+                    (storage, shape, tracked)
+                }
+                None => {
+                    let mut views = [View::new(&[], Shape::vector(0)); MAX_INPUTS];
+                    for (view, input) in views.iter_mut().zip(inputs) {
+                        *view = view_of(&nodes, input.index());
+                    }
+                    let value = forward(&op, &views[..inputs.len()]);
+                    let shape = value.shape();
+                    (Storage::Own(value.into_data()), shape, tracked)
+                }
+            }
         };
-        self.push(value, op, inputs, tracked)
+        self.push(storage, shape, op, inputs, tracked)
     }
 
-    fn push(&self, value: Tensor<T>, op: Op<T>, inputs: &[Var], tracked: bool) -> Var {
+    fn push(
+        &self,
+        storage: Storage<T>,
+        shape: Shape,
+        op: Op<T>,
+        inputs: &[Var],
+        tracked: bool,
+    ) -> Var {
         let mut ids = [0u32; MAX_INPUTS];
         for (id, input) in ids.iter_mut().zip(inputs) {
             *id = input.index;
@@ -171,21 +295,22 @@ impl<T: Element> Tape<T> {
         let mut nodes = self.nodes.borrow_mut();
         let index = u32::try_from(nodes.len()).expect("tape holds at most u32::MAX nodes");
         nodes.push(Node {
-            value,
+            storage,
+            shape,
             op,
             inputs: ids,
             n_inputs: inputs.len() as u8,
             tracked,
         });
         Var {
-            tape: self.id,
+            tape: self.id.get(),
             index,
         }
     }
 
     pub(crate) fn var(&self, index: usize) -> Var {
         Var {
-            tape: self.id,
+            tape: self.id.get(),
             index: index as u32,
         }
     }
@@ -193,11 +318,11 @@ impl<T: Element> Tape<T> {
     /// Panics if `v` was made by another tape: mixing tapes is a programming error.
     pub(crate) fn check(&self, v: Var) {
         assert!(
-            v.tape == self.id,
-            "Var {} belongs to tape {}, not to tape {}",
+            v.tape == self.id.get(),
+            "Var {} belongs to tape {}, not to tape {} (or to it before a clear)",
             v.index,
             v.tape,
-            self.id
+            self.id.get()
         );
     }
 }

@@ -1,5 +1,6 @@
 //! A dense, row-major tensor of rank 0 to 4, and the borrowed view the kernels read.
 
+use crate::buffers;
 use crate::shape::Shape;
 use crate::{AutodiffError, Element};
 
@@ -48,7 +49,7 @@ impl<T: Element> Tensor<T> {
     /// A tensor of zeros.
     pub fn zeros(shape: Shape) -> Self {
         Tensor {
-            data: vec![T::ZERO; shape.numel()],
+            data: buffers::zeros(shape.numel()),
             shape,
         }
     }
@@ -79,6 +80,11 @@ impl<T: Element> Tensor<T> {
 
     pub(crate) fn data_mut(&mut self) -> &mut [T] {
         &mut self.data
+    }
+
+    /// Moves the elements out, leaving the tensor empty (for returning them to the pool).
+    pub(crate) fn take_data(&mut self) -> Vec<T> {
+        std::mem::take(&mut self.data)
     }
 
     /// Consumes the tensor and returns its elements.
@@ -123,7 +129,7 @@ impl<'a, T: Element> View<'a, T> {
 
     /// An owned copy.
     pub(crate) fn to_tensor(self) -> Tensor<T> {
-        Tensor::from_parts(self.data.to_vec(), self.shape)
+        Tensor::from_parts(buffers::copy(self.data), self.shape)
     }
 
     pub(crate) fn dims(&self) -> &[usize] {

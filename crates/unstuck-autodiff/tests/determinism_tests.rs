@@ -4,14 +4,7 @@ mod common;
 
 use common::MlpProblem;
 use unstuck_autodiff::{Conv2dOptions, Curvature, Mask, Tape, Tensor, Var, gradient};
-
-fn with_threads<R: Send>(n: usize, f: impl FnOnce() -> R + Send) -> R {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(n)
-        .build()
-        .unwrap()
-        .install(f)
-}
+use unstuck_test_support::threads::with_threads;
 
 fn bits(xs: &[f64]) -> Vec<u64> {
     xs.iter().map(|x| x.to_bits()).collect()

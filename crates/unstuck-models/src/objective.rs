@@ -107,7 +107,7 @@ impl<'m, T: Element> Objective<'m, T> {
     /// # Panics
     /// If `theta` has the wrong length: [`Objective::gradient`] and friends check it.
     pub fn record(&self, tape: &Tape<T>, theta: Var) -> Var {
-        let x = tape.constant(self.x.clone());
+        let x = tape.constant_from(self.x.data(), self.x.dims());
         let logits = self.model.forward(tape, theta, x);
         self.loss.apply(tape, logits, &self.targets)
     }
@@ -115,7 +115,7 @@ impl<'m, T: Element> Objective<'m, T> {
     /// Records the loss in a given pass: a training step's (a fresh dropout seed, and new
     /// running statistics recorded in the pass) or an evaluation's.
     pub fn record_pass(&self, tape: &Tape<T>, theta: Var, pass: &mut Pass<'_>) -> Var {
-        let x = tape.constant(self.x.clone());
+        let x = tape.constant_from(self.x.data(), self.x.dims());
         let logits = self.model.forward_pass(tape, theta, x, pass);
         self.loss.apply(tape, logits, &self.targets)
     }
@@ -166,8 +166,8 @@ impl<'m, T: Element> Objective<'m, T> {
             });
         }
         let tape = Tape::new();
-        let theta = tape.constant(Tensor::vector(theta.to_vec()));
-        let x = tape.constant(self.x.clone());
+        let theta = tape.constant_from(theta, &[theta.len()]);
+        let x = tape.constant_from(self.x.data(), self.x.dims());
         let logits = self.model.forward_pass(&tape, theta, x, pass);
         let loss = tape.scalar_value(self.loss.apply(&tape, logits, &self.targets));
         let accuracy = match &self.targets {

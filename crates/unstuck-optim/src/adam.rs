@@ -9,12 +9,14 @@
 //! The common path (no AMSGrad, no weight decay) is one loop streaming five arrays, run
 //! through [`vectorized`] so it compiles to AVX2+FMA; see `benches/adam.rs`.
 
+use crate::dispatch::{CHUNK, parallel};
 use crate::ops::{Lerp, addcdiv, addcmul};
 use crate::registry::FromSpec;
 use crate::spec::SpecArgs;
 use crate::state::{RuleState, StateReader, StateWriter};
 use crate::transforms::{decoupled_weight_decay, l2_weight_decay};
 use crate::{Driver, Element, OptimError, UpdateRule, validate, vectorized};
+use rayon::prelude::*;
 
 /// Adam hyperparameters; `Default` is PyTorch's defaults.
 #[derive(Debug, Clone, PartialEq)]
@@ -127,9 +129,27 @@ impl AdamConfig {
             max_exp_avg_sq,
         } = state;
         if self.amsgrad {
-            vectorized(|| amsgrad_loop(params, &grads, exp_avg, exp_avg_sq, max_exp_avg_sq, h));
+            vectorized(
+                #[inline(always)]
+                || amsgrad_loop(params, &grads, exp_avg, exp_avg_sq, max_exp_avg_sq, h),
+            );
+            return;
+        }
+        let run = |p: &mut [T], g: &[T], m: &mut [T], v: &mut [T]| {
+            vectorized(
+                #[inline(always)]
+                || adam_loop(p, g, m, v, h),
+            )
+        };
+        if parallel(params.len()) {
+            params
+                .par_chunks_mut(CHUNK)
+                .zip(grads.par_chunks(CHUNK))
+                .zip(exp_avg.par_chunks_mut(CHUNK))
+                .zip(exp_avg_sq.par_chunks_mut(CHUNK))
+                .for_each(|(((p, g), m), v)| run(p, g, m, v));
         } else {
-            vectorized(|| adam_loop(params, &grads, exp_avg, exp_avg_sq, h));
+            run(params, &grads, exp_avg, exp_avg_sq);
         }
     }
 }

@@ -9,9 +9,11 @@
 
 use std::fmt::Debug;
 
+use crate::dispatch::{CHUNK, parallel};
 use crate::schedule::{Constant, Schedule};
 use crate::state::{OptimizerState, RuleState, StateReader, StateWriter};
 use crate::{Element, OptimError, vectorized};
+use rayon::prelude::*;
 
 /// The math of one optimizer: hyperparameters in `self`, buffers in [`UpdateRule::State`].
 pub trait UpdateRule<T: Element>: Debug + Clone + Send + Sync + 'static {
@@ -168,7 +170,17 @@ impl<T: Element, R: UpdateRule<T>> Driver<T, R> {
 /// The common all-finite case is one vectorised pass (an OR over the whole slice, with no
 /// early exit to break vectorisation); only a failing slice is scanned again for the index.
 pub fn first_non_finite<T: Element>(values: &[T]) -> Option<usize> {
-    let any_bad = vectorized(|| any_non_finite(values));
+    let check = |chunk: &[T]| {
+        vectorized(
+            #[inline(always)]
+            || any_non_finite(chunk),
+        )
+    };
+    let any_bad = if parallel(values.len()) {
+        values.par_chunks(CHUNK).any(check)
+    } else {
+        check(values)
+    };
     if any_bad {
         values.iter().position(|v| !v.is_finite())
     } else {

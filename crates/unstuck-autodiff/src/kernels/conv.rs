@@ -5,10 +5,12 @@
 //! `W [O, C·KH·KW]`: the output is `W · cols`, the input gradient folds `Wᵀ · g` back,
 //! and the weight gradient is `Σₙ g[n] · cols[n]ᵀ`.
 
-use super::matmul::{Operand, gemm};
+use super::matmul::{Operand, gemm_seq};
 use crate::Element;
+use crate::buffers;
 use crate::shape::Shape;
 use crate::tensor::{Tensor, View};
+use rayon::prelude::*;
 
 /// Everything that fixes a convolution's shapes: stride, zero padding, kernel and input
 /// size (height, width).
@@ -46,14 +48,6 @@ impl ConvGeom {
         let [h, w] = self.output();
         h * w
     }
-
-    /// The input position read by kernel tap `(i, j)` at output `(oh, ow)`, if inside.
-    #[inline]
-    fn source(&self, oh: usize, ow: usize, i: usize, j: usize) -> Option<usize> {
-        let y = (oh * self.stride[0] + i).checked_sub(self.padding[0])?;
-        let x = (ow * self.stride[1] + j).checked_sub(self.padding[1])?;
-        (y < self.input[0] && x < self.input[1]).then_some(y * self.input[1] + x)
-    }
 }
 
 fn dims4(op: &str, s: Shape) -> [usize; 4] {
@@ -63,23 +57,64 @@ fn dims4(op: &str, s: Shape) -> [usize; 4] {
     }
 }
 
-/// Unfolds one image `[C, H, W]` into `cols [C·KH·KW, Ho·Wo]` (zeros where padded).
-fn unfold<T: Element>(image: &[T], channels: usize, g: &ConvGeom, cols: &mut [T]) {
+/// The output columns `ow` whose tap `j` reads inside the image along the width, as a
+/// range, and the input column read by the first of them.
+#[inline]
+fn valid_columns(g: &ConvGeom, ow_n: usize, j: usize) -> (std::ops::Range<usize>, usize) {
+    let (s, p, w) = (g.stride[1], g.padding[1], g.input[1]);
+    // x = ow s + j - p must lie in [0, w).
+    let lo = if p > j { (p - j).div_ceil(s) } else { 0 };
+    let hi = if w + p > j {
+        (w + p - j).div_ceil(s).min(ow_n)
+    } else {
+        0
+    };
+    let lo = lo.min(hi);
+    (lo..hi, (lo * s + j).saturating_sub(p))
+}
+
+/// The input row read by tap `i` at output row `oh`, if inside the image.
+#[inline]
+fn source_row(g: &ConvGeom, oh: usize, i: usize) -> Option<usize> {
+    let y = (oh * g.stride[0] + i).checked_sub(g.padding[0])?;
+    (y < g.input[0]).then_some(y)
+}
+
+/// Unfolds one image `[C, H, W]` into columns `col0..col0 + Ho·Wo` of `cols`, a
+/// `[C·KH·KW, ld]` matrix (zeros where the window hangs over the padding).
+fn unfold_into<T: Element>(
+    image: &[T],
+    channels: usize,
+    g: &ConvGeom,
+    cols: &mut [T],
+    ld: usize,
+    col0: usize,
+) {
     let [oh_n, ow_n] = g.output();
     let [kh, kw] = g.kernel;
-    let plane = g.input[0] * g.input[1];
-    let mut rows = cols.chunks_exact_mut(oh_n * ow_n);
+    let (w, plane, sw) = (g.input[1], g.input[0] * g.input[1], g.stride[1]);
+    let mut row_index = 0;
     for c in 0..channels {
         let src = &image[c * plane..(c + 1) * plane];
         for i in 0..kh {
             for j in 0..kw {
-                let row = rows.next().expect("one row per channel and tap");
-                for oh in 0..oh_n {
-                    for ow in 0..ow_n {
-                        row[oh * ow_n + ow] = match g.source(oh, ow, i, j) {
-                            Some(at) => src[at],
-                            None => T::ZERO,
-                        };
+                let row = &mut cols[row_index * ld + col0..row_index * ld + col0 + oh_n * ow_n];
+                row_index += 1;
+                let (valid, x0) = valid_columns(g, ow_n, j);
+                for (oh, out) in row.chunks_exact_mut(ow_n).enumerate() {
+                    let Some(y) = source_row(g, oh, i) else {
+                        out.fill(T::ZERO);
+                        continue;
+                    };
+                    out[..valid.start].fill(T::ZERO);
+                    out[valid.end..].fill(T::ZERO);
+                    let line = &src[y * w + x0..];
+                    if sw == 1 {
+                        out[valid.clone()].copy_from_slice(&line[..valid.len()]);
+                    } else {
+                        for (o, k) in out[valid.clone()].iter_mut().zip(0..) {
+                            *o = line[k * sw];
+                        }
                     }
                 }
             }
@@ -87,22 +122,34 @@ fn unfold<T: Element>(image: &[T], channels: usize, g: &ConvGeom, cols: &mut [T]
     }
 }
 
-/// Adds `cols [C·KH·KW, Ho·Wo]` back into one image `[C, H, W]` (the adjoint of [`unfold`]).
-fn fold<T: Element>(cols: &[T], channels: usize, g: &ConvGeom, image: &mut [T]) {
+/// Adds columns `col0..col0 + Ho·Wo` of `cols` back into one image (the adjoint of
+/// [`unfold_into`]).
+fn fold_from<T: Element>(
+    cols: &[T],
+    ld: usize,
+    col0: usize,
+    channels: usize,
+    g: &ConvGeom,
+    image: &mut [T],
+) {
     let [oh_n, ow_n] = g.output();
     let [kh, kw] = g.kernel;
-    let plane = g.input[0] * g.input[1];
-    let mut rows = cols.chunks_exact(oh_n * ow_n);
+    let (w, plane, sw) = (g.input[1], g.input[0] * g.input[1], g.stride[1]);
+    let mut row_index = 0;
     for c in 0..channels {
         let dst = &mut image[c * plane..(c + 1) * plane];
         for i in 0..kh {
             for j in 0..kw {
-                let row = rows.next().expect("one row per channel and tap");
-                for oh in 0..oh_n {
-                    for ow in 0..ow_n {
-                        if let Some(at) = g.source(oh, ow, i, j) {
-                            dst[at] += row[oh * ow_n + ow];
-                        }
+                let row = &cols[row_index * ld + col0..row_index * ld + col0 + oh_n * ow_n];
+                row_index += 1;
+                let (valid, x0) = valid_columns(g, ow_n, j);
+                for (oh, part) in row.chunks_exact(ow_n).enumerate() {
+                    let Some(y) = source_row(g, oh, i) else {
+                        continue;
+                    };
+                    let line = &mut dst[y * w + x0..];
+                    for (k, &v) in part[valid.clone()].iter().enumerate() {
+                        line[k * sw] += v;
                     }
                 }
             }
@@ -120,6 +167,41 @@ fn check_weight(op: &str, w: Shape, channels: usize, g: &ConvGeom) -> usize {
     o
 }
 
+/// Images unfolded side by side into one product: about this many columns per group.
+const GROUP_COLUMNS: usize = 2048;
+
+/// How many images go into one product: fixed by the shapes alone, so the work (and
+/// the rounding) is split the same way whatever the number of threads.
+fn group_size(n: usize, out_len: usize) -> usize {
+    (GROUP_COLUMNS / out_len.max(1)).clamp(1, n.max(1))
+}
+
+/// A group's gradient `[G, O, L]` rearranged as `[O, G·L]`, to meet its unfolded columns.
+fn group_columns<T: Element>(grad: &[T], o: usize, l: usize) -> Vec<T> {
+    let images = grad.len() / (o * l).max(1);
+    let ld = images * l;
+    let mut out = buffers::zeros(o * ld);
+    for (s, image) in grad.chunks_exact(o * l).enumerate() {
+        for (oc, part) in image.chunks_exact(l).enumerate() {
+            out[oc * ld + s * l..oc * ld + (s + 1) * l].copy_from_slice(part);
+        }
+    }
+    out
+}
+
+/// A group's images unfolded side by side: `[C·KH·KW, G·L]`.
+fn unfold_group<T: Element>(images: &[T], c: usize, g: &ConvGeom) -> (Vec<T>, usize) {
+    let chw = c * g.input[0] * g.input[1];
+    let l = g.out_len();
+    let count = images.len() / chw.max(1);
+    let ld = count * l;
+    let mut cols = buffers::zeros(g.unfold_rows(c) * ld);
+    for (s, image) in images.chunks_exact(chw).enumerate() {
+        unfold_into(image, c, g, &mut cols, ld, s * l);
+    }
+    (cols, ld)
+}
+
 /// `x [N, C, H, W]` convolved with `w [O, C, KH, KW]`: `[N, O, Ho, Wo]`.
 pub(crate) fn conv2d<T: Element>(x: View<'_, T>, w: View<'_, T>, g: &ConvGeom) -> Tensor<T> {
     let [n, c, h, wd] = dims4("conv2d", x.shape);
@@ -132,26 +214,33 @@ pub(crate) fn conv2d<T: Element>(x: View<'_, T>, w: View<'_, T>, g: &ConvGeom) -
     let o = check_weight("conv2d", w.shape, c, g);
     let [oh, ow] = g.output();
     let (k, l) = (g.unfold_rows(c), g.out_len());
-    let mut out = vec![T::ZERO; n * o * l];
-    let mut cols = vec![T::ZERO; k * l];
+    let group = group_size(n, l);
+    let mut out = buffers::zeros(n * o * l);
     let weight = Operand {
         rows: o,
         cols: k,
         transposed: false,
     };
-    let unfolded = Operand {
-        rows: k,
-        cols: l,
-        transposed: false,
-    };
-    for (image, dst) in x
-        .data
-        .chunks_exact(c * h * wd)
-        .zip(out.chunks_exact_mut(o * l))
-    {
-        unfold(image, c, g, &mut cols);
-        gemm(w.data, weight, &cols, unfolded, dst, false);
-    }
+    out.par_chunks_mut((group * o * l).max(1))
+        .zip(x.data.par_chunks((group * c * h * wd).max(1)))
+        .for_each(|(dst, images)| {
+            let (cols, ld) = unfold_group(images, c, g);
+            let mut product = buffers::zeros(o * ld);
+            let unfolded = Operand {
+                rows: k,
+                cols: ld,
+                transposed: false,
+            };
+            gemm_seq(w.data, weight, &cols, unfolded, &mut product, false);
+            // [O, G·L] -> [G, O, L]
+            for (s, image) in dst.chunks_exact_mut(o * l).enumerate() {
+                for (oc, part) in image.chunks_exact_mut(l).enumerate() {
+                    part.copy_from_slice(&product[oc * ld + s * l..oc * ld + (s + 1) * l]);
+                }
+            }
+            buffers::give(cols);
+            buffers::give(product);
+        });
     Tensor::from_parts(out, Shape::of("conv2d", &[n, o, oh, ow]))
 }
 
@@ -174,31 +263,37 @@ pub(crate) fn conv2d_input_grad<T: Element>(
     );
     let (k, l) = (g.unfold_rows(c), g.out_len());
     let [h, wd] = g.input;
-    let mut out = vec![T::ZERO; n * c * h * wd];
-    let mut cols = vec![T::ZERO; k * l];
+    let group = group_size(n, l);
+    let mut out = buffers::zeros(n * c * h * wd);
     let weight_t = Operand {
         rows: o,
         cols: k,
         transposed: true,
     };
-    let grad_op = Operand {
-        rows: o,
-        cols: l,
-        transposed: false,
-    };
-    for (gn, dst) in grad
-        .data
-        .chunks_exact(o * l)
-        .zip(out.chunks_exact_mut(c * h * wd))
-    {
-        gemm(w.data, weight_t, gn, grad_op, &mut cols, false);
-        fold(&cols, c, g, dst);
-    }
+    out.par_chunks_mut((group * c * h * wd).max(1))
+        .zip(grad.data.par_chunks((group * o * l).max(1)))
+        .for_each(|(dst, grads)| {
+            let gathered = group_columns(grads, o, l);
+            let ld = gathered.len() / o.max(1);
+            let mut cols = buffers::zeros(k * ld);
+            let grad_op = Operand {
+                rows: o,
+                cols: ld,
+                transposed: false,
+            };
+            gemm_seq(w.data, weight_t, &gathered, grad_op, &mut cols, false);
+            for (s, image) in dst.chunks_exact_mut(c * h * wd).enumerate() {
+                fold_from(&cols, ld, s * l, c, g, image);
+            }
+            buffers::give(gathered);
+            buffers::give(cols);
+        });
     Tensor::from_parts(out, Shape::of("conv2d_input_grad", &[n, c, h, wd]))
 }
 
 /// The gradient of a convolution with respect to its weight, given the input `x` and the
-/// output's gradient `grad`: `[O, C, KH, KW]`, summed over the batch in order.
+/// output's gradient `grad`: `[O, C, KH, KW]`. Each fixed group of images gives a
+/// partial sum; the partials are added in group order.
 pub(crate) fn conv2d_weight_grad<T: Element>(
     x: View<'_, T>,
     grad: View<'_, T>,
@@ -213,26 +308,38 @@ pub(crate) fn conv2d_weight_grad<T: Element>(
         grad.shape
     );
     let (k, l) = (g.unfold_rows(c), g.out_len());
-    let mut out = vec![T::ZERO; o * k];
-    let mut cols = vec![T::ZERO; k * l];
-    let grad_op = Operand {
-        rows: o,
-        cols: l,
-        transposed: false,
-    };
-    let cols_t = Operand {
-        rows: k,
-        cols: l,
-        transposed: true,
-    };
-    for (i, (image, gi)) in x
+    let group = group_size(n, l);
+    let partials: Vec<Vec<T>> = x
         .data
-        .chunks_exact(c * h * wd)
-        .zip(grad.data.chunks_exact(o * l))
-        .enumerate()
-    {
-        unfold(image, c, g, &mut cols);
-        gemm(gi, grad_op, &cols, cols_t, &mut out, i > 0);
+        .par_chunks((group * c * h * wd).max(1))
+        .zip(grad.data.par_chunks((group * o * l).max(1)))
+        .map(|(images, grads)| {
+            let (cols, ld) = unfold_group(images, c, g);
+            let gathered = group_columns(grads, o, l);
+            let mut partial = buffers::zeros(o * k);
+            let grad_op = Operand {
+                rows: o,
+                cols: ld,
+                transposed: false,
+            };
+            let cols_t = Operand {
+                rows: k,
+                cols: ld,
+                transposed: true,
+            };
+            gemm_seq(&gathered, grad_op, &cols, cols_t, &mut partial, false);
+            buffers::give(cols);
+            buffers::give(gathered);
+            partial
+        })
+        .collect();
+    let mut parts = partials.into_iter();
+    let mut out = parts.next().unwrap_or_else(|| buffers::zeros(o * k));
+    for part in parts {
+        for (a, b) in out.iter_mut().zip(&part) {
+            *a += *b;
+        }
+        buffers::give(part);
     }
     let [kh, kw] = g.kernel;
     Tensor::from_parts(out, Shape::of("conv2d_weight_grad", &[o, c, kh, kw]))

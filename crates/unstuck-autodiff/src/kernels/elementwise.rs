@@ -1,12 +1,15 @@
 //! Elementwise maps, NumPy broadcasting, and its adjoint (summing back to a shape).
 
 use crate::Element;
+use crate::buffers;
 use crate::shape::{MAX_RANK, Shape};
 use crate::tensor::{Tensor, View};
 
 /// `f` applied to every element.
 pub(crate) fn map<T: Element>(x: View<'_, T>, f: impl Fn(T) -> T) -> Tensor<T> {
-    Tensor::from_parts(x.data.iter().map(|&v| f(v)).collect(), x.shape)
+    let mut data = buffers::take(x.data.len());
+    data.extend(x.data.iter().map(|&v| f(v)));
+    Tensor::from_parts(data, x.shape)
 }
 
 /// The shape of a broadcasting binary op's result, or a panic naming the op and both shapes.
@@ -48,7 +51,7 @@ pub(crate) fn zip<T: Element>(
     f: impl Fn(T, T) -> T,
 ) -> Tensor<T> {
     let out = broadcast_shape(op, a.shape, b.shape);
-    let mut data = Vec::with_capacity(out.numel());
+    let mut data = buffers::take(out.numel());
     let (x, y) = (a.data, b.data);
     if a.shape == b.shape {
         data.extend(x.iter().zip(y).map(|(&p, &q)| f(p, q)));
@@ -92,7 +95,11 @@ pub(crate) fn gather_strided<T: Element>(
         for i1 in 0..dims[1] {
             for i2 in 0..dims[2] {
                 let base = i0 * strides[0] + i1 * strides[1] + i2 * strides[2];
-                out.extend((0..dims[3]).map(|i3| src[base + i3 * strides[3]]));
+                if strides[3] == 1 {
+                    out.extend_from_slice(&src[base..base + dims[3]]);
+                } else {
+                    out.extend((0..dims[3]).map(|i3| src[base + i3 * strides[3]]));
+                }
             }
         }
     }
@@ -109,7 +116,7 @@ pub(crate) fn broadcast_to<T: Element>(x: View<'_, T>, to: Shape) -> Tensor<T> {
         return x.to_tensor();
     }
     let (dims, s) = strides_over(x.shape, to);
-    let mut data = Vec::with_capacity(to.numel());
+    let mut data = buffers::take(to.numel());
     if x.data.len() == 1 {
         data.resize(to.numel(), x.data[0]);
     } else if is_trailing_block(x.shape, to) {
@@ -122,8 +129,54 @@ pub(crate) fn broadcast_to<T: Element>(x: View<'_, T>, to: Shape) -> Tensor<T> {
     Tensor::from_parts(data, to)
 }
 
+/// When the axes `small` keeps form one run in the middle of `big` (the rest being 1s):
+/// `big` seen as `[outer, mid, inner]` and `small` as `[mid]`; returns `(mid, inner)`. This covers a whole sum
+/// (`mid = 1`), column and row sums, and a per-channel sum of `[N, C, H, W]`.
+fn middle_block(small: Shape, big: Shape) -> Option<(usize, usize)> {
+    let rank = big.rank();
+    if small.rank() > rank {
+        return None;
+    }
+    let kept = small.aligned_dims(rank);
+    let dims = big.dims();
+    let first = (0..rank).find(|&a| kept[a] != 1).unwrap_or(rank);
+    let last = (0..rank)
+        .rev()
+        .find(|&a| kept[a] != 1)
+        .map_or(first, |a| a + 1);
+    if kept[first..last] != dims[first..last] {
+        return None;
+    }
+    let mid = dims[first..last].iter().product();
+    let inner = dims[last..].iter().product();
+    Some((mid, inner))
+}
+
+/// `acc + Σ run`. Short runs add in order; long ones (64 and up, as a channel of an
+/// image) in eight interleaved partial sums that vectorise, combined in a fixed order.
+fn sum_run<T: Element>(acc: T, run: &[T]) -> T {
+    if run.len() < 64 {
+        return run.iter().fold(acc, |a, &v| a + v);
+    }
+    let mut lanes = [T::ZERO; 8];
+    let mut chunks = run.chunks_exact(8);
+    for chunk in chunks.by_ref() {
+        for (lane, &v) in lanes.iter_mut().zip(chunk) {
+            *lane += v;
+        }
+    }
+    let tail = chunks.remainder().iter().fold(T::ZERO, |a, &v| a + v);
+    let pairs = [
+        lanes[0] + lanes[4],
+        lanes[1] + lanes[5],
+        lanes[2] + lanes[6],
+        lanes[3] + lanes[7],
+    ];
+    acc + (((pairs[0] + pairs[2]) + (pairs[1] + pairs[3])) + tail)
+}
+
 /// `x` summed down to `to`, the adjoint of [`broadcast_to`]: every axis along which `to`
-/// would be stretched is summed. Each output is summed in increasing input order.
+/// would be stretched is summed, in a fixed order (see [`sum_run`]).
 pub(crate) fn sum_to<T: Element>(x: View<'_, T>, to: Shape) -> Tensor<T> {
     assert!(
         to.broadcasts_to(x.shape),
@@ -133,13 +186,21 @@ pub(crate) fn sum_to<T: Element>(x: View<'_, T>, to: Shape) -> Tensor<T> {
     if x.shape == to {
         return x.to_tensor();
     }
-    let mut out = vec![T::ZERO; to.numel()];
-    if out.len() == 1 {
-        out[0] = x.data.iter().fold(T::ZERO, |acc, &v| acc + v);
-    } else if is_trailing_block(to, x.shape) {
-        for row in x.data.chunks_exact(out.len()) {
-            for (o, &v) in out.iter_mut().zip(row) {
-                *o += v;
+    let mut out = buffers::zeros(to.numel());
+    if x.data.is_empty() {
+        return Tensor::from_parts(out, to);
+    }
+    if let Some((mid, inner)) = middle_block(to, x.shape) {
+        // Each output sums one contiguous run of `inner` inputs per block of `mid` runs.
+        for block in x.data.chunks_exact(mid * inner) {
+            if inner == 1 {
+                for (o, &v) in out.iter_mut().zip(block) {
+                    *o += v;
+                }
+            } else {
+                for (o, run) in out.iter_mut().zip(block.chunks_exact(inner)) {
+                    *o = sum_run(*o, run);
+                }
             }
         }
     } else {

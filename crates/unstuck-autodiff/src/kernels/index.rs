@@ -2,6 +2,7 @@
 //! gathering rows (embeddings), and their scatter adjoints; masked fill.
 
 use crate::Element;
+use crate::buffers;
 use crate::shape::Shape;
 use crate::tensor::{Tensor, View};
 
@@ -21,14 +22,11 @@ pub(crate) fn pick<T: Element>(x: View<'_, T>, labels: &[usize]) -> Tensor<T> {
         "pick: {m} rows but {} labels",
         labels.len()
     );
-    let out = labels
-        .iter()
-        .enumerate()
-        .map(|(i, &c)| {
-            assert!(c < n, "pick: label {c} out of range for {n} classes");
-            x.data[i * n + c]
-        })
-        .collect();
+    let mut out = buffers::take(m);
+    out.extend(labels.iter().enumerate().map(|(i, &c)| {
+        assert!(c < n, "pick: label {c} out of range for {n} classes");
+        x.data[i * n + c]
+    }));
     Tensor::from_parts(out, Shape::vector(m))
 }
 
@@ -41,7 +39,7 @@ pub(crate) fn scatter<T: Element>(g: View<'_, T>, labels: &[usize], n_classes: u
         labels.len()
     );
     let m = labels.len();
-    let mut out = vec![T::ZERO; m * n_classes];
+    let mut out = buffers::zeros(m * n_classes);
     for (i, (&c, &x)) in labels.iter().zip(g.data).enumerate() {
         out[i * n_classes + c] = x;
     }
@@ -57,7 +55,7 @@ pub(crate) fn gather_rows<T: Element>(table: View<'_, T>, indices: &[usize]) -> 
     );
     let rows = table.dims()[0];
     let width = table.shape.numel() / rows.max(1);
-    let mut data = Vec::with_capacity(indices.len() * width);
+    let mut data = buffers::take(indices.len() * width);
     for &index in indices {
         assert!(
             index < rows,
@@ -83,7 +81,7 @@ pub(crate) fn scatter_add_rows<T: Element>(
         g.shape
     );
     let width = g.shape.numel() / indices.len().max(1);
-    let mut out = vec![T::ZERO; rows * width];
+    let mut out = buffers::zeros(rows * width);
     for (&index, row) in indices.iter().zip(g.data.chunks_exact(width.max(1))) {
         assert!(
             index < rows,
@@ -108,7 +106,7 @@ pub(crate) fn masked_fill<T: Element>(
         "masked_fill: mask of shape {mask_shape:?} does not broadcast to {:?}",
         x.shape
     );
-    let mut out = x.data.to_vec();
+    let mut out = buffers::copy(x.data);
     if mask.len() == out.len() {
         for (o, &m) in out.iter_mut().zip(mask) {
             if m {

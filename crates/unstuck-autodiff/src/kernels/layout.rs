@@ -2,6 +2,7 @@
 
 use super::elementwise::gather_strided;
 use crate::Element;
+use crate::buffers;
 use crate::shape::{MAX_RANK, Shape};
 use crate::tensor::{Tensor, View};
 
@@ -80,7 +81,7 @@ pub(crate) fn permute<T: Element>(x: View<'_, T>, perm: Perm) -> Tensor<T> {
         dims[lead + i] = x.shape.dims()[a];
         strides[lead + i] = in_strides[a];
     }
-    let mut data = Vec::with_capacity(out.numel());
+    let mut data = buffers::take(out.numel());
     gather_strided(x.data, dims, strides, &mut data);
     Tensor::from_parts(data, out)
 }
@@ -99,7 +100,7 @@ pub(crate) fn narrow<T: Element>(
         x.shape
     );
     let (outer, n, inner) = x.shape.split_at_axis(axis);
-    let mut data = Vec::with_capacity(outer * len * inner);
+    let mut data = buffers::take(outer * len * inner);
     for block in x.data.chunks_exact((n * inner).max(1)).take(outer) {
         data.extend_from_slice(&block[start * inner..(start + len) * inner]);
     }
@@ -121,7 +122,7 @@ pub(crate) fn pad<T: Element>(
     );
     let out = x.shape.with_dim(axis, total);
     let (outer, len, inner) = x.shape.split_at_axis(axis);
-    let mut data = vec![T::ZERO; out.numel()];
+    let mut data = buffers::zeros(out.numel());
     if len * inner > 0 {
         for (o, block) in x.data.chunks_exact(len * inner).enumerate().take(outer) {
             let at = o * total * inner + start * inner;

@@ -1,14 +1,13 @@
 //! Matrix products, single and batched, on faer's kernels.
 
 use crate::Element;
+use crate::buffers;
 use crate::shape::Shape;
 use crate::tensor::{Tensor, View};
 use faer::linalg::matmul::matmul as faer_matmul;
 use faer::{Accum, MatMut, MatRef, Par};
+use rayon::prelude::*;
 use unstuck_core::{ElementSlice, ElementSliceMut};
-
-/// Products smaller than this many multiply-adds run on one thread: spawning costs more.
-const PARALLEL_MATMUL_WORK: usize = 1 << 20;
 
 /// A row-major matrix operand: its stored rows and columns, and whether it is used transposed.
 #[derive(Clone, Copy, Debug)]
@@ -29,7 +28,16 @@ impl Operand {
     }
 }
 
+/// Products with fewer multiply-adds than this run on one thread: a task costs more.
+const PARALLEL_MATMUL_WORK: usize = 1 << 19;
+/// Output rows per task of a parallel product.
+const ROWS_PER_TASK: usize = 64;
+
 /// `out = op(a) · op(b)` (or `out += ...` when `accumulate`), row-major.
+///
+/// A large product is cut into blocks of [`ROWS_PER_TASK`] output rows, each computed
+/// on its own by faer on one thread, on rayon's threads. The cut depends on the shapes
+/// alone, so every entry is computed the same way whatever the thread count.
 pub(crate) fn gemm<T: Element>(
     a: &[T],
     ad: Operand,
@@ -37,6 +45,31 @@ pub(crate) fn gemm<T: Element>(
     bd: Operand,
     out: &mut [T],
     accumulate: bool,
+) {
+    product(a, ad, b, bd, out, accumulate, true);
+}
+
+/// `out = op(a) · op(b)` (or `out += ...`) on the calling thread, for callers that
+/// already run on rayon's threads.
+pub(crate) fn gemm_seq<T: Element>(
+    a: &[T],
+    ad: Operand,
+    b: &[T],
+    bd: Operand,
+    out: &mut [T],
+    accumulate: bool,
+) {
+    product(a, ad, b, bd, out, accumulate, false);
+}
+
+fn product<T: Element>(
+    a: &[T],
+    ad: Operand,
+    b: &[T],
+    bd: Operand,
+    out: &mut [T],
+    accumulate: bool,
+    may_split: bool,
 ) {
     let (m, k) = ad.used();
     let (_, n) = bd.used();
@@ -49,24 +82,24 @@ pub(crate) fn gemm<T: Element>(
         }
         return;
     }
-    // faer splits the output, never the inner sum, across threads, so the result does
-    // not depend on the thread count (tested in tests/determinism_tests.rs).
-    let par = if m * n * k >= PARALLEL_MATMUL_WORK {
-        Par::rayon(0)
-    } else {
-        Par::Seq
-    };
+    let split = may_split && m * n * k >= PARALLEL_MATMUL_WORK && m >= 2 * ROWS_PER_TASK;
     match (T::as_typed(a), T::as_typed(b), T::as_typed_mut(out)) {
         (ElementSlice::F32(x), ElementSlice::F32(y), ElementSliceMut::F32(dst)) => {
-            typed_gemm(x, ad, y, bd, dst, accumulate, par)
+            typed_gemm(x, ad, y, bd, dst, accumulate, split)
         }
         (ElementSlice::F64(x), ElementSlice::F64(y), ElementSliceMut::F64(dst)) => {
-            typed_gemm(x, ad, y, bd, dst, accumulate, par)
+            typed_gemm(x, ad, y, bd, dst, accumulate, split)
         }
         _ => unreachable!("one element type for all three slices"),
     }
 }
 
+fn operand<E: faer::traits::RealField>(data: &[E], d: Operand) -> MatRef<'_, E> {
+    let m = MatRef::from_row_major_slice(data, d.rows, d.cols);
+    if d.transposed { m.transpose() } else { m }
+}
+
+/// The product on faer, whole or in row blocks on rayon's threads.
 fn typed_gemm<E: faer::traits::RealField + Copy>(
     a: &[E],
     ad: Operand,
@@ -74,20 +107,27 @@ fn typed_gemm<E: faer::traits::RealField + Copy>(
     bd: Operand,
     out: &mut [E],
     accumulate: bool,
-    par: Par,
+    split: bool,
 ) {
-    let lhs = MatRef::from_row_major_slice(a, ad.rows, ad.cols);
-    let rhs = MatRef::from_row_major_slice(b, bd.rows, bd.cols);
-    let lhs = if ad.transposed { lhs.transpose() } else { lhs };
-    let rhs = if bd.transposed { rhs.transpose() } else { rhs };
-    let (m, n) = (lhs.nrows(), rhs.ncols());
-    let dst = MatMut::from_row_major_slice_mut(out, m, n);
+    let (lhs, rhs) = (operand(a, ad), operand(b, bd));
+    let n = rhs.ncols();
     let accum = if accumulate {
         Accum::Add
     } else {
         Accum::Replace
     };
-    faer_matmul(dst, accum, lhs, rhs, E::one_impl(), par);
+    let one_thread = |rows: MatRef<'_, E>, dst: &mut [E]| {
+        let dst = MatMut::from_row_major_slice_mut(dst, rows.nrows(), n);
+        faer_matmul(dst, accum, rows, rhs, E::one_impl(), Par::Seq);
+    };
+    if !split {
+        return one_thread(lhs, out);
+    }
+    out.par_chunks_mut(ROWS_PER_TASK * n)
+        .enumerate()
+        .for_each(|(block, dst)| {
+            one_thread(lhs.subrows(block * ROWS_PER_TASK, dst.len() / n), dst)
+        });
 }
 
 fn last_two(op: &str, s: Shape) -> (usize, usize) {
@@ -129,7 +169,7 @@ pub(crate) fn matmul<T: Element>(a: View<'_, T>, b: View<'_, T>, ta: bool, tb: b
     let mut out_dims = a_batch.to_vec();
     out_dims.extend([m, n]);
     let out_shape = Shape::of("matmul", &out_dims);
-    let mut out = vec![T::ZERO; out_shape.numel()];
+    let mut out = buffers::zeros(out_shape.numel());
     let batches: usize = a_batch.iter().product();
     if b_batch.is_empty() && !ta {
         // One product of the stacked rows of every matrix of `a`.

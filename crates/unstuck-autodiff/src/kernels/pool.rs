@@ -50,47 +50,107 @@ impl PoolGeom {
         Shape::of(op, &[n, c, oh, ow])
     }
 
-    /// Calls `f(output index, input index)` for every window position, plane by plane.
-    fn for_each_window(
-        &self,
-        planes: usize,
-        mut f: impl FnMut(usize, &mut dyn Iterator<Item = usize>),
-    ) {
+    /// Calls `f(output index, window)` for every window, plane by plane, where `window`
+    /// lists the window's input indices row by row (`kh · kw` of them).
+    fn for_each_window(&self, planes: usize, mut f: impl FnMut(usize, &[usize])) {
         let [oh_n, ow_n] = self.output();
         let [h, w] = self.input;
         let [kh, kw] = self.kernel;
+        // The window's offsets from its top-left corner, computed once.
+        let offsets: Vec<usize> = (0..kh)
+            .flat_map(|i| (0..kw).map(move |j| i * w + j))
+            .collect();
+        let mut window = offsets.clone();
         for p in 0..planes {
             for oh in 0..oh_n {
                 for ow in 0..ow_n {
-                    let (y0, x0) = (oh * self.stride[0], ow * self.stride[1]);
-                    let base = p * h * w;
-                    let mut taps =
-                        (0..kh).flat_map(|i| (0..kw).map(move |j| base + (y0 + i) * w + x0 + j));
-                    f((p * oh_n + oh) * ow_n + ow, &mut taps);
+                    let corner = p * h * w + oh * self.stride[0] * w + ow * self.stride[1];
+                    for (at, &offset) in window.iter_mut().zip(&offsets) {
+                        *at = corner + offset;
+                    }
+                    f((p * oh_n + oh) * ow_n + ow, &window);
                 }
             }
         }
     }
 
     /// The input index of each window's largest key (the first on ties; NaN wins, as in PyTorch).
-    fn argmax<T: Element>(&self, keys: &[T], planes: usize) -> Vec<usize> {
-        let [oh, ow] = self.output();
-        let mut out = vec![0; planes * oh * ow];
-        self.for_each_window(planes, |o, taps| {
-            let mut best = T::from_f64(f64::NEG_INFINITY);
-            let mut best_at = None;
-            for at in taps {
-                let v = keys[at];
-                #[allow(clippy::eq_op)]
-                let is_nan = v != v;
-                if best_at.is_none() || v > best || is_nan {
-                    best = v;
-                    best_at = Some(at);
+    ///
+    /// One output row at a time, tap by tap across the row's windows: the updates of
+    /// neighbouring windows are independent, so they compile to selects, not branches
+    /// (a branch per tap mispredicts half the time on real activations).
+    fn argmax<T: Element>(&self, keys: &[T], planes: usize, mut f: impl FnMut(usize, usize)) {
+        let [oh_n, ow_n] = self.output();
+        let [h, w] = self.input;
+        let [kh, kw] = self.kernel;
+        let [sh, sw] = self.stride;
+        if [kh, kw, sh, sw] == [2, 2, 2, 2] {
+            return argmax_2x2(keys, planes, [h, w], [oh_n, ow_n], f);
+        }
+        let mut best = vec![T::ZERO; ow_n];
+        let mut best_at = vec![0usize; ow_n];
+        for p in 0..planes {
+            let base = p * h * w;
+            for oh in 0..oh_n {
+                let top = base + oh * sh * w;
+                for (ow, (b, at)) in best.iter_mut().zip(best_at.iter_mut()).enumerate() {
+                    *at = top + ow * sw;
+                    *b = keys[*at];
+                }
+                for i in 0..kh {
+                    for j in 0..kw {
+                        let first = top + i * w + j;
+                        for (ow, (b, at)) in best.iter_mut().zip(best_at.iter_mut()).enumerate() {
+                            let here = first + ow * sw;
+                            let v = keys[here];
+                            #[allow(clippy::eq_op)]
+                            let better = v > *b || v != v;
+                            *b = if better { v } else { *b };
+                            *at = if better { here } else { *at };
+                        }
+                    }
+                }
+                for (ow, &at) in best_at.iter().enumerate() {
+                    f((p * oh_n + oh) * ow_n + ow, at);
                 }
             }
-            out[o] = best_at.expect("a window has at least one tap");
-        });
-        out
+        }
+    }
+}
+
+/// `a` or `b`, whichever wins a max-pool comparison (`b` on a tie loses; NaN wins).
+#[inline(always)]
+fn pick<T: Element>(a: (T, usize), b: (T, usize)) -> (T, usize) {
+    #[allow(clippy::eq_op)]
+    let better = b.0 > a.0 || b.0 != b.0;
+    (
+        if better { b.0 } else { a.0 },
+        if better { b.1 } else { a.1 },
+    )
+}
+
+/// [`PoolGeom::argmax`] for the common 2x2 windows with stride 2: a fixed tournament of
+/// the four taps in row order, which gives the same winner as scanning them.
+fn argmax_2x2<T: Element>(
+    keys: &[T],
+    planes: usize,
+    [h, w]: [usize; 2],
+    [oh_n, ow_n]: [usize; 2],
+    mut f: impl FnMut(usize, usize),
+) {
+    for p in 0..planes {
+        for oh in 0..oh_n {
+            let top = p * h * w + 2 * oh * w;
+            let (r0, r1) = (&keys[top..top + w], &keys[top + w..top + 2 * w]);
+            for ow in 0..ow_n {
+                let x = 2 * ow;
+                let mut best = (r0[x], top + x);
+                best = pick(best, (r0[x + 1], top + x + 1));
+                best = pick(best, (r1[x], top + w + x));
+                best = pick(best, (r1[x + 1], top + w + x + 1));
+                f((p * oh_n + oh) * ow_n + ow, best.1);
+            }
+        }
     }
 }
 
@@ -111,11 +171,10 @@ pub(crate) fn max_pool_select<T: Element>(
         values.shape,
         keys.shape
     );
-    let data = g
-        .argmax(keys.data, planes(keys.shape))
-        .into_iter()
-        .map(|at| values.data[at])
-        .collect();
+    let mut data = crate::buffers::zeros(out.numel());
+    g.argmax(keys.data, planes(keys.shape), |o, at| {
+        data[o] = values.data[at]
+    });
     Tensor::from_parts(data, out)
 }
 
@@ -132,14 +191,10 @@ pub(crate) fn max_pool_scatter<T: Element>(
         "max_pool2d_backward: gradient of shape {:?} is not the output shape {out:?}",
         grad.shape
     );
-    let mut data = vec![T::ZERO; keys.shape.numel()];
-    for (at, &v) in g
-        .argmax(keys.data, planes(keys.shape))
-        .into_iter()
-        .zip(grad.data)
-    {
-        data[at] += v;
-    }
+    let mut data = crate::buffers::zeros(keys.shape.numel());
+    g.argmax(keys.data, planes(keys.shape), |o, at| {
+        data[at] += grad.data[o]
+    });
     Tensor::from_parts(data, keys.shape)
 }
 
@@ -147,9 +202,9 @@ pub(crate) fn max_pool_scatter<T: Element>(
 pub(crate) fn avg_pool<T: Element>(x: View<'_, T>, g: &PoolGeom) -> Tensor<T> {
     let out = g.output_shape("avg_pool2d", x.shape);
     let count = T::from_f64((g.kernel[0] * g.kernel[1]) as f64);
-    let mut data = vec![T::ZERO; out.numel()];
-    g.for_each_window(planes(x.shape), |o, taps| {
-        data[o] = taps.fold(T::ZERO, |acc, at| acc + x.data[at]) / count;
+    let mut data = crate::buffers::zeros(out.numel());
+    g.for_each_window(planes(x.shape), |o, window| {
+        data[o] = window.iter().fold(T::ZERO, |acc, &at| acc + x.data[at]) / count;
     });
     Tensor::from_parts(data, out)
 }
@@ -170,10 +225,10 @@ pub(crate) fn avg_pool_transpose<T: Element>(grad: View<'_, T>, g: &PoolGeom) ->
     );
     let [h, w] = g.input;
     let count = T::from_f64((g.kernel[0] * g.kernel[1]) as f64);
-    let mut data = vec![T::ZERO; n * c * h * w];
-    g.for_each_window(n * c, |o, taps| {
+    let mut data = crate::buffers::zeros(n * c * h * w);
+    g.for_each_window(n * c, |o, window| {
         let share = grad.data[o] / count;
-        for at in taps {
+        for &at in window {
             data[at] += share;
         }
     });

@@ -1,6 +1,7 @@
 //! Softmax and log-softmax along one axis, shifted by the maximum so no `exp` overflows.
 
 use crate::Element;
+use crate::buffers;
 use crate::tensor::{Tensor, View};
 
 /// Applies `f` to every lane of `x` along `axis` (a row when `axis` is the last one).
@@ -10,7 +11,7 @@ fn along_axis<T: Element>(x: View<'_, T>, axis: usize, f: impl Fn(&mut [T])) -> 
         "softmax: axis {axis} out of range for shape {:?}",
         x.shape
     );
-    let mut out = x.data.to_vec();
+    let mut out = buffers::copy(x.data);
     if x.shape.rank() == 0 {
         f(&mut out);
         return Tensor::from_parts(out, x.shape);
@@ -22,7 +23,7 @@ fn along_axis<T: Element>(x: View<'_, T>, axis: usize, f: impl Fn(&mut [T])) -> 
     if inner == 1 {
         out.chunks_exact_mut(n).for_each(f);
     } else {
-        let mut lane = vec![T::ZERO; n];
+        let mut lane = buffers::zeros(n);
         for o in 0..outer {
             for i in 0..inner {
                 let at = |j: usize| o * n * inner + j * inner + i;

@@ -205,3 +205,45 @@ fn a_rule_wrong_by_one_part_in_ten_thousand_fails_the_suite() {
         );
     }
 }
+
+/// The k-wide sweep of `hvp_block` gives each vector's product, for every op (its wide
+/// paths and its block-by-block path alike). Stacked products may sum in another order
+/// than single ones, so the agreement is to rounding: 1e-13 of the largest entry.
+#[test]
+fn block_products_match_single_products_for_every_op() {
+    use crate::Curvature;
+    for s in [
+        Sizes {
+            m: 2,
+            n: 3,
+            k: 2,
+            flags: 3,
+        },
+        Sizes {
+            m: 3,
+            n: 1,
+            k: 3,
+            flags: 4,
+        },
+    ] {
+        for case in all::<f64>(s) {
+            let (theta, _) = point(&case, 5);
+            let p = theta.len();
+            let k = 3;
+            let block: Vec<f64> = (0..k).flat_map(|j| point(&case, 6 + j as u64).1).collect();
+            let curvature = Curvature::new(objective(&case), &theta).unwrap();
+            let wide = curvature.hvp_block(&block, k).unwrap();
+            for j in 0..k {
+                let single = curvature.hvp(&block[j * p..(j + 1) * p]).unwrap();
+                let scale = single.iter().fold(1.0f64, |m, x| m.max(x.abs()));
+                for (a, b) in wide[j * p..(j + 1) * p].iter().zip(&single) {
+                    assert!(
+                        (a - b).abs() <= 1e-13 * scale,
+                        "{}: vector {j}: {a} vs {b}",
+                        case.name
+                    );
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,153 @@
+//! A per-thread pool of element buffers, so that a tape recorded and dropped every
+//! training step reuses the same memory instead of asking the system for fresh pages.
+//!
+//! A large buffer from the allocator is a fresh mapping: the kernel faults in and zeroes
+//! every page on first touch, and unmaps it again on free. In a training step that is
+//! most of the time outside the matrix products. Buffers of nodes, of the backward
+//! sweep's temporaries and of dropped tapes come back here and are handed out again.
+
+use crate::Element;
+use std::cell::RefCell;
+use unstuck_core::ElementVec;
+
+/// Buffers below this many elements come from the allocator, which serves them well.
+const MIN_POOLED: usize = 1 << 10;
+/// At most this many bytes stay pooled per thread and element type; beyond, buffers are
+/// freed. A training step of the networks we benchmark touches a few MiB.
+const MAX_POOLED_BYTES: usize = 64 << 20;
+
+#[derive(Debug, Default)]
+struct Pool<E> {
+    free: Vec<Vec<E>>,
+    bytes: usize,
+}
+
+impl<E> Pool<E> {
+    /// The smallest free buffer that holds `n` elements (and is not more than eight
+    /// times too large, so a huge buffer is not spent on a small request).
+    fn take(&mut self, n: usize) -> Option<Vec<E>> {
+        let best = self
+            .free
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| v.capacity() >= n && v.capacity() <= n.saturating_mul(8))
+            .min_by_key(|(_, v)| v.capacity())
+            .map(|(i, _)| i)?;
+        let v = self.free.swap_remove(best);
+        self.bytes -= v.capacity() * std::mem::size_of::<E>();
+        Some(v)
+    }
+
+    fn give(&mut self, mut v: Vec<E>) {
+        let bytes = v.capacity() * std::mem::size_of::<E>();
+        if self.bytes + bytes <= MAX_POOLED_BYTES {
+            v.clear();
+            self.bytes += bytes;
+            self.free.push(v);
+        }
+    }
+}
+
+thread_local! {
+    static F32: RefCell<Pool<f32>> = RefCell::new(Pool::default());
+    static F64: RefCell<Pool<f64>> = RefCell::new(Pool::default());
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Pool-sized buffers this thread had to get from the allocator (for the tests).
+    pub(crate) static FRESH: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+fn fresh<T>(n: usize) -> Vec<T> {
+    #[cfg(test)]
+    FRESH.with(|f| f.set(f.get() + 1));
+    Vec::with_capacity(n)
+}
+
+/// An empty buffer with room for at least `n` elements.
+pub(crate) fn take<T: Element>(n: usize) -> Vec<T> {
+    if n < MIN_POOLED {
+        return Vec::with_capacity(n);
+    }
+    let typed = match T::DTYPE {
+        unstuck_core::DType::F32 => F32.with(|p| p.borrow_mut().take(n)).map(ElementVec::F32),
+        unstuck_core::DType::F64 => F64.with(|p| p.borrow_mut().take(n)).map(ElementVec::F64),
+    };
+    match typed.map(T::from_typed) {
+        Some(Ok(v)) => v,
+        _ => fresh(n),
+    }
+}
+
+/// `n` zeros.
+pub(crate) fn zeros<T: Element>(n: usize) -> Vec<T> {
+    let mut v = take(n);
+    v.resize(n, T::ZERO);
+    v
+}
+
+/// A copy of `x` in a pooled buffer.
+pub(crate) fn copy<T: Element>(x: &[T]) -> Vec<T> {
+    let mut v = take(x.len());
+    v.extend_from_slice(x);
+    v
+}
+
+/// Hands a buffer back for reuse.
+pub(crate) fn give<T: Element>(v: Vec<T>) {
+    if v.capacity() < MIN_POOLED {
+        return;
+    }
+    match T::into_typed(v) {
+        ElementVec::F32(v) => F32.with(|p| p.borrow_mut().give(v)),
+        ElementVec::F64(v) => F64.with(|p| p.borrow_mut().give(v)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_returned_buffer_is_handed_out_again() {
+        let v: Vec<f32> = zeros(5000);
+        let at = v.as_ptr();
+        give(v);
+        let again: Vec<f32> = take(4000);
+        assert_eq!(again.as_ptr(), at);
+        assert!(again.is_empty());
+        // Another element type has its own pool.
+        let other: Vec<f64> = take(4000);
+        assert_ne!(other.as_ptr() as usize, at as usize);
+    }
+
+    #[test]
+    fn a_tape_refilled_every_step_allocates_nothing_once_warm() {
+        use crate::Tape;
+        let x: Vec<f32> = (0..64 * 100).map(|i| (i % 7) as f32 * 0.1).collect();
+        let theta: Vec<f32> = (0..100 * 50 + 50).map(|i| (i % 5) as f32 * 0.01).collect();
+        let labels: Vec<usize> = (0..64).map(|i| i % 50).collect();
+        let tape = Tape::<f32>::new();
+        let mut grad = vec![0.0f32; theta.len()];
+        let mut step = || {
+            let t = tape.leaf_from(&theta, &[theta.len()]);
+            let x = tape.constant_from(&x, &[64, 100]);
+            let w = tape.reshape(tape.slice(t, 0, 5000), &[50, 100]);
+            let b = tape.slice(t, 5000, 50);
+            let logits = tape.relu(tape.add(tape.matmul_t(x, w, false, true), b));
+            let loss = tape.softmax_cross_entropy(logits, &labels);
+            tape.grad_into(loss, t, &mut grad);
+            tape.clear();
+        };
+        step();
+        step();
+        let before = FRESH.with(|f| f.get());
+        step();
+        assert_eq!(
+            FRESH.with(|f| f.get()),
+            before,
+            "a warm step took fresh buffers"
+        );
+    }
+}
