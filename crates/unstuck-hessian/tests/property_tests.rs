@@ -17,7 +17,12 @@ fn matrix_strategy() -> impl Strategy<Value = (usize, Vec<f64>)> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(48))]
+    // A fixed seed: the same cases on every run and machine, so CI cannot fail on a draw
+    // it never saw before.
+    #![proptest_config(ProptestConfig {
+        rng_seed: proptest::test_runner::RngSeed::Fixed(20053),
+        ..ProptestConfig::with_cases(48)
+    })]
 
     #[test]
     fn lanczos_over_the_whole_space_is_the_dense_spectrum((n, entries) in matrix_strategy(), seed in 0u64..1000) {
