@@ -1,4 +1,5 @@
-//! Checkpoints: parameters, optimizer state, step and shuffling position, written atomically.
+//! Checkpoints: parameters, running statistics, optimizer state, step and shuffling
+//! position, written atomically.
 
 use crate::TrainError;
 use crate::history::History;
@@ -19,6 +20,10 @@ pub struct Checkpoint {
     pub seed: u64,
     /// The parameters.
     pub theta: Vec<f64>,
+    /// The model's buffers (batch norm's running statistics) in the order of its
+    /// `buffer_layout`; empty for a model without any. A format-1 file has none.
+    #[serde(default)]
+    pub buffers: Vec<f64>,
     /// The optimizer's state (moments, step count).
     pub optimizer: OptimizerState,
     /// Optimizer steps taken.
@@ -34,8 +39,9 @@ pub struct Checkpoint {
 }
 
 impl Checkpoint {
-    /// The current format version.
-    pub const FORMAT: u32 = 1;
+    /// The current format version: 2 adds the buffers. Format 1 is still read (as a
+    /// checkpoint without buffers), so a run of a model without batch norm resumes.
+    pub const FORMAT: u32 = 2;
 
     /// Writes the checkpoint to a temporary file beside `path`, then renames it over
     /// `path`: a crash leaves the previous checkpoint intact.
@@ -57,9 +63,9 @@ impl Checkpoint {
         let bytes = std::fs::read(path).map_err(|e| fail(e.to_string()))?;
         let checkpoint: Checkpoint =
             serde_json::from_slice(&bytes).map_err(|e| fail(format!("malformed: {e}")))?;
-        if checkpoint.format != Self::FORMAT {
+        if !(1..=Self::FORMAT).contains(&checkpoint.format) {
             return Err(fail(format!(
-                "format {} is not the supported {}",
+                "format {} is not one of the supported 1 to {}",
                 checkpoint.format,
                 Self::FORMAT
             )));

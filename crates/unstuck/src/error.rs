@@ -54,6 +54,17 @@ pub enum TrainError {
         /// The configuration's seed.
         config: u64,
     },
+    /// A checkpoint's buffers (running statistics) do not fit the model: it was made for
+    /// another model, or by a version that did not save them (format 1).
+    #[error(
+        "invalid training configuration: the checkpoint holds {got} buffer values (running statistics) but the model has {expected}"
+    )]
+    BufferLength {
+        /// The model's buffer count.
+        expected: usize,
+        /// The checkpoint's.
+        got: usize,
+    },
     /// The model's input width is not the data's feature count.
     #[error("model {model} takes {inputs} inputs but the data has {features} features")]
     ModelInputs {

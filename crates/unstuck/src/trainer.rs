@@ -124,6 +124,13 @@ impl<'m> Trainer<'m> {
         }
         optimizer.load_state(&checkpoint.optimizer)?;
         let mut trainer = Trainer::new(model, optimizer, config, checkpoint.theta)?;
+        if checkpoint.buffers.len() != trainer.buffers.len() {
+            return Err(TrainError::BufferLength {
+                expected: trainer.buffers.len(),
+                got: checkpoint.buffers.len(),
+            });
+        }
+        trainer.buffers = checkpoint.buffers;
         trainer.step = checkpoint.step;
         trainer.next_epoch = checkpoint.next_epoch;
         trainer.history = checkpoint.history;
@@ -140,8 +147,8 @@ impl<'m> Trainer<'m> {
     }
 
     /// The model's buffers (running statistics) after the steps so far, in the order of
-    /// its `buffer_layout`; empty for a model without any. A resumed run starts them
-    /// afresh: the checkpoint does not hold them yet.
+    /// its `buffer_layout`; empty for a model without any. The checkpoint holds them, so a
+    /// resumed run continues with the same statistics.
     pub fn buffers(&self) -> &[f64] {
         &self.buffers
     }
@@ -172,6 +179,7 @@ impl<'m> Trainer<'m> {
             format: Checkpoint::FORMAT,
             seed: self.config.seed,
             theta: self.theta.clone(),
+            buffers: self.buffers.clone(),
             optimizer: self.optimizer.state(),
             step: self.step,
             next_epoch: self.next_epoch,

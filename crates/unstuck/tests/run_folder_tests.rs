@@ -174,6 +174,24 @@ fn a_kill_at_every_rename_leaves_one_state_and_resume_finishes_the_same_run() {
     assert_eq!(crash_points, 10);
 }
 
+#[test]
+fn a_resumed_batch_norm_run_has_the_uninterrupted_runs_statistics() {
+    let dir = tempfile::tempdir().unwrap();
+    let with_batch_norm = |epochs: u64, out: &str| {
+        let mut args = train_args(epochs, out);
+        let model = args.iter().position(|a| a == "--model").unwrap() + 1;
+        args[model] = "2/linear(8)-bn=batchnorm-tanh-linear(2)".into();
+        args
+    };
+    succeed(dir.path(), &with_batch_norm(4, "straight"));
+    succeed(dir.path(), &with_batch_norm(2, "run"));
+    succeed(dir.path(), &resume_args("run", 4));
+    // weights.safetensors holds the running statistics (bn.running_mean, ...) too.
+    check_same_run(&dir.path().join("run"), &dir.path().join("straight"));
+    let checkpoint = Checkpoint::load(&dir.path().join("run/checkpoint.json")).unwrap();
+    assert_eq!(checkpoint.buffers.len(), 16);
+}
+
 /// Starts a long run, waits for its first state, sends `signal`, and returns the exit.
 fn interrupt(dir: &Path, signal: &str) -> (Option<i32>, String) {
     let child = Command::new(BIN)

@@ -219,10 +219,10 @@ fn without_the_detector_gradient_descent_stays_at_the_saddle() {
     assert!(history.events.is_empty());
 }
 
-#[test]
-fn resuming_from_a_checkpoint_is_bit_identical() {
+/// Trains `model` 4 epochs straight, and 2 + 2 through a checkpoint file; both must
+/// give the same bits (parameters, buffers, history).
+fn check_resume_is_bit_identical(model: &dyn Model<f64>) {
     let train = blobs();
-    let model = Mlp::from_spec("2-8-3:tanh").unwrap();
     let spec = "adam:lr=0.01";
     let config = |epochs| {
         quiet(TrainConfig {
@@ -233,26 +233,67 @@ fn resuming_from_a_checkpoint_is_bit_identical() {
         })
     };
     let optimizer = Registry::builtin().build(spec).unwrap();
-    let mut straight = Trainer::new(&model, optimizer, config(4), model.init(4)).unwrap();
+    let mut straight = Trainer::new(model, optimizer, config(4), model.init(4)).unwrap();
     straight.fit(&train, None).unwrap();
 
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("run.ckpt.json");
     let optimizer = Registry::builtin().build(spec).unwrap();
-    let mut first = Trainer::new(&model, optimizer, config(2), model.init(4)).unwrap();
+    let mut first = Trainer::new(model, optimizer, config(2), model.init(4)).unwrap();
     first.fit(&train, None).unwrap();
     first.checkpoint().save(&path).unwrap();
     let checkpoint = Checkpoint::load(&path).unwrap();
     let optimizer = Registry::builtin().build(spec).unwrap();
-    let mut resumed = Trainer::resume(&model, optimizer, config(4), checkpoint).unwrap();
+    let mut resumed = Trainer::resume(model, optimizer, config(4), checkpoint).unwrap();
     resumed.fit(&train, None).unwrap();
 
     let bits = |t: &[f64]| t.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
     assert_eq!(bits(straight.theta()), bits(resumed.theta()));
+    assert_eq!(bits(straight.buffers()), bits(resumed.buffers()));
     assert_eq!(
         straight.history().without_timings(),
         resumed.history().without_timings()
     );
+}
+
+#[test]
+fn resuming_from_a_checkpoint_is_bit_identical() {
+    check_resume_is_bit_identical(&Mlp::from_spec("2-8-3:tanh").unwrap());
+}
+
+#[test]
+fn resuming_a_batch_norm_network_keeps_its_running_statistics() {
+    let registry = unstuck::models::ModelRegistry::builtin();
+    let model = registry
+        .build("2/linear(8)-bn=batchnorm-tanh-dropout(0.2)-linear(3)")
+        .unwrap();
+    let model: &dyn Model<f64> = model.as_ref();
+    check_resume_is_bit_identical(model);
+
+    // A checkpoint without the statistics (format 1, or another model's) cannot continue
+    // the run bit-identically: it is refused, not resumed from fresh statistics.
+    let optimizer = Registry::builtin().build("sgd:lr=0.1").unwrap();
+    let config = quiet(TrainConfig::default());
+    let trainer = Trainer::new(model, optimizer, config.clone(), model.init(0)).unwrap();
+    let mut checkpoint = trainer.checkpoint();
+    assert_eq!(checkpoint.buffers.len(), 16);
+    // A format-1 file (before buffers were saved) still reads, with no buffers.
+    let mut old = serde_json::to_value(&checkpoint).unwrap();
+    old["format"] = 1.into();
+    old.as_object_mut().unwrap().remove("buffers");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.json");
+    std::fs::write(&path, serde_json::to_vec(&old).unwrap()).unwrap();
+    checkpoint = Checkpoint::load(&path).unwrap();
+    assert!(checkpoint.buffers.is_empty());
+    let optimizer = Registry::builtin().build("sgd:lr=0.1").unwrap();
+    assert!(matches!(
+        Trainer::resume(model, optimizer, config, checkpoint),
+        Err(TrainError::BufferLength {
+            expected: 16,
+            got: 0
+        })
+    ));
 }
 
 #[test]
