@@ -80,6 +80,39 @@ impl Chain {
         Ok(dims)
     }
 
+    /// The first layer that cannot train on `batch` examples of shape `input`, as
+    /// `(position, label, its input shape, the batch it needs)`.
+    pub(crate) fn too_small_batch(
+        &self,
+        input: &[usize],
+        batch: usize,
+    ) -> Option<(usize, String, Vec<usize>, usize)> {
+        let mut dims = input.to_vec();
+        for (position, child) in self.children.iter().enumerate() {
+            let needed = child.layer.min_training_batch(&dims);
+            if batch < needed {
+                return Some((position, self.label(position), dims, needed));
+            }
+            // A chain that does not fit has no training batch to check.
+            dims = child.layer.output_dims(&dims).ok()?;
+        }
+        None
+    }
+
+    /// The largest batch any layer needs, with examples of shape `input`.
+    pub(crate) fn min_training_batch(&self, input: &[usize]) -> usize {
+        let mut dims = input.to_vec();
+        let mut needed = 1;
+        for child in &self.children {
+            needed = needed.max(child.layer.min_training_batch(&dims));
+            match child.layer.output_dims(&dims) {
+                Ok(next) => dims = next,
+                Err(_) => break,
+            }
+        }
+        needed
+    }
+
     /// `conv1 (conv)`, or just the kind for an unnamed layer.
     fn label(&self, position: usize) -> String {
         let child = &self.children[position];

@@ -82,6 +82,24 @@ pub enum ModelError {
         /// What it takes.
         expected: String,
     },
+    /// A batch too small for a layer in training mode: batch norm on one value per
+    /// channel (PyTorch raises "Expected more than 1 value per channel when training").
+    #[error(
+        "layer {position} ({layer}) needs at least {needed} examples per batch in training (it gets examples of shape {}, so a batch of {batch} gives it one value per channel): use a larger batch",
+        crate::layer::dims_str(input)
+    )]
+    TrainingBatch {
+        /// Position of the layer in its model (0 is the first).
+        position: usize,
+        /// The layer's kind, or its name and kind (`bn (batchnorm1d)`).
+        layer: String,
+        /// The per-example shape it receives.
+        input: Vec<usize>,
+        /// The batch size asked for.
+        batch: usize,
+        /// The smallest batch it can train on.
+        needed: usize,
+    },
     /// A layer or model registered under a name already taken.
     #[error("a layer or model named {name:?} is already registered")]
     DuplicateName {

@@ -141,6 +141,13 @@ pub trait Layer: Debug + Send + Sync + LayerForward<f32> + LayerForward<f64> {
     fn token_vocabulary(&self) -> Option<usize> {
         None
     }
+
+    /// The smallest batch this layer can train on with examples of shape `input`: 1 by
+    /// default; 2 for a batch norm that would otherwise see one value per channel.
+    fn min_training_batch(&self, input: &[usize]) -> usize {
+        let _ = input;
+        1
+    }
 }
 
 /// The forward pass of a layer at one element type.

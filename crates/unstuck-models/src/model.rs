@@ -46,6 +46,15 @@ pub trait Architecture: Debug + Send + Sync {
     fn token_vocabulary(&self) -> Option<usize> {
         None
     }
+
+    /// Whether a training pass can run on `batch` examples; by default any batch can.
+    /// A network with batch norm refuses a batch that leaves one value per channel
+    /// (PyTorch: "Expected more than 1 value per channel when training"), naming the
+    /// layer, before any training starts.
+    fn check_training_batch(&self, batch: usize) -> Result<(), ModelError> {
+        let _ = batch;
+        Ok(())
+    }
 }
 
 /// One forward pass's mode and buffers, and the buffers' new values if it tracks them.

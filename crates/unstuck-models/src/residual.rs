@@ -79,6 +79,10 @@ impl Layer for Residual {
     fn buffers(&self) -> Vec<BufferDecl> {
         self.chain.buffers()
     }
+
+    fn min_training_batch(&self, input: &[usize]) -> usize {
+        self.chain.min_training_batch(input)
+    }
 }
 
 impl<T: Element> LayerForward<T> for Residual {

@@ -214,6 +214,19 @@ impl Architecture for Sequential {
     fn token_vocabulary(&self) -> Option<usize> {
         self.chain.token_vocabulary()
     }
+
+    fn check_training_batch(&self, batch: usize) -> Result<(), ModelError> {
+        match self.chain.too_small_batch(&self.input_dims, batch) {
+            None => Ok(()),
+            Some((position, layer, input, needed)) => Err(ModelError::TrainingBatch {
+                position,
+                layer,
+                input,
+                batch,
+                needed,
+            }),
+        }
+    }
 }
 
 impl<T: Element> Model<T> for Sequential {

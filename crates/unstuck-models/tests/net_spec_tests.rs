@@ -197,3 +197,58 @@ fn arbitrary_specs_never_panic() {
         }
     }
 }
+
+fn check_training_batch_error(
+    text: &str,
+    batch: usize,
+    position: usize,
+    layer: &str,
+    input: &[usize],
+) {
+    match build(text).check_training_batch(batch) {
+        Err(ModelError::TrainingBatch {
+            position: p,
+            layer: l,
+            input: i,
+            batch: b,
+            needed,
+        }) => {
+            assert_eq!(
+                (p, l.as_str(), i.as_slice(), b, needed),
+                (position, layer, input, batch, 2),
+                "{text}"
+            );
+        }
+        other => panic!("{text}: {other:?}"),
+    }
+}
+
+#[test]
+fn batch_norm_refuses_a_training_batch_with_one_value_per_channel() {
+    // PyTorch: "Expected more than 1 value per channel when training".
+    let vectors = "2/linear(8)-bn=batchnorm-tanh-linear(3)";
+    check_training_batch_error(vectors, 1, 1, "bn (batchnorm1d)", &[8]);
+    assert!(build(vectors).check_training_batch(2).is_ok());
+    // A 1x1 feature map is one value per channel too; a 2x2 one is four.
+    let one_pixel = "1x2x2/conv(3,k=2)-batchnorm-flatten-linear(2)";
+    check_training_batch_error(one_pixel, 1, 1, "batchnorm2d", &[3, 1, 1]);
+    assert!(
+        build("1x2x2/conv(3,k=1)-batchnorm-flatten-linear(2)")
+            .check_training_batch(1)
+            .is_ok()
+    );
+    // Inside a residual block, the block is named.
+    let nested = "4/residual(linear(4)-batchnorm)-linear(2)";
+    check_training_batch_error(nested, 1, 0, "residual", &[4]);
+    // Without batch norm any batch trains, and the message says what to do.
+    assert!(
+        build("2/linear(8)-tanh-linear(3)")
+            .check_training_batch(1)
+            .is_ok()
+    );
+    let message = build(vectors)
+        .check_training_batch(1)
+        .unwrap_err()
+        .to_string();
+    assert!(message.contains("use a larger batch"), "{message}");
+}

@@ -161,3 +161,38 @@ pub fn full_objective<'m>(
 ) -> Result<Objective<'m, f64>, TrainError> {
     Ok(Objective::from_batch(model, &data.as_batch(), loss)?)
 }
+
+/// Checks every batch size a training run of `n_rows` rows will use (`batch_size`, and
+/// the last, partial batch unless `drop_last`) against the model, before any step: a
+/// batch norm that would see one value per channel is
+/// [`unstuck_models::ModelError::TrainingBatch`], naming the layer.
+///
+/// ```
+/// use unstuck::models::ModelRegistry;
+/// use unstuck::task::check_training_batches;
+/// let model = ModelRegistry::builtin().build("2/linear(4)-bn=batchnorm-linear(2)")?;
+/// assert!(check_training_batches(model.as_ref(), 10, 5, false).is_ok());
+/// // 10 rows in batches of 3 leave a last batch of 1.
+/// let error = check_training_batches(model.as_ref(), 10, 3, false).unwrap_err();
+/// assert!(error.to_string().contains("layer 1 (bn (batchnorm1d))"), "{error}");
+/// assert!(check_training_batches(model.as_ref(), 10, 3, true).is_ok());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn check_training_batches<M: Architecture + ?Sized>(
+    model: &M,
+    n_rows: usize,
+    batch_size: usize,
+    drop_last: bool,
+) -> Result<(), TrainError> {
+    let last = if drop_last || batch_size == 0 {
+        0
+    } else {
+        n_rows % batch_size
+    };
+    for batch in [batch_size.min(n_rows), last] {
+        if batch > 0 {
+            model.check_training_batch(batch)?;
+        }
+    }
+    Ok(())
+}

@@ -4,7 +4,7 @@ use crate::TrainError;
 use crate::checkpoint::Checkpoint;
 use crate::history::{EpochRecord, History, StepRecord};
 use crate::stuck::{StuckConfig, StuckCounter, diagnose_and_escape};
-use crate::task::full_objective;
+use crate::task::{check_training_batches, full_objective};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -214,6 +214,8 @@ impl<'m> Trainer<'m> {
             seed: self.config.seed,
         };
         let mut batches = Batches::new(train, batch_config)?;
+        let (batch_size, drop_last) = (self.config.batch_size, self.config.drop_last);
+        check_training_batches(self.model, train.n_rows(), batch_size, drop_last)?;
         let train_eval = full_objective(self.model, train, self.config.loss)?;
         let validation_eval = validation
             .map(|v| full_objective(self.model, v, self.config.loss))

@@ -109,6 +109,20 @@ fn a_model_that_does_not_fit_the_data_is_refused() {
 }
 
 #[test]
+fn a_batch_norm_on_a_batch_of_one_is_refused_before_training() {
+    let dir = with_files(&[]);
+    let model = "2/linear(8)-bn=batchnorm-tanh-linear(2)";
+    let stderr = failing_train(
+        dir.path(),
+        &["spirals:n=50", "--model", model, "--batch", "1"],
+    );
+    assert!(
+        stderr.contains("layer 1 (bn (batchnorm1d)) needs at least 2 examples per batch"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn other_bad_arguments_name_their_flag() {
     let dir = with_files(&[]);
     for (args, flag) in [

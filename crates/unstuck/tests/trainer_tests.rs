@@ -372,6 +372,39 @@ fn run_layered(seed: u64) -> (Vec<f64>, Vec<f64>, unstuck::History) {
 }
 
 #[test]
+fn a_last_batch_of_one_under_batch_norm_is_refused_before_any_step() {
+    let train = blobs();
+    let n_rows = train.n_rows();
+    let registry = unstuck::models::ModelRegistry::builtin();
+    let model = registry
+        .build("2/linear(8)-bn=batchnorm-tanh-linear(3)")
+        .unwrap();
+    let model: &dyn Model<f64> = model.as_ref();
+    // n_rows % (n_rows - 1) == 1: the last batch of every epoch holds one row.
+    let config = |drop_last| {
+        quiet(TrainConfig {
+            batch_size: n_rows - 1,
+            drop_last,
+            ..TrainConfig::default()
+        })
+    };
+    let optimizer = Registry::builtin().build("sgd:lr=0.1").unwrap();
+    let mut trainer = Trainer::new(model, optimizer, config(false), model.init(0)).unwrap();
+    let error = trainer.fit(&train, None).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            TrainError::Model(unstuck::models::ModelError::TrainingBatch { batch: 1, .. })
+        ),
+        "{error}"
+    );
+    assert_eq!(trainer.steps_taken(), 0);
+    let optimizer = Registry::builtin().build("sgd:lr=0.1").unwrap();
+    let mut trainer = Trainer::new(model, optimizer, config(true), model.init(0)).unwrap();
+    assert!(trainer.fit(&train, None).is_ok());
+}
+
+#[test]
 fn a_layered_network_trains_with_running_statistics_and_fresh_dropout_masks() {
     let (theta, buffers, history) = run_layered(4);
     // Running mean starts at 0 and variance at 1; 40 steps of momentum 0.1 move both.

@@ -72,7 +72,8 @@ impl BatchNorm {
         let c = self.channels;
         let count: usize = axes.iter().map(|&axis| tape.dims(x)[axis]).product();
         let mean = tape.mean_axes(x, axes, false);
-        // Unbiased: PyTorch's running variance divides by count - 1.
+        // Unbiased: PyTorch's running variance divides by count - 1. A count of 1 is
+        // refused before training (`min_training_batch`); the cap keeps a direct call finite.
         let bessel = count as f64 / (count.max(2) - 1) as f64;
         let var = tape.scale(tape.var_axes(x, axes, false), T::from_f64(bessel));
         let m = self.momentum;
@@ -125,6 +126,16 @@ impl Layer for BatchNorm {
 
     fn params(&self) -> Vec<ParamDecl> {
         affine_params(self.channels)
+    }
+
+    /// Statistics over one value per channel have no variance (PyTorch refuses them):
+    /// with no spatial extent, batch norm needs two examples.
+    fn min_training_batch(&self, input: &[usize]) -> usize {
+        if input.iter().skip(1).product::<usize>() == 1 {
+            2
+        } else {
+            1
+        }
     }
 
     fn buffers(&self) -> Vec<BufferDecl> {

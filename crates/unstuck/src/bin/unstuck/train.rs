@@ -252,6 +252,8 @@ pub(crate) fn run(args: TrainArgs) -> Result<()> {
             format!("must be between 1 and the {n_rows} training rows"),
         ));
     }
+    // Before the folder gets any file: a batch norm would see one value per channel.
+    unstuck::task::check_training_batches(model.as_ref(), n_rows, record.run.batch, false)?;
     let config = TrainConfig {
         batch_size: record.run.batch,
         epochs: args.epochs,
