@@ -112,6 +112,9 @@ pub enum DataError {
         /// What is wrong there.
         kind: IdxErrorKind,
     },
+    /// A safetensors data file (tensors `x` and `y`) is malformed.
+    #[error("safetensors data: {0}")]
+    TensorFile(#[from] TensorFileErrorKind),
     /// A generator spec string such as `spirals:n=1000,noise=0.2` does not parse, names
     /// an unknown generator or gives a key it does not take.
     #[error(transparent)]
@@ -236,6 +239,68 @@ pub enum IdxErrorKind {
     Gzip {
         /// The decoder's message.
         message: String,
+    },
+}
+
+/// What is wrong with a safetensors data file.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TensorFileErrorKind {
+    /// The file is not a safetensors file (its header or offsets are broken).
+    #[error("not a readable safetensors file: {message}")]
+    Header {
+        /// The safetensors crate's message.
+        message: String,
+    },
+    /// A required tensor is missing.
+    #[error(
+        "no tensor named `{tensor}` (the file holds {present:?}); save the inputs as `x` and the targets as `y`"
+    )]
+    Missing {
+        /// `"x"` or `"y"`.
+        tensor: &'static str,
+        /// The tensors the file holds.
+        present: Vec<String>,
+    },
+    /// A tensor of an element type that cannot be data.
+    #[error("tensor `{tensor}` has dtype {got}, expected {expected}")]
+    Dtype {
+        /// `"x"` or `"y"`.
+        tensor: &'static str,
+        /// Its dtype.
+        got: String,
+        /// What it may be.
+        expected: &'static str,
+    },
+    /// A tensor of a shape that cannot be data.
+    #[error("tensor `{tensor}` has shape {dims:?}, expected {expected}")]
+    Shape {
+        /// `"x"` or `"y"`.
+        tensor: &'static str,
+        /// Its shape.
+        dims: Vec<usize>,
+        /// What it may be.
+        expected: &'static str,
+    },
+    /// `x` and `y` do not have one row per example each.
+    #[error(
+        "`x` has {x_rows} rows but `y` has shape {y_dims:?}: both need the same first dimension"
+    )]
+    RowMismatch {
+        /// `x`'s first dimension.
+        x_rows: usize,
+        /// `y`'s shape.
+        y_dims: Vec<usize>,
+    },
+    /// A class label that is negative or not below the class count.
+    #[error("label {label} at row {row} is not a class id{}", n_classes.map(|n| format!(" in 0..{n}")).unwrap_or_default())]
+    BadLabel {
+        /// Row index (0-based).
+        row: usize,
+        /// The label.
+        label: i64,
+        /// The class count, if given.
+        n_classes: Option<usize>,
     },
 }
 

@@ -12,7 +12,9 @@
 //!   [`teacher_student`], [`flip_labels`] (label noise), [`covariate_shift`], and
 //!   [`generate`] for spec strings such as `spirals:n=1000,noise=0.2`.
 //! - Loaders: [`load_csv`] / [`parse_csv`] and [`load_idx`] / [`parse_idx`] (MNIST's
-//!   format, plain or gzip). Malformed input is a [`DataError`] naming the line and
+//!   format, plain or gzip; images keep their `[1, H, W]` shape), and
+//!   [`load_tensor_file`] / [`parse_tensor_file`] (a safetensors file with tensors `x`
+//!   and `y`, a batch saved from PyTorch). Malformed input is a [`DataError`] naming the line and
 //!   column or the byte offset, never a panic.
 //!
 //! ```
@@ -60,12 +62,13 @@ mod idx;
 mod split;
 mod standardize;
 mod synth;
+mod tensor_file;
 
 pub use batch::{BatchConfig, Batches};
 pub use bundled::{BREAST_CANCER_CLASSES, breast_cancer, digits};
 pub use csv::{Column, CsvOptions, CsvTask, load_csv, parse_csv};
 pub use dataset::Dataset;
-pub use error::{CsvErrorKind, DataError, IdxErrorKind, Result};
+pub use error::{CsvErrorKind, DataError, IdxErrorKind, Result, TensorFileErrorKind};
 // Defined in unstuck-core, shared with the model crate; named here where datasets are made.
 pub use idx::{
     IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, IdxImages, IdxOptions, load_idx, parse_idx,
@@ -79,4 +82,5 @@ pub use synth::{
     TeacherConfig, TeacherStudentConfig, TeacherTarget, XorConfig, blobs, circles, covariate_shift,
     flip_labels, generate, generator_keys, sine, spirals, teacher_student, xor,
 };
+pub use tensor_file::{TensorFileOptions, load_tensor_file, parse_tensor_file};
 pub use unstuck_core::{Batch, BatchTargets, Element, Targets};

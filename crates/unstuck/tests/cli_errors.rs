@@ -109,6 +109,18 @@ fn a_model_that_does_not_fit_the_data_is_refused() {
 }
 
 #[test]
+fn a_malformed_safetensors_data_file_is_named() {
+    let dir = with_files(&[("batch.safetensors", "x,y\n1,0\n")]);
+    let stderr = failing_train(dir.path(), &["batch.safetensors", "--model", "1-2"]);
+    assert!(
+        stderr.starts_with(
+            "error: batch.safetensors: safetensors data: not a readable safetensors file"
+        ),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn a_batch_norm_on_a_batch_of_one_is_refused_before_training() {
     let dir = with_files(&[]);
     let model = "2/linear(8)-bn=batchnorm-tanh-linear(2)";

@@ -188,6 +188,36 @@ fn train_reads_bundled_data_a_csv_and_an_idx_pair() {
         stdout.starts_with("4-2:relu (10 parameters), 2 epochs"),
         "{stdout}"
     );
+
+    // A batch saved by PyTorch (unstuck-data's fixtures/make_torch_batch.py): five
+    // float32 1x3x2 images and int64 labels; an image model reads them as images.
+    std::fs::copy(
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/torch_batch.safetensors"
+        ),
+        dir.path().join("batch.safetensors"),
+    )
+    .unwrap();
+    let stdout = unstuck(
+        dir.path(),
+        &[
+            "train",
+            "batch.safetensors",
+            "--model",
+            "1x3x2/conv(2,k=2)-flatten-linear(3)",
+            "--epochs",
+            "1",
+            "--batch",
+            "5",
+            "--validation",
+            "0",
+        ],
+    );
+    assert!(
+        stdout.contains("(25 parameters), 1 epochs, 1 steps"),
+        "{stdout}"
+    );
 }
 
 #[test]

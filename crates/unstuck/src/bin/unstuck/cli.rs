@@ -64,7 +64,7 @@ pub(crate) struct DataOptions {
     /// IDX: the label file that goes with the image file DATA.
     #[arg(long, value_name = "FILE")]
     pub(crate) labels: Option<PathBuf>,
-    /// A separate test set read like DATA (CSV file, or IDX images with --test-labels).
+    /// A separate test set read like DATA (CSV or safetensors file, or IDX images with --test-labels).
     #[arg(long, value_name = "DATA")]
     pub(crate) test_data: Option<String>,
     /// IDX: the label file that goes with --test-data.

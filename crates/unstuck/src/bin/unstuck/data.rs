@@ -1,7 +1,8 @@
 //! Turning a DATA argument into training, validation and test sets.
 //!
-//! DATA is, in this order: an existing file (CSV, or IDX images when `--labels` names
-//! the label file), a bundled set (`digits`, `breast-cancer`), or a synthetic spec whose
+//! DATA is, in this order: an existing file (IDX images when `--labels` names the label
+//! file, a safetensors file with tensors `x` and `y` when its name ends in `.safetensors`,
+//! CSV otherwise), a bundled set (`digits`, `breast-cancer`), or a synthetic spec whose
 //! name is one of the data crate's generators (`spirals:n=1000,noise=0.2`). Anything
 //! else is reported as a file that cannot be read.
 
@@ -10,7 +11,7 @@ use crate::error::{CliError, Result};
 use std::path::Path;
 use unstuck::data::{
     self, Column, CsvOptions, CsvTask, DataError, Dataset, IdxOptions, Split, SplitConfig,
-    parse_csv, parse_idx,
+    TensorFileOptions, parse_csv, parse_idx, parse_tensor_file,
 };
 use unstuck::{TrainError, task};
 
@@ -94,7 +95,17 @@ fn read(
         return Ok((read_idx(path, labels)?, None));
     }
     if path.is_file() {
-        return Ok((read_csv(path, options)?, None));
+        let tensors = path
+            .extension()
+            .is_some_and(|extension| extension.eq_ignore_ascii_case("safetensors"));
+        let dataset = if tensors {
+            let bytes = read_file(path)?;
+            parse_tensor_file(&bytes, &TensorFileOptions::default())
+                .map_err(|error| CliError::file(path, error))?
+        } else {
+            read_csv(path, options)?
+        };
+        return Ok((dataset, None));
     }
     match source {
         "digits" => return Ok((data::digits(), None)),

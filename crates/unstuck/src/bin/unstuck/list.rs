@@ -47,13 +47,15 @@ fn section(what: ListWhat) -> String {
         }
         ListWhat::Datasets => {
             out.push_str("Datasets (DATA):\n");
-            out.push_str("  digits           UCI handwritten digits: 1797 8x8 images, 64 features, 10 classes (bundled).\n");
+            out.push_str("  digits           UCI handwritten digits: 1797 1x8x8 images (64 features), 10 classes (bundled).\n");
             out.push_str("  breast-cancer    UCI breast cancer Wisconsin: 569 rows, 30 features, 2 classes (bundled).\n");
             out.push_str(&format!(
                 "  synthetic specs  name:key=value,... with name one of: {GENERATOR_NAMES} (e.g. spirals:n=1000,noise=0.2; every classification generator takes label_noise=<fraction>).\n"
             ));
             out.push_str("  FILE.csv         numeric CSV; --label COL picks the label column (default: the last).\n");
-            out.push_str("  IMAGES --labels LABELS   IDX files (MNIST format, plain or gzip).\n");
+            out.push_str("  IMAGES --labels LABELS   IDX files (MNIST format, plain or gzip); images keep their 1xHxW shape.\n");
+            out.push_str("  FILE.safetensors tensors x (float32/64, [N, ...], each example keeps its shape) and y (int64/int32 class\n");
+            out.push_str("                   labels [N], or float32/64 targets [N] or [N, K]): a batch saved with safetensors.torch.save_file.\n");
         }
         ListWhat::Activations => {
             out.push_str("Activations (--model widths:activation):\n");
