@@ -8,13 +8,15 @@
 //! along its negative eigenvector, as the lecture describes.
 //!
 //! ```
-//! use unstuck::{data, models::Mlp, optim::Registry, Trainer, TrainConfig};
+//! use unstuck::{data, models::ModelRegistry, optim::Registry, Trainer, TrainConfig};
 //! use unstuck::models::Model;
 //! let train = data::generate::<f64>("blobs:n=64,classes=2,seed=1").unwrap().train;
-//! let model = Mlp::from_spec("2-8-2:tanh").unwrap();
+//! // Any model spec: an MLP (`2-8-2:tanh`) or a network (`2/linear(8)-tanh-linear(2)`).
+//! let model = ModelRegistry::builtin().build("2-8-2:tanh").unwrap();
+//! let model: &dyn Model<f64> = model.as_ref();
 //! let optimizer = Registry::builtin().build("sgd:lr=0.5").unwrap();
 //! let config = TrainConfig { batch_size: 16, epochs: 3, ..TrainConfig::default() };
-//! let mut trainer = Trainer::new(&model, optimizer, config, model.init(0)).unwrap();
+//! let mut trainer = Trainer::new(model, optimizer, config, model.init(0)).unwrap();
 //! let history = trainer.fit(&train, None).unwrap();
 //! assert_eq!(history.epochs.len(), 3);
 //! ```

@@ -39,11 +39,13 @@ pub fn prepare(
 ///
 /// ```
 /// use unstuck::task::check_model_fits;
-/// use unstuck::models::Mlp;
+/// use unstuck::models::ModelRegistry;
 /// let data = unstuck::data::generate::<f64>("xor:n=8").unwrap().train;
-/// assert!(check_model_fits(&Mlp::from_spec("2-8-2").unwrap(), &data).is_ok());
-/// let error = check_model_fits(&Mlp::from_spec("3-8-2").unwrap(), &data).unwrap_err();
+/// let registry = ModelRegistry::builtin();
+/// assert!(check_model_fits(registry.build("2-8-2")?.as_ref(), &data).is_ok());
+/// let error = check_model_fits(registry.build("3-8-2")?.as_ref(), &data).unwrap_err();
 /// assert!(error.to_string().contains("takes 3 inputs but the data has 2 features"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn check_model_fits<M: Architecture + Display + ?Sized>(
     model: &M,

@@ -19,7 +19,7 @@ use unstuck::data::{BatchConfig, Batches, Dataset};
 use unstuck::hessian::{
     LanczosConfig, SharpnessConfig, SpectrumEnd, TapeObjective, epsilon_sharpness, lanczos,
 };
-use unstuck::models::{Architecture, Loss, Mlp, Model, Objective};
+use unstuck::models::{Loss, Model, ModelRegistry, Objective};
 use unstuck::optim::{Optimizer, Registry};
 use unstuck::plot::{self, Axes, Series};
 use unstuck::task::full_objective;
@@ -91,7 +91,7 @@ struct Outcome {
     sharpness: f64,
 }
 
-fn objective_of<'m>(model: &'m Mlp, data: &Dataset<f64>) -> Result<Objective<'m, f64>> {
+fn objective_of<'m>(model: &'m dyn Model<f64>, data: &Dataset<f64>) -> Result<Objective<'m, f64>> {
     Ok(full_objective(model, data, Loss::CrossEntropy)?)
 }
 
@@ -103,8 +103,9 @@ fn run(plan: &Plan, key: &str) -> Result<Measured> {
         "the digits split changed size"
     );
     let (batch_sizes, _, max_epochs) = grid(plan, N_TRAIN);
-    let model = Mlp::from_spec(MODEL)?;
-    let train_objective = objective_of(&model, &data.train)?;
+    let model = ModelRegistry::builtin().build(MODEL)?;
+    let model: &dyn Model<f64> = model.as_ref();
+    let train_objective = objective_of(model, &data.train)?;
     let tape_objective = TapeObjective::new(model.n_params(), |tape, th| {
         train_objective.record(tape, th)
     });
@@ -117,7 +118,7 @@ fn run(plan: &Plan, key: &str) -> Result<Measured> {
         progress: false,
         ..TrainConfig::default()
     };
-    let mut trainer = Trainer::new(&model, optimizer, config, model.init(run_seed))?;
+    let mut trainer = Trainer::new(model, optimizer, config, model.init(run_seed))?;
     let epochs = trainer
         .fit_until(&data.train, None, |epoch| epoch.train_loss < TARGET_LOSS)?
         .epochs
@@ -125,7 +126,7 @@ fn run(plan: &Plan, key: &str) -> Result<Measured> {
     let updates = trainer.steps_taken();
     let theta = trainer.theta().to_vec();
     let train_eval = train_objective.evaluate(&theta)?;
-    let test_eval = objective_of(&model, &data.test)?.evaluate(&theta)?;
+    let test_eval = objective_of(model, &data.test)?.evaluate(&theta)?;
     let curvature = train_objective.curvature(&theta)?;
     let top = lanczos(
         &curvature,
@@ -146,7 +147,7 @@ fn run(plan: &Plan, key: &str) -> Result<Measured> {
             ..SharpnessConfig::default()
         },
     )?;
-    let per_update = time_updates(&model, &data.train, batch, run_seed, &theta)?;
+    let per_update = time_updates(model, &data.train, batch, run_seed, &theta)?;
     let keep = seed == 0 && (batch == batch_sizes[0] || batch == N_TRAIN);
     let outcome = Outcome {
         theta: keep.then_some(theta),
@@ -168,7 +169,7 @@ fn run(plan: &Plan, key: &str) -> Result<Measured> {
 /// its gradient through the public API, and the optimizer's step. Five blocks of at least
 /// 20 ms each; returns the median block's figure and the fastest and slowest blocks'.
 fn time_updates(
-    model: &Mlp,
+    model: &dyn Model<f64>,
     train: &Dataset<f64>,
     batch: usize,
     seed: u64,
@@ -334,7 +335,8 @@ fn assemble(plan: &Plan, results: &Results<'_>, artifacts: &mut Artifacts) -> Re
 fn slice_figure(plan: &Plan, smallest: usize, outcomes: &[Vec<Outcome>]) -> Result<String> {
     // The loss along the straight line from the smallest-batch to the full-batch solution.
     let data = digits(plan.seed)?;
-    let model = Mlp::from_spec(MODEL)?;
+    let model = ModelRegistry::builtin().build(MODEL)?;
+    let model: &dyn Model<f64> = model.as_ref();
     let last = outcomes.len() - 1;
     let small = outcomes[0][0]
         .theta
@@ -345,8 +347,8 @@ fn slice_figure(plan: &Plan, smallest: usize, outcomes: &[Vec<Outcome>]) -> Resu
         .as_ref()
         .ok_or_else(|| anyhow::anyhow!("seed 0 keeps theta"))?;
     let (train_objective, test_objective) = (
-        objective_of(&model, &data.train)?,
-        objective_of(&model, &data.test)?,
+        objective_of(model, &data.train)?,
+        objective_of(model, &data.test)?,
     );
     let mut train_slice = Vec::new();
     let mut test_slice = Vec::new();

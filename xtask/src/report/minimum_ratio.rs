@@ -17,7 +17,7 @@ use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use unstuck::data;
 use unstuck::hessian::{DenseHessian, LossSurface, TapeObjective, full_hessian};
-use unstuck::models::{Architecture, Loss, Mlp, Model};
+use unstuck::models::{Loss, Model, ModelRegistry};
 use unstuck::optim::Registry;
 use unstuck::plot::{self, Axes, Series};
 use unstuck::task::full_objective;
@@ -102,8 +102,9 @@ fn run(plan: &Plan, key: &str) -> Result<Measured> {
     let seed = seed_of(key)?;
     let train_steps = sizes(plan).1;
     let sine = data::generate::<f64>(&format!("sine:n=32,noise=0.1,seed={}", plan.seed))?.train;
-    let model = Mlp::from_spec(MODEL)?;
-    let objective = full_objective(&model, &sine, Loss::Mse)?;
+    let model = ModelRegistry::builtin().build(MODEL)?;
+    let model: &dyn Model<f64> = model.as_ref();
+    let objective = full_objective(model, &sine, Loss::Mse)?;
     let tape_objective = TapeObjective::new(model.n_params(), |tape, theta| {
         let penalty = tape.scale(tape.sum(tape.square(theta)), 0.5 * DECAY);
         tape.add(objective.record(tape, theta), penalty)

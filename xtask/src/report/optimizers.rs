@@ -9,7 +9,7 @@ use super::real_data::digits;
 use super::{Experiment, Plan, Section};
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
-use unstuck::models::{Mlp, Model};
+use unstuck::models::{Model, ModelRegistry};
 use unstuck::optim::Registry;
 use unstuck::plot::{self, Axes, Marker, Panel, Series};
 use unstuck::{TrainConfig, Trainer};
@@ -195,7 +195,8 @@ fn run(plan: &Plan, key: &str) -> Result<Measured> {
         .find(|(n, _)| n == name)
         .ok_or_else(|| anyhow::anyhow!("no optimizer `{name}` in the registry"))?;
     let data = digits(plan.seed)?;
-    let model = Mlp::from_spec(DIGITS_MODEL)?;
+    let model = ModelRegistry::builtin().build(DIGITS_MODEL)?;
+    let model: &dyn Model<f64> = model.as_ref();
     let optimizer = Registry::<f64>::builtin().build(&spec)?;
     let config = TrainConfig {
         batch_size: 32,
@@ -204,7 +205,7 @@ fn run(plan: &Plan, key: &str) -> Result<Measured> {
         progress: false,
         ..TrainConfig::default()
     };
-    let mut trainer = Trainer::new(&model, optimizer, config, model.init(plan.seed))?;
+    let mut trainer = Trainer::new(model, optimizer, config, model.init(plan.seed))?;
     let history = trainer.fit(&data.train, Some(&data.test))?;
     let last = history.epochs.last().expect("at least one epoch");
     Measured::of(&DigitsRun {

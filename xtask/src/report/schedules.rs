@@ -9,7 +9,7 @@ use super::real_data::digits;
 use super::{Experiment, Plan, Section};
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
-use unstuck::models::{Architecture, Loss, Mlp, Model};
+use unstuck::models::{Loss, Model, ModelRegistry};
 use unstuck::optim::{Registry, parse_schedule};
 use unstuck::plot::{self, Axes, Series};
 use unstuck::task::full_objective;
@@ -97,12 +97,13 @@ struct FirstSteps {
 
 fn run(plan: &Plan, key: &str) -> Result<Measured> {
     let data = digits(plan.seed)?;
-    let model = Mlp::from_spec(MODEL)?;
+    let model = ModelRegistry::builtin().build(MODEL)?;
+    let model: &dyn Model<f64> = model.as_ref();
     let (epochs, steps_per_epoch, specs) = setup(plan, data.train.n_rows());
     if key == "first-steps" {
         // Adam's first update moves every parameter by about lr whatever its gradient,
         // because m/sqrt(v) = g/|g| at step one.
-        let objective = full_objective(&model, &data.train, Loss::CrossEntropy)?;
+        let objective = full_objective(model, &data.train, Loss::CrossEntropy)?;
         let warmup = steps_per_epoch;
         let mut sizes = Vec::new();
         for schedule in [
@@ -144,7 +145,7 @@ fn run(plan: &Plan, key: &str) -> Result<Measured> {
         progress: false,
         ..TrainConfig::default()
     };
-    let mut trainer = Trainer::new(&model, optimizer, config, model.init(plan.seed))?;
+    let mut trainer = Trainer::new(model, optimizer, config, model.init(plan.seed))?;
     let history = trainer.fit(&data.train, Some(&data.test))?;
     let last = history.epochs.last().expect("epochs ran");
     Measured::of(&ScheduleRun {
