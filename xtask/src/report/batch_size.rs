@@ -34,6 +34,21 @@ const T95: [f64; 9] = [
     12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262,
 ];
 
+/// What a batch-size study trains on the digits: a model spec, an optimizer, and the
+/// training loss every run trains to. `cnn_digits.rs` runs the same study on a CNN.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Study {
+    pub model: &'static str,
+    pub optimizer: &'static str,
+    pub target_loss: f64,
+}
+
+const MLP_STUDY: Study = Study {
+    model: MODEL,
+    optimizer: OPTIMIZER,
+    target_loss: TARGET_LOSS,
+};
+
 /// Batch sizes (the last is the whole training set), seeds and the epoch cap.
 fn grid(plan: &Plan, n_train: usize) -> (Vec<usize>, u64, u64) {
     if plan.quick {
@@ -65,7 +80,7 @@ pub fn experiment(seed: u64) -> Experiment {
     }
 }
 
-fn key(batch: usize, seed: u64) -> String {
+pub(super) fn key(batch: usize, seed: u64) -> String {
     format!("batch-{batch}-seed-{seed}")
 }
 
@@ -80,15 +95,15 @@ fn parse_key(key: &str) -> Result<(usize, u64)> {
 }
 
 #[derive(Debug, Serialize, Deserialize)]
-struct Outcome {
+pub(super) struct Outcome {
     /// Only kept where the loss slice needs it (seed 0 of the smallest and largest batch).
-    theta: Option<Vec<f64>>,
-    epochs: u64,
-    updates: u64,
-    train_accuracy: f64,
-    test_accuracy: f64,
-    lambda_max: f64,
-    sharpness: f64,
+    pub theta: Option<Vec<f64>>,
+    pub epochs: u64,
+    pub updates: u64,
+    pub train_accuracy: f64,
+    pub test_accuracy: f64,
+    pub lambda_max: f64,
+    pub sharpness: f64,
 }
 
 fn objective_of<'m>(model: &'m dyn Model<f64>, data: &Dataset<f64>) -> Result<Objective<'m, f64>> {
@@ -96,21 +111,33 @@ fn objective_of<'m>(model: &'m dyn Model<f64>, data: &Dataset<f64>) -> Result<Ob
 }
 
 fn run(plan: &Plan, key: &str) -> Result<Measured> {
+    let (batch_sizes, _, max_epochs) = grid(plan, N_TRAIN);
+    run_study(&MLP_STUDY, &batch_sizes, max_epochs, plan, key)
+}
+
+/// One unit (`batch-B-seed-S`) of `study`: trains to its target loss (or `max_epochs`),
+/// then measures accuracy, λ_max and ε-sharpness where it ended.
+pub(super) fn run_study(
+    study: &Study,
+    batch_sizes: &[usize],
+    max_epochs: u64,
+    plan: &Plan,
+    key: &str,
+) -> Result<Measured> {
     let (batch, seed) = parse_key(key)?;
     let data = digits(plan.seed)?;
     anyhow::ensure!(
         data.train.n_rows() == N_TRAIN,
         "the digits split changed size"
     );
-    let (batch_sizes, _, max_epochs) = grid(plan, N_TRAIN);
-    let model = ModelRegistry::builtin().build(MODEL)?;
+    let model = ModelRegistry::builtin().build(study.model)?;
     let model: &dyn Model<f64> = model.as_ref();
     let train_objective = objective_of(model, &data.train)?;
     let tape_objective = TapeObjective::new(model.n_params(), |tape, th| {
         train_objective.record(tape, th)
     });
     let run_seed = plan.seed * 100 + seed;
-    let optimizer = Registry::<f64>::builtin().build(OPTIMIZER)?;
+    let optimizer = Registry::<f64>::builtin().build(study.optimizer)?;
     let config = TrainConfig {
         batch_size: batch,
         epochs: max_epochs,
@@ -120,7 +147,9 @@ fn run(plan: &Plan, key: &str) -> Result<Measured> {
     };
     let mut trainer = Trainer::new(model, optimizer, config, model.init(run_seed))?;
     let epochs = trainer
-        .fit_until(&data.train, None, |epoch| epoch.train_loss < TARGET_LOSS)?
+        .fit_until(&data.train, None, |epoch| {
+            epoch.train_loss < study.target_loss
+        })?
         .epochs
         .len() as u64;
     let updates = trainer.steps_taken();
@@ -147,7 +176,7 @@ fn run(plan: &Plan, key: &str) -> Result<Measured> {
             ..SharpnessConfig::default()
         },
     )?;
-    let per_update = time_updates(model, &data.train, batch, run_seed, &theta)?;
+    let per_update = time_updates(model, study.optimizer, &data.train, batch, run_seed, &theta)?;
     let keep = seed == 0 && (batch == batch_sizes[0] || batch == N_TRAIN);
     let outcome = Outcome {
         theta: keep.then_some(theta),
@@ -170,12 +199,13 @@ fn run(plan: &Plan, key: &str) -> Result<Measured> {
 /// 20 ms each; returns the median block's figure and the fastest and slowest blocks'.
 fn time_updates(
     model: &dyn Model<f64>,
+    optimizer: &str,
     train: &Dataset<f64>,
     batch: usize,
     seed: u64,
     theta: &[f64],
 ) -> Result<Vec<(String, f64)>> {
-    let mut optimizer: Box<dyn Optimizer<f64>> = Registry::<f64>::builtin().build(OPTIMIZER)?;
+    let mut optimizer: Box<dyn Optimizer<f64>> = Registry::<f64>::builtin().build(optimizer)?;
     let mut theta = theta.to_vec();
     let mut batches = Batches::new(
         train,
@@ -218,7 +248,7 @@ fn time_updates(
 
 /// Mean, standard deviation and the half-width of the 95% t-interval of the mean (None
 /// with a single seed: one run has no spread to measure).
-fn summary(values: &[f64]) -> Summary {
+pub(super) fn summary(values: &[f64]) -> Summary {
     let n = values.len();
     let mean = values.iter().sum::<f64>() / n as f64;
     if n < 2 {
@@ -230,7 +260,7 @@ fn summary(values: &[f64]) -> Summary {
     (mean, sd, Some(t * sd / (n as f64).sqrt()))
 }
 
-type Summary = (f64, f64, Option<f64>);
+pub(super) type Summary = (f64, f64, Option<f64>);
 
 fn shown(s: Summary, digits: usize) -> String {
     match s {
@@ -239,7 +269,7 @@ fn shown(s: Summary, digits: usize) -> String {
     }
 }
 
-fn interval(values: &[f64], digits: usize) -> String {
+pub(super) fn interval(values: &[f64], digits: usize) -> String {
     shown(summary(values), digits)
 }
 
@@ -425,7 +455,11 @@ fn claims(
 }
 
 /// Which batch size tests best, and whether its interval is apart from the others'.
-fn best_batch_claim(batch_sizes: &[usize], seeds: u64, outcomes: &[Vec<Outcome>]) -> Claim {
+pub(super) fn best_batch_claim(
+    batch_sizes: &[usize],
+    seeds: u64,
+    outcomes: &[Vec<Outcome>],
+) -> Claim {
     let test: Vec<(f64, Option<f64>)> = (0..outcomes.len())
         .map(|i| {
             let (m, _, half) = summary(
@@ -479,7 +513,7 @@ fn best_batch_claim(batch_sizes: &[usize], seeds: u64, outcomes: &[Vec<Outcome>]
 }
 
 /// The two sharpness measures from the smallest to the full batch, with their intervals.
-fn sharpness_claim(batch_sizes: &[usize], outcomes: &[Vec<Outcome>]) -> Claim {
+pub(super) fn sharpness_claim(batch_sizes: &[usize], outcomes: &[Vec<Outcome>]) -> Claim {
     let last = outcomes.len() - 1;
     let measure = |f: fn(&Outcome) -> f64| -> (Summary, Summary) {
         let of = |i: usize| summary(&outcomes[i].iter().map(f).collect::<Vec<_>>());

@@ -12,6 +12,7 @@ mod batch_size;
 mod build_tests;
 mod check;
 mod claims;
+mod cnn_digits;
 mod critical_point;
 mod guide;
 mod manifest;
@@ -77,7 +78,7 @@ pub struct Experiment {
 }
 
 /// Every experiment, in report order, with its seed.
-pub fn experiments() -> [Experiment; 6] {
+pub fn experiments() -> [Experiment; 7] {
     [
         saddle::experiment(1),
         minimum_ratio::experiment(2),
@@ -85,6 +86,7 @@ pub fn experiments() -> [Experiment; 6] {
         schedules::experiment(4),
         batch_size::experiment(5),
         guide::experiment(6),
+        cnn_digits::experiment(7),
     ]
 }
 
