@@ -67,17 +67,34 @@ pub fn experiment(seed: u64) -> Experiment {
         seed,
         units: |plan| {
             let (batches, seeds, _) = grid(plan, N_TRAIN);
-            let mut units = Vec::new();
-            for &batch in &batches {
-                for seed in 0..seeds {
-                    units.push(Unit::new(key(batch, seed), 0.8 + batch as f64 * 8e-4));
-                }
-            }
-            units
+            study_units(&batches, seeds, |batch| 0.8 + batch as f64 * 8e-4)
         },
         run,
         assemble,
     }
+}
+
+/// One unit per (batch size, seed), with its estimated cost.
+pub(super) fn study_units(batches: &[usize], seeds: u64, cost: fn(usize) -> f64) -> Vec<Unit> {
+    let mut units = Vec::new();
+    for &batch in batches {
+        for seed in 0..seeds {
+            units.push(Unit::new(key(batch, seed), cost(batch)));
+        }
+    }
+    units
+}
+
+/// Every unit's outcome, one row per batch size, one entry per seed.
+pub(super) fn study_outcomes(
+    results: &Results<'_>,
+    batch_sizes: &[usize],
+    seeds: u64,
+) -> Result<Vec<Vec<Outcome>>> {
+    batch_sizes
+        .iter()
+        .map(|&b| (0..seeds).map(|s| results.get(&key(b, s))).collect())
+        .collect()
 }
 
 pub(super) fn key(batch: usize, seed: u64) -> String {
@@ -305,10 +322,7 @@ fn direction((small, large): (Summary, Summary)) -> Direction {
 
 fn assemble(plan: &Plan, results: &Results<'_>, artifacts: &mut Artifacts) -> Result<Section> {
     let (batch_sizes, seeds, max_epochs) = grid(plan, N_TRAIN);
-    let outcomes: Vec<Vec<Outcome>> = batch_sizes
-        .iter()
-        .map(|&b| (0..seeds).map(|s| results.get(&key(b, s))).collect())
-        .collect::<Result<_>>()?;
+    let outcomes = study_outcomes(results, &batch_sizes, seeds)?;
     let column =
         |i: usize, f: fn(&Outcome) -> f64| -> Vec<f64> { outcomes[i].iter().map(f).collect() };
     let mean = |i: usize, f: fn(&Outcome) -> f64| summary(&column(i, f)).0;

@@ -11,7 +11,8 @@
 
 use super::artifacts::Artifacts;
 use super::batch_size::{
-    Outcome, Study, best_batch_claim, interval, key, run_study, sharpness_claim, summary,
+    Outcome, Study, best_batch_claim, interval, run_study, sharpness_claim, study_outcomes,
+    study_units, summary,
 };
 use super::claims::{Claim, Finding};
 use super::markdown::table;
@@ -70,11 +71,9 @@ pub fn experiment(seed: u64) -> Experiment {
                 Unit::new("spectrum-cnn", 4.0),
                 Unit::new("spectrum-mlp", 2.0),
             ];
-            for &batch in &batches {
-                for seed in 0..seeds {
-                    units.push(Unit::new(key(batch, seed), 1.5 + batch as f64 * 2e-3));
-                }
-            }
+            units.extend(study_units(&batches, seeds, |batch| {
+                1.5 + batch as f64 * 2e-3
+            }));
             units
         },
         run,
@@ -220,10 +219,7 @@ impl Spectrum {
 
 fn assemble(plan: &Plan, results: &Results<'_>, artifacts: &mut Artifacts) -> Result<Section> {
     let (batch_sizes, seeds, max_epochs) = grid(plan);
-    let outcomes: Vec<Vec<Outcome>> = batch_sizes
-        .iter()
-        .map(|&b| (0..seeds).map(|s| results.get(&key(b, s))).collect())
-        .collect::<Result<_>>()?;
+    let outcomes = study_outcomes(results, &batch_sizes, seeds)?;
     let (cnn, mlp): (Spectrum, Spectrum) =
         (results.get("spectrum-cnn")?, results.get("spectrum-mlp")?);
 
