@@ -9,6 +9,8 @@
 
 mod anchors;
 mod hessian;
+mod kernels;
+mod networks;
 mod report;
 mod timing;
 mod train_step;
@@ -68,8 +70,15 @@ fn all_benches() -> Vec<Bench> {
             what: "step",
             run: Box::new(move |b| train_step::lenet_step(64, opt, b)),
         });
+        out.push(Bench {
+            name: format!("train/lenet-spec-{opt}"),
+            what: "step",
+            run: Box::new(move |b| networks::lenet_spec_step(64, opt, b)),
+        });
     }
     out.extend(hessian::benches());
+    out.extend(networks::benches());
+    out.extend(kernels::benches());
     out
 }
 
