@@ -114,6 +114,15 @@ pub fn run(
     Ok(out)
 }
 
+/// The peak resident MiB of PyTorch's 200-step run (`torch_memory.py`).
+pub fn torch_peak_mib(python: &Path) -> Result<f64> {
+    let json = script(python, "torch_memory.py", &[])?;
+    let r = results(&json)?
+        .first()
+        .context("torch_memory.py: no result")?;
+    number(r, "peak_mib")
+}
+
 /// PyTorch's fused Adam on 1M f32 parameters and `numpy.linalg.eigh` at n = 2000.
 fn kernels(python: &Path, benches: &[Bench], threads: usize) -> Result<Vec<(String, f64)>> {
     let mut out = Vec::new();
