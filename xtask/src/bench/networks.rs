@@ -4,7 +4,7 @@
 
 use super::Bench;
 use super::timing::{Budget, Summary, measure};
-use super::train_step::{batch, optimizer};
+use super::train_step::{batch, time_steps};
 use anyhow::Result;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -38,19 +38,7 @@ pub fn lenet_spec_step(n: usize, opt: &str, budget: Budget) -> Result<Summary> {
         targets,
         Loss::CrossEntropy,
     )?;
-    let mut theta: Vec<f32> = model.init(0);
-    let mut optimizer = optimizer(opt)?;
-    let mut failed = None;
-    let summary = measure(budget, || {
-        let step = objective
-            .gradient(&theta)
-            .map_err(anyhow::Error::from)
-            .and_then(|(_, grad)| Ok(optimizer.step(&mut theta, &grad)?));
-        if let Err(e) = step {
-            failed = Some(e);
-        }
-    });
-    failed.map_or(Ok(summary), Err)
+    time_steps(&objective, model.init(0), opt, budget)
 }
 
 /// A golden network's spec with a seeded batch of its golden size (images or token ids).
