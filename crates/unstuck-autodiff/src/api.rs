@@ -8,7 +8,7 @@ use crate::kernels::conv::ConvGeom;
 use crate::kernels::layout::Perm;
 use crate::kernels::pool::PoolGeom;
 use crate::mask::Mask;
-use crate::op::Op;
+use crate::op::{BiasActivation, Op};
 use crate::shape::Shape;
 use crate::tape::{Tape, Var};
 
@@ -122,6 +122,38 @@ impl<T: Element> Tape<T> {
     /// `a` where positive, `slope * a` elsewhere.
     pub fn leaky_relu(&self, a: Var, slope: T) -> Var {
         self.unary(Op::LeakyRelu(slope), a)
+    }
+
+    /// `act(x + bias)` for `x [..., n]` and `bias [n]`: a layer's bias and activation in
+    /// one op (one pass over the output, one node), with the values and derivatives of
+    /// `act(add(x, bias))`.
+    ///
+    /// ```
+    /// use unstuck_autodiff::{BiasActivation, Tape, Tensor};
+    /// let tape = Tape::<f64>::new();
+    /// let x = tape.leaf(Tensor::matrix(vec![1.0, -2.0, 0.5, 3.0], 2, 2).unwrap());
+    /// let b = tape.leaf(Tensor::vector(vec![0.5, 1.0]));
+    /// let y = tape.bias_activation(x, b, BiasActivation::Relu);
+    /// assert_eq!(tape.value(y).data(), &[1.5, 0.0, 1.0, 4.0]);
+    /// ```
+    ///
+    /// # Panics
+    /// If `bias` is not a vector as long as the last axis of `x`.
+    pub fn bias_activation(&self, x: Var, bias: Var, act: BiasActivation) -> Var {
+        self.record(Op::BiasAct(act), &[x, bias])
+    }
+
+    /// Mean softmax cross-entropy of `[batch, classes]` logits against integer labels,
+    /// as one op: `-mean_i log_softmax(logits)[i, labels[i]]`, with the values and
+    /// derivatives of that composition.
+    ///
+    /// Stable for any logits: each row's maximum is subtracted before `exp`.
+    ///
+    /// # Panics
+    /// If the logits are not a matrix, or the labels are not one per row, each below the
+    /// class count (the panic names both).
+    pub fn softmax_cross_entropy(&self, logits: Var, labels: &[usize]) -> Var {
+        self.unary(Op::SoftmaxCrossEntropy(labels.into()), logits)
     }
 
     /// Matrix product `a · b` of `[m, k]` and `[k, n]`, or of batches of them (see

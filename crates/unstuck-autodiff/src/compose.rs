@@ -63,15 +63,6 @@ impl<T: Element> Tape<T> {
         self.scale(self.mul(a, gate), T::from_f64(0.5))
     }
 
-    /// Mean softmax cross-entropy of `[batch, classes]` logits against integer labels.
-    ///
-    /// Stable for any logits: it goes through [`Tape::log_softmax`], which subtracts each
-    /// row's maximum. Labels are checked against the class count (a panic names both).
-    pub fn softmax_cross_entropy(&self, logits: Var, labels: &[usize]) -> Var {
-        let log_probs = self.log_softmax(logits);
-        self.neg(self.mean(self.pick(log_probs, labels)))
-    }
-
     /// Mean squared error over all elements.
     pub fn mse(&self, pred: Var, target: Var) -> Var {
         let (p, t) = (self.shape_of(pred), self.shape_of(target));

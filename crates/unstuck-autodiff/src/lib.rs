@@ -48,6 +48,7 @@ pub use check::{CheckOptions, GradCheck, check_grad, check_hvp};
 pub use curvature::{Curvature, HVP_BLOCK, gradient, hvp};
 pub use error::AutodiffError;
 pub use mask::Mask;
+pub use op::BiasActivation;
 pub use shape::{MAX_RANK, Shape};
 pub use tape::{Tape, Var};
 pub use tensor::Tensor;

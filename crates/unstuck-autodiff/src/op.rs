@@ -10,12 +10,12 @@
 use crate::Element;
 use crate::fast_tanh;
 use crate::kernels::conv::{self, ConvGeom};
-use crate::kernels::elementwise::{broadcast_to, map, sum_to, zip};
+use crate::kernels::elementwise::{bias_map, broadcast_to, map, sum_to, zip};
 use crate::kernels::index::{gather_rows, masked_fill, pick, scatter, scatter_add_rows};
 use crate::kernels::layout::{Perm, narrow, pad, permute};
 use crate::kernels::matmul::matmul;
 use crate::kernels::pool::{self, PoolGeom};
-use crate::kernels::softmax::{log_softmax, softmax};
+use crate::kernels::softmax::{log_softmax, softmax, softmax_cross_entropy};
 use crate::mask::Mask;
 use crate::shape::Shape;
 use crate::tensor::{Tensor, View};
@@ -46,6 +46,11 @@ pub(crate) enum Op<T> {
     SigmoidBackward,
     /// `(g, x) -> g` where `x > 0`, `slope · g` elsewhere: (leaky) ReLU's backward.
     StepMul(T),
+    /// `(x, bias) -> act(x + bias)`, the bias along the last axis: a layer's bias and
+    /// activation in one pass over its output.
+    BiasAct(BiasActivation),
+    /// `[m, n] -> []`: the mean over rows of `-log softmax(row)[labels[i]]`.
+    SoftmaxCrossEntropy(Arc<[usize]>),
     /// `op(a) · op(b)` over the last two axes, batched over the leading ones.
     MatMul {
         ta: bool,
@@ -88,6 +93,18 @@ pub(crate) enum Op<T> {
     MaxPoolScatter(PoolGeom),
     AvgPool(PoolGeom),
     AvgPoolTranspose(PoolGeom),
+}
+
+/// The activations [`Tape::bias_activation`](crate::Tape::bias_activation) fuses with a
+/// bias: those whose derivative can be read off their output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BiasActivation {
+    /// `max(v, 0)`.
+    Relu,
+    /// `tanh(v)`.
+    Tanh,
+    /// `1 / (1 + e^-v)`.
+    Sigmoid,
 }
 
 impl<T> Op<T> {
@@ -208,6 +225,12 @@ pub(crate) fn forward<T: Element>(op: &Op<T>, x: &[View<'_, T>]) -> Tensor<T> {
         Op::StepMul(s) => zip("relu_backward", x[0], x[1], |g, v| {
             g * if v > zero { T::ONE } else { s }
         }),
+        Op::BiasAct(BiasActivation::Relu) => {
+            bias_map(x[0], x[1], |p| if p > zero { p } else { zero })
+        }
+        Op::BiasAct(BiasActivation::Tanh) => bias_map(x[0], x[1], fast_tanh::tanh),
+        Op::BiasAct(BiasActivation::Sigmoid) => bias_map(x[0], x[1], sigmoid),
+        Op::SoftmaxCrossEntropy(ref labels) => softmax_cross_entropy(x[0], labels),
         Op::MatMul { ta, tb } => matmul(x[0], x[1], ta, tb),
         Op::Reshape(to) => {
             assert!(
@@ -345,6 +368,39 @@ pub(crate) fn vjp<T: Element, A: Algebra<T>>(
             // Piecewise linear in u with a constant slope: nothing flows to the gate.
             let gate = alg.primal(x(1));
             emit.push(whole(0, alg.apply(Op::StepMul(s), &[&g, &gate])));
+        }
+        Op::BiasAct(act) => {
+            // The derivative from the output, as tanh's and sigmoid's own rules; ReLU's
+            // gate `y > 0` is `x + bias > 0`.
+            let y = alg.primal(out);
+            let op = match act {
+                BiasActivation::Relu => Op::StepMul(T::ZERO),
+                BiasActivation::Tanh => Op::TanhBackward,
+                BiasActivation::Sigmoid => Op::SigmoidBackward,
+            };
+            let d = alg.apply(op, &[&g, &y]);
+            let bias_shape = alg.node_shape(x(1));
+            let d_bias = alg.dup(&d);
+            let d_bias = alg.sum_to(d_bias, bias_shape);
+            emit.push(whole(0, d));
+            emit.push(whole(1, d_bias));
+        }
+        Op::SoftmaxCrossEntropy(ref labels) => {
+            // The rules of -mean(pick(log_softmax(z))) chained, in the same ops and order
+            // (so the same bits): g scattered to the labels as -g/m, minus softmax(z)
+            // times its row sums.
+            let z = alg.primal(x(0));
+            let classes = alg.node_shape(x(0)).dims()[1];
+            let g = alg.neg(&g);
+            let g = alg.scale(&g, T::ONE / T::from_f64(labels.len() as f64));
+            let g = alg.apply(Op::BroadcastTo(Shape::vector(labels.len())), &[&g]);
+            let g = alg.apply(Op::Scatter(labels.clone(), classes), &[&g]);
+            let log_probs = alg.apply(Op::LogSoftmax(1), &[&z]);
+            let probs = alg.apply(Op::Exp, &[&log_probs]);
+            let sums = alg.sum_keep(&g, 1);
+            let spread = alg.mul(&probs, &sums);
+            let spread = alg.neg(&spread);
+            emit.push(whole(0, alg.add(&g, &spread)));
         }
         Op::MatMul { ta, tb } => {
             let (a, b) = (alg.primal(x(0)), alg.primal(x(1)));

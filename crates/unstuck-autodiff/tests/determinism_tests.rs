@@ -3,7 +3,9 @@
 mod common;
 
 use common::MlpProblem;
-use unstuck_autodiff::{Conv2dOptions, Curvature, Mask, Tape, Tensor, Var, gradient};
+use unstuck_autodiff::{
+    BiasActivation, Conv2dOptions, Curvature, Mask, Tape, Tensor, Var, gradient,
+};
 use unstuck_test_support::threads::with_threads;
 
 fn bits(xs: &[f64]) -> Vec<u64> {
@@ -101,4 +103,43 @@ fn every_op_is_identical_on_one_and_two_threads() {
         [vec![loss], grad, hv].concat()
     };
     assert_eq!(bits(&with_threads(1, run)), bits(&with_threads(2, run)));
+}
+
+/// A 784-256-10 layer pair at batch 128 in f32: the fused bias + activation and loss, at
+/// sizes where the elementwise maps run on several threads.
+fn fused_layers(tape: &Tape<f32>, theta: Var, act: BiasActivation) -> Var {
+    let x: Vec<f32> = (0..128 * 784)
+        .map(|i| ((i * 29) % 31) as f32 / 15.0 - 1.0)
+        .collect();
+    let x = tape.constant(Tensor::matrix(x, 128, 784).unwrap());
+    let w1 = tape.reshape(tape.slice(theta, 0, 256 * 784), &[256, 784]);
+    let b1 = tape.slice(theta, 256 * 784, 256);
+    let w2 = tape.reshape(tape.slice(theta, 256 * 784 + 256, 2560), &[10, 256]);
+    let h = tape.bias_activation(tape.matmul_t(x, w1, false, true), b1, act);
+    let h = tape.tanh(h);
+    let labels: Vec<usize> = (0..128).map(|i| i * 7 % 10).collect();
+    tape.softmax_cross_entropy(tape.matmul_t(h, w2, false, true), &labels)
+}
+
+#[test]
+fn fused_elementwise_work_is_identical_on_one_and_two_threads() {
+    let n = 256 * 784 + 256 + 2560;
+    let theta: Vec<f32> = (0..n)
+        .map(|i| ((i * 13) % 41) as f32 / 400.0 - 0.05)
+        .collect();
+    for act in [
+        BiasActivation::Relu,
+        BiasActivation::Tanh,
+        BiasActivation::Sigmoid,
+    ] {
+        let run = || gradient(|tape, theta| fused_layers(tape, theta, act), &theta).unwrap();
+        let (one, two) = (with_threads(1, run), with_threads(2, run));
+        assert_eq!(one.0.to_bits(), two.0.to_bits(), "{act:?}");
+        let same = one
+            .1
+            .iter()
+            .zip(&two.1)
+            .all(|(a, b)| a.to_bits() == b.to_bits());
+        assert!(same, "{act:?}: gradients differ between 1 and 2 threads");
+    }
 }

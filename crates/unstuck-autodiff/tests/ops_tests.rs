@@ -183,3 +183,70 @@ fn a_mask_that_does_not_broadcast_is_refused() {
     let a = tape.leaf(Tensor::zeros(unstuck_autodiff::Shape::matrix(2, 2)));
     tape.masked_fill(a, &Mask::causal(3), 0.0);
 }
+
+/// The fused ops are the compositions they replace, bit for bit: values, gradients and
+/// Hessian-vector products (the report's numbers depend on it).
+#[test]
+fn fused_ops_keep_the_bits_of_their_compositions() {
+    use unstuck_autodiff::{BiasActivation, Curvature};
+    let labels = [2usize, 0, 1, 2, 1];
+    let layer = |fused: bool, act: BiasActivation| {
+        move |tape: &Tape<f64>, theta: unstuck_autodiff::Var| {
+            let x = tape.reshape(tape.slice(theta, 0, 15), &[5, 3]);
+            let b = tape.slice(theta, 15, 3);
+            let h = if fused {
+                tape.bias_activation(x, b, act)
+            } else {
+                let z = tape.add(x, b);
+                match act {
+                    BiasActivation::Relu => tape.relu(z),
+                    BiasActivation::Tanh => tape.tanh(z),
+                    BiasActivation::Sigmoid => tape.sigmoid(z),
+                }
+            };
+            let h = tape.mul(h, h);
+            if fused {
+                tape.softmax_cross_entropy(h, &labels)
+            } else {
+                tape.neg(tape.mean(tape.pick(tape.log_softmax(h), &labels)))
+            }
+        }
+    };
+    let theta: Vec<f64> = (0..18).map(|i| ((i * 7) % 11) as f64 / 4.0 - 1.3).collect();
+    let v: Vec<f64> = (0..18).map(|i| ((i * 5) % 13) as f64 / 6.0 - 1.0).collect();
+    let bits = |xs: &[f64]| xs.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    for act in [
+        BiasActivation::Relu,
+        BiasActivation::Tanh,
+        BiasActivation::Sigmoid,
+    ] {
+        let [fused, composed] =
+            [true, false].map(|f| Curvature::new(layer(f, act), &theta).unwrap());
+        assert_eq!(
+            fused.value().to_bits(),
+            composed.value().to_bits(),
+            "{act:?}"
+        );
+        assert_eq!(bits(fused.gradient()), bits(composed.gradient()), "{act:?}");
+        let (hf, hc) = (fused.hvp(&v).unwrap(), composed.hvp(&v).unwrap());
+        assert_eq!(bits(&hf), bits(&hc), "{act:?}");
+    }
+}
+
+#[test]
+fn a_bias_that_does_not_fit_names_both_shapes() {
+    let tape = Tape::<f64>::new();
+    let x = tape.leaf(Tensor::matrix(vec![0.0; 6], 2, 3).unwrap());
+    let b = tape.leaf(Tensor::vector(vec![0.0; 2]));
+    let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        tape.bias_activation(x, b, unstuck_autodiff::BiasActivation::Relu)
+    }))
+    .unwrap_err();
+    let message = err.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(
+        message.contains("bias_activation")
+            && message.contains("[2]")
+            && message.contains("[2, 3]"),
+        "{message}"
+    );
+}

@@ -3,7 +3,7 @@
 
 use crate::ModelError;
 use std::fmt;
-use unstuck_autodiff::{Element, Tape, Var};
+use unstuck_autodiff::{BiasActivation, Element, Tape, Var};
 
 /// The slope of [`Activation::LeakyRelu`] when none is given, PyTorch's default.
 pub const DEFAULT_LEAKY_SLOPE: f64 = 0.01;
@@ -79,6 +79,16 @@ impl Activation {
                 Err(ModelError::BadSlope { slope })
             }
             _ => Ok(()),
+        }
+    }
+
+    /// The op autodiff fuses with a preceding bias, where there is one.
+    pub(crate) fn bias_fused(&self) -> Option<BiasActivation> {
+        match *self {
+            Activation::Relu => Some(BiasActivation::Relu),
+            Activation::Tanh => Some(BiasActivation::Tanh),
+            Activation::Sigmoid => Some(BiasActivation::Sigmoid),
+            _ => None,
         }
     }
 

@@ -1,6 +1,8 @@
 //! The affine layer `y = x W^T + b`, carved out of theta.
 
-use crate::{Forward, Layer, LayerForward, ParamDecl, ParamInit, ParamSpec, ShapeMismatch};
+use crate::{
+    Activation, Forward, Layer, LayerForward, ParamDecl, ParamInit, ParamSpec, ShapeMismatch,
+};
 use unstuck_autodiff::{Element, Tape, Var};
 
 /// A linear layer, PyTorch's `nn.Linear(fan_in, fan_out)`: a `fan_out x fan_in` weight
@@ -61,12 +63,33 @@ impl Linear {
     /// The weight is used through `matmul_t`, so no transposed copy is made; the bias row
     /// is broadcast over the batch.
     pub fn apply<T: Element>(&self, tape: &Tape<T>, theta: Var, x: Var) -> Var {
+        let (weight, bias) = self.weight_and_bias(tape, theta);
+        tape.add(tape.matmul_t(x, weight, false, true), bias)
+    }
+
+    /// `activation(x W^T + b)`: the bias and the activation in one fused op where
+    /// autodiff has one (same values and derivatives), else one after the other.
+    pub(crate) fn apply_activated<T: Element>(
+        &self,
+        tape: &Tape<T>,
+        theta: Var,
+        x: Var,
+        activation: Activation,
+    ) -> Var {
+        let (weight, bias) = self.weight_and_bias(tape, theta);
+        let z = tape.matmul_t(x, weight, false, true);
+        match activation.bias_fused() {
+            Some(act) => tape.bias_activation(z, bias, act),
+            None => activation.apply(tape, tape.add(z, bias)),
+        }
+    }
+
+    fn weight_and_bias<T: Element>(&self, tape: &Tape<T>, theta: Var) -> (Var, Var) {
         let weight = tape.reshape(
             tape.slice(theta, self.offset, self.fan_in * self.fan_out),
             &[self.fan_out, self.fan_in],
         );
-        let bias = tape.slice(theta, self.bias_offset(), self.fan_out);
-        tape.add(tape.matmul_t(x, weight, false, true), bias)
+        (weight, tape.slice(theta, self.bias_offset(), self.fan_out))
     }
 }
 

@@ -207,11 +207,10 @@ impl<T: Element> Model<T> for Mlp {
         let mut h = x;
         let last = self.layers.len() - 1;
         for (k, layer) in self.layers.iter().enumerate() {
-            let z = layer.apply(tape, theta, h);
             h = if k == last {
-                z
+                layer.apply(tape, theta, h)
             } else {
-                let a = self.activation.apply(tape, z);
+                let a = layer.apply_activated(tape, theta, h, self.activation);
                 if self.has_skip(k) { tape.add(h, a) } else { a }
             };
         }

@@ -75,8 +75,11 @@ pub fn run(
             .concat(),
         )?;
         for r in results(&json)? {
-            let name = format!("train/lenet-{}", text(r, "opt")?);
-            out.push((name, number(r, "ms_per_step")? * 1e-3));
+            // The same network, by hand on the tape and from its spec.
+            let opt = text(r, "opt")?;
+            let seconds = number(r, "ms_per_step")? * 1e-3;
+            out.push((format!("train/lenet-{opt}"), seconds));
+            out.push((format!("train/lenet-spec-{opt}"), seconds));
         }
     }
     let hessian = wanted(benches, "hessian/");
@@ -104,6 +107,51 @@ pub fn run(
                     .and_then(Value::as_f64)
                     .with_context(|| format!("jax_hessian.py: no timing for {theirs}"))?;
                 out.push((format!("hessian/{ours}"), median));
+            }
+        }
+    }
+    out.extend(kernels(python, benches, threads)?);
+    Ok(out)
+}
+
+/// The peak resident MiB of PyTorch's 200-step run (`torch_memory.py`).
+pub fn torch_peak_mib(python: &Path) -> Result<f64> {
+    let json = script(python, "torch_memory.py", &[])?;
+    let r = results(&json)?
+        .first()
+        .context("torch_memory.py: no result")?;
+    number(r, "peak_mib")
+}
+
+/// PyTorch's fused Adam on 1M f32 parameters and `numpy.linalg.eigh` at n = 2000.
+fn kernels(python: &Path, benches: &[Bench], threads: usize) -> Result<Vec<(String, f64)>> {
+    let mut out = Vec::new();
+    let threads_arg = threads.to_string();
+    if !wanted(benches, "optim/adam-1M").is_empty() {
+        let json = script(python, "torch_adam.py", &["--threads", &threads_arg])?;
+        for r in results(&json)? {
+            if text(r, "method")? == "fused" {
+                out.push(("optim/adam-1M-f32".into(), number(r, "ms")? * 1e-3));
+            }
+        }
+    }
+    if !wanted(benches, "linalg/eigh").is_empty() {
+        let n = super::kernels::EIGH_N.to_string();
+        let args = [
+            "--sizes",
+            &n,
+            "--libs",
+            "numpy",
+            "--blas-threads",
+            &threads_arg,
+            "--reps",
+            "7",
+            "--warmup",
+            "1",
+        ];
+        for r in results(&script(python, "numpy_eigh.py", &args)?)? {
+            if text(r, "method")? == "numpy_eigh" {
+                out.push((format!("linalg/eigh-{n}"), number(r, "ms")? * 1e-3));
             }
         }
     }

@@ -9,6 +9,9 @@
 
 mod anchors;
 mod hessian;
+mod kernels;
+mod memory;
+mod networks;
 mod report;
 mod timing;
 mod train_step;
@@ -68,8 +71,15 @@ fn all_benches() -> Vec<Bench> {
             what: "step",
             run: Box::new(move |b| train_step::lenet_step(64, opt, b)),
         });
+        out.push(Bench {
+            name: format!("train/lenet-spec-{opt}"),
+            what: "step",
+            run: Box::new(move |b| networks::lenet_spec_step(64, opt, b)),
+        });
     }
     out.extend(hessian::benches());
+    out.extend(networks::benches());
+    out.extend(kernels::benches());
     out
 }
 
@@ -87,8 +97,12 @@ pub fn main(options: Options) -> Result<()> {
                 .is_none_or(|o| b.name.contains(o.as_str()))
         })
         .collect();
+    let memory_only = options
+        .only
+        .as_ref()
+        .is_some_and(|o| memory::NAME.contains(o.as_str()));
     anyhow::ensure!(
-        !benches.is_empty(),
+        !benches.is_empty() || memory_only,
         "no benchmark matches {:?}",
         options.only
     );
@@ -104,6 +118,16 @@ pub fn main(options: Options) -> Result<()> {
         }
     };
     let python = anchors::python();
+    // First, while this process holds nothing else (see memory.rs).
+    let memory = if options
+        .only
+        .as_ref()
+        .is_none_or(|o| memory::NAME.contains(o.as_str()))
+    {
+        Some(memory::run(python.as_deref())?)
+    } else {
+        None
+    };
     let mut ours: BTreeMap<(String, usize), Vec<Summary>> = BTreeMap::new();
     let mut theirs: BTreeMap<(String, usize), Vec<f64>> = BTreeMap::new();
     for round in 0..options.rounds {
@@ -123,10 +147,15 @@ pub fn main(options: Options) -> Result<()> {
             }
         }
     }
-    println!(
-        "{}",
-        report::table(&benches, &options.threads, &ours, &theirs)
-    );
+    if !benches.is_empty() {
+        println!(
+            "{}",
+            report::table(&benches, &options.threads, &ours, &theirs)
+        );
+    }
+    if let Some(memory) = memory {
+        println!("{memory}");
+    }
     Ok(())
 }
 

@@ -70,7 +70,16 @@ pub fn mlp_step(
         },
         Loss::CrossEntropy,
     )?;
-    let mut theta: Vec<f32> = mlp.init(0);
+    time_steps(&objective, mlp.init(0), opt, budget)
+}
+
+/// Times full steps (gradient of `objective`, then the update of `opt`) from `theta`.
+pub fn time_steps(
+    objective: &Objective<'_, f32>,
+    mut theta: Vec<f32>,
+    opt: &str,
+    budget: Budget,
+) -> Result<Summary> {
     let mut optimizer = optimizer(opt)?;
     let mut failed = None;
     let summary = measure(budget, || {

@@ -4,11 +4,78 @@ use crate::Element;
 use crate::buffers;
 use crate::shape::{MAX_RANK, Shape};
 use crate::tensor::{Tensor, View};
+use rayon::prelude::*;
+
+/// Elements per task of a threaded elementwise map. Every element is computed on its own,
+/// so the values never depend on the cut; it is fixed anyway, as every parallel loop here.
+const MAP_CHUNK: usize = 1 << 13;
+
+/// Whether a map over `len` elements is worth spreading over rayon's threads (a task
+/// costs a few microseconds; a chunk of ReLU takes about as long).
+fn threaded(len: usize) -> bool {
+    len >= 4 * MAP_CHUNK && rayon::current_num_threads() > 1
+}
+
+/// `out[i] = f(i, x)` over `out` in chunks of about [`MAP_CHUNK`] elements (whole runs of
+/// `run` elements each), on rayon's threads when it pays; `f` gets a chunk's offset.
+fn fill<T: Element>(len: usize, run: usize, f: impl Fn(usize, &mut [T]) + Sync) -> Vec<T> {
+    let mut data = buffers::zeros(len);
+    let chunk = (MAP_CHUNK / run.max(1)).max(1) * run.max(1);
+    if threaded(len) {
+        data.par_chunks_mut(chunk)
+            .enumerate()
+            .for_each(|(c, dst)| f(c * chunk, dst));
+    } else {
+        f(0, &mut data);
+    }
+    data
+}
 
 /// `f` applied to every element.
-pub(crate) fn map<T: Element>(x: View<'_, T>, f: impl Fn(T) -> T) -> Tensor<T> {
-    let mut data = buffers::take(x.data.len());
-    data.extend(x.data.iter().map(|&v| f(v)));
+pub(crate) fn map<T: Element>(x: View<'_, T>, f: impl Fn(T) -> T + Sync) -> Tensor<T> {
+    if !threaded(x.data.len()) {
+        let mut data = buffers::take(x.data.len());
+        data.extend(x.data.iter().map(|&v| f(v)));
+        return Tensor::from_parts(data, x.shape);
+    }
+    let data = fill(x.data.len(), 1, |at, dst| {
+        for (o, &v) in dst.iter_mut().zip(&x.data[at..]) {
+            *o = f(v);
+        }
+    });
+    Tensor::from_parts(data, x.shape)
+}
+
+/// `f(x + bias)` with `bias` of shape `[n]` along the last axis of `x` (a layer's bias
+/// and activation): one pass, on rayon's threads in whole rows when it pays.
+pub(crate) fn bias_map<T: Element>(
+    x: View<'_, T>,
+    bias: View<'_, T>,
+    f: impl Fn(T) -> T + Sync,
+) -> Tensor<T> {
+    let n = bias.data.len();
+    assert!(
+        bias.shape.rank() == 1 && x.shape.rank() >= 1 && x.dims()[x.shape.rank() - 1] == n,
+        "bias_activation: bias of shape {:?} does not match the last axis of {:?}",
+        bias.shape,
+        x.shape
+    );
+    if n == 0 {
+        return Tensor::from_parts(Vec::new(), x.shape);
+    }
+    let row = |src: &[T], dst: &mut [T]| {
+        for ((o, &p), &b) in dst.iter_mut().zip(src).zip(bias.data) {
+            *o = f(p + b);
+        }
+    };
+    let data = fill(x.data.len(), n, |at, dst| {
+        for (src, dst) in x.data[at..at + dst.len()]
+            .chunks_exact(n)
+            .zip(dst.chunks_exact_mut(n))
+        {
+            row(src, dst);
+        }
+    });
     Tensor::from_parts(data, x.shape)
 }
 

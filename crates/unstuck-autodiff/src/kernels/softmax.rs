@@ -2,6 +2,9 @@
 
 use crate::Element;
 use crate::buffers;
+use crate::kernels::elementwise::sum_to;
+use crate::kernels::index::pick;
+use crate::shape::Shape;
 use crate::tensor::{Tensor, View};
 
 /// Applies `f` to every lane of `x` along `axis` (a row when `axis` is the last one).
@@ -49,6 +52,24 @@ pub(crate) fn log_softmax<T: Element>(x: View<'_, T>, axis: usize) -> Tensor<T> 
             *v -= lse;
         }
     })
+}
+
+/// `-mean_i log_softmax(x)[i, labels[i]]` of `[m, n]` logits: the same operations, in
+/// the same order, as `log_softmax`, `pick`, `sum_to` and the scaled negation that
+/// composed it, so the value keeps its bits.
+pub(crate) fn softmax_cross_entropy<T: Element>(x: View<'_, T>, labels: &[usize]) -> Tensor<T> {
+    assert!(
+        x.shape.rank() == 2,
+        "softmax_cross_entropy: needs [batch, classes] logits, got shape {:?}",
+        x.shape
+    );
+    let log_probs = log_softmax(x, 1);
+    let picked = pick(log_probs.view(), labels);
+    buffers::give(log_probs.into_data());
+    let total = sum_to(picked.view(), Shape::SCALAR).data()[0];
+    buffers::give(picked.into_data());
+    let c = T::ONE / T::from_f64(labels.len() as f64);
+    Tensor::scalar(-(c * total))
 }
 
 /// `exp(x) / sum(exp(x))` along `axis`.

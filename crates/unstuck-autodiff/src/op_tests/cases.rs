@@ -1,7 +1,7 @@
 //! The op cases: every public op on small shapes, each one a function of the inputs
 //! carved out of one flat theta.
 
-use crate::{Conv2dOptions, Element, Mask, Tape, Var};
+use crate::{BiasActivation, Conv2dOptions, Element, Mask, Tape, Var};
 
 /// How the values of a case's inputs are drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,6 +145,24 @@ fn elementwise<T: Element>(s: Sizes) -> Vec<Case<T>> {
     for (name, values, f) in unary {
         out.push(case(name, &[&[m, n]], values, move |t, i| f(t, i[0])));
     }
+    // The bias scaled down so that ReLU's kink stays away: |x| >= 0.05 > |0.01 b|.
+    for act in [
+        BiasActivation::Relu,
+        BiasActivation::Tanh,
+        BiasActivation::Sigmoid,
+    ] {
+        let shapes: [&[usize]; 2] = [&[m, n], &[n]];
+        out.push(case(
+            format!("bias_activation {act:?}"),
+            &shapes,
+            Values::AwayFromZero,
+            move |t, i| t.bias_activation(i[0], t.scale(i[1], c(0.01)), act),
+        ));
+    }
+    let shapes: [&[usize]; 2] = [&[2, m, n], &[n]];
+    out.push(case("bias_activation rank 3", &shapes, any, |t, i| {
+        t.bias_activation(i[0], i[1], BiasActivation::Tanh)
+    }));
     out
 }
 

@@ -105,6 +105,8 @@ fn every_rule() -> Vec<(String, usize)> {
         "TanhBackward",
         "SigmoidBackward",
         "StepMul",
+        "BiasAct",
+        "SoftmaxCrossEntropy",
         "MatMul",
         "Reshape",
         "Permute",
@@ -129,6 +131,7 @@ fn every_rule() -> Vec<(String, usize)> {
     ];
     let binary = [
         "Add",
+        "BiasAct",
         "Mul",
         "TanhBackward",
         "SigmoidBackward",
