@@ -256,10 +256,46 @@ pub fn lanczos<O: HvpOperator + ?Sized>(
     op: &O,
     config: LanczosConfig,
 ) -> Result<LanczosResult, HessianError> {
+    let mut rng = rng(config.seed);
+    let start = gaussian(&mut rng, op.dim());
+    lanczos_from_rng(op, config, start, rng)
+}
+
+/// [`lanczos`] started from `start` instead of a random vector: a warm start from the
+/// last top eigenvector when the operator has changed a little since (curvature tracked
+/// during training). `config.seed` then seeds only the restarts after a breakdown.
+///
+/// # Errors
+/// [`HessianError::InvalidConfig`] when `start` is not a non-zero, finite vector of the
+/// operator's dimension, and the errors of [`lanczos`].
+pub fn lanczos_from<O: HvpOperator + ?Sized>(
+    op: &O,
+    config: LanczosConfig,
+    start: Vec<f64>,
+) -> Result<LanczosResult, HessianError> {
+    let n = norm(&start);
+    if start.len() != op.dim() || !(n > 0.0 && n.is_finite()) {
+        return Err(HessianError::InvalidConfig {
+            field: "start",
+            reason: format!(
+                "must be a non-zero finite vector of length {}, got length {} and norm {n}",
+                op.dim(),
+                start.len()
+            ),
+        });
+    }
+    lanczos_from_rng(op, config, start, rng(config.seed))
+}
+
+fn lanczos_from_rng<O: HvpOperator + ?Sized>(
+    op: &O,
+    config: LanczosConfig,
+    start: Vec<f64>,
+    mut rng: ChaCha8Rng,
+) -> Result<LanczosResult, HessianError> {
     let dim = op.dim();
     validate(dim, &config)?;
-    let mut rng = rng(config.seed);
-    let mut process = LanczosProcess::new(op, gaussian(&mut rng, dim));
+    let mut process = LanczosProcess::new(op, start);
     let max_iter = config.max_iter.min(dim);
     let needed = config.k.min(dim);
     // Where the current Krylov block starts: T is block diagonal, with a zero coupling at
