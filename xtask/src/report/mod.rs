@@ -7,6 +7,7 @@
 //! (`--merge`), which is byte-identical to the whole report.
 
 mod artifacts;
+mod batch_noise;
 mod batch_size;
 #[cfg(test)]
 mod build_tests;
