@@ -24,6 +24,7 @@ mod real_data;
 mod saddle;
 mod schedules;
 mod source;
+mod stability;
 mod verify;
 
 use anyhow::{Context as _, Result};
@@ -78,13 +79,14 @@ pub struct Experiment {
 }
 
 /// Every experiment, in report order, with its seed.
-pub fn experiments() -> [Experiment; 6] {
+pub fn experiments() -> [Experiment; 7] {
     [
         saddle::experiment(1),
         minimum_ratio::experiment(2),
         optimizers::experiment(3),
         schedules::experiment(4),
         batch_size::experiment(5),
+        stability::experiment(7),
         guide::experiment(6),
     ]
 }
