@@ -11,7 +11,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Instant;
 use unstuck_autodiff::{Tape, Tensor};
-use unstuck_data::{BatchConfig, Batches, Dataset};
+use unstuck_data::{Batch, BatchConfig, Batches, Dataset};
 use unstuck_models::{Loss, Model, Objective, Pass, mix_seeds};
 use unstuck_optim::Optimizer;
 
@@ -232,7 +232,7 @@ impl<'m> Trainer<'m> {
             batches.start_epoch(epoch);
             while let Some(batch) = batches.next_batch() {
                 let objective = Objective::from_batch(self.model, &batch, self.config.loss)?;
-                self.train_step(&objective, epoch, &train_eval)?;
+                self.train_step(&objective, epoch, Some(&train_eval))?;
                 bar.inc(1);
             }
             let record = self.evaluate(epoch, &train_eval, validation_eval.as_ref(), started)?;
@@ -253,12 +253,21 @@ impl<'m> Trainer<'m> {
         Ok(&self.history)
     }
 
+    /// One optimizer step on `batch`, recorded in the history with the instruments'
+    /// records, for a loop of the caller's own (and for timing a step as the trainer takes
+    /// it). The stuck detector needs the whole training set, so it runs only in
+    /// [`Trainer::fit`]; the step counts towards the current epoch.
+    pub fn train_on(&mut self, batch: &Batch<'_, f64>) -> Result<(), TrainError> {
+        let objective = Objective::from_batch(self.model, batch, self.config.loss)?;
+        self.train_step(&objective, self.next_epoch, None)
+    }
+
     /// One optimizer step on one mini-batch.
     fn train_step(
         &mut self,
         objective: &Objective<'_, f64>,
         epoch: u64,
-        train_eval: &Objective<'_, f64>,
+        train_eval: Option<&Objective<'_, f64>>,
     ) -> Result<(), TrainError> {
         let tape = Tape::<f64>::new();
         let theta_var = tape.leaf(Tensor::vector(self.theta.clone()));
@@ -325,6 +334,7 @@ impl<'m> Trainer<'m> {
             return Err(self.diverged("parameters after the update", loss));
         }
         if let Some(config) = &self.config.stuck
+            && let Some(train_eval) = train_eval
             && self.stuck.observe(config, loss, grad_norm)
         {
             let (events, escaped) =

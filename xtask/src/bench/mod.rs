@@ -9,6 +9,7 @@
 
 mod anchors;
 mod hessian;
+mod instruments;
 mod report;
 mod timing;
 mod train_step;
@@ -70,6 +71,7 @@ fn all_benches() -> Vec<Bench> {
         });
     }
     out.extend(hessian::benches());
+    out.extend(instruments::benches());
     out
 }
 
