@@ -422,6 +422,40 @@ mod tests {
     use super::*;
     use crate::operator::DenseOperator;
 
+    #[test]
+    fn a_warm_start_at_the_top_eigenvector_converges_in_fewer_steps_and_a_bad_start_is_an_error() {
+        let op = test_matrix(60);
+        let config = LanczosConfig {
+            k: 1,
+            end: SpectrumEnd::Largest,
+            tol: 1e-8,
+            ..LanczosConfig::default()
+        };
+        let cold = lanczos(&op, config).unwrap();
+        let top = &cold.largest[0];
+        // Near the eigenvector, as the last step's vector is near this step's.
+        let start: Vec<f64> = top
+            .vector
+            .iter()
+            .enumerate()
+            .map(|(i, v)| v + 1e-3 * ((i % 7) as f64 - 3.0))
+            .collect();
+        let warm = lanczos_from(&op, config, start).unwrap();
+        assert!((warm.largest[0].value - top.value).abs() < 1e-8 * top.value.abs());
+        assert!(
+            warm.n_hvp < cold.n_hvp,
+            "warm {} against cold {} steps",
+            warm.n_hvp,
+            cold.n_hvp
+        );
+        let error = lanczos_from(&op, config, vec![0.0; 60]).unwrap_err();
+        assert!(
+            matches!(error, HessianError::InvalidConfig { field: "start", .. }),
+            "{error}"
+        );
+        assert!(lanczos_from(&op, config, vec![1.0; 3]).is_err());
+    }
+
     /// Diagonal matrix in a rotated basis would be nicer, but a diagonal one with a dense
     /// perturbation is enough to make Lanczos do real work.
     fn test_matrix(n: usize) -> DenseOperator {
