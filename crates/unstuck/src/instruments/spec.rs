@@ -31,7 +31,7 @@ impl InstrumentConfig {
             // Blanking keeps byte positions; a multi-byte character outside the range
             // becomes spaces, which the grammar skips.
             let blank = String::from_utf8(blank).unwrap_or_else(|_| " ".repeat(text.len()));
-            read_one(&blank, &mut config).map_err(|error| restore_text(error, text))?;
+            read_one(&blank, &mut config).map_err(|error| error.with_spec(text))?;
         }
         Ok(config)
     }
@@ -91,20 +91,6 @@ fn read_one(text: &str, config: &mut InstrumentConfig) -> Result<(), SpecError> 
         }
     }
     args.finish()
-}
-
-/// The error with the user's spec in place of the blanked copy (same byte positions).
-fn restore_text(mut error: SpecError, text: &str) -> SpecError {
-    match &mut error {
-        SpecError::Syntax { spec, .. }
-        | SpecError::UnknownName { spec, .. }
-        | SpecError::UnknownKey { spec, .. }
-        | SpecError::DuplicateKey { spec, .. }
-        | SpecError::MissingValue { spec, .. }
-        | SpecError::BadValue { spec, .. }
-        | SpecError::MissingKey { spec, .. } => *spec = text.to_string(),
-    }
-    error
 }
 
 #[cfg(test)]
