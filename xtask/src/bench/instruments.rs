@@ -55,7 +55,7 @@ fn step(spec: &str, rows: usize, instruments: &str, budget: Budget) -> Result<Su
         labels: &labels,
         n_classes: classes,
     };
-    let batch = Batch::new(&x, rows, targets)?;
+    let batch = Batch::new(&x, features, targets)?;
     let optimizer = Registry::<f64>::builtin().build("sgd:lr=0.01,momentum=0.9")?;
     let config = TrainConfig {
         batch_size: rows,
