@@ -256,10 +256,46 @@ pub fn lanczos<O: HvpOperator + ?Sized>(
     op: &O,
     config: LanczosConfig,
 ) -> Result<LanczosResult, HessianError> {
+    let mut rng = rng(config.seed);
+    let start = gaussian(&mut rng, op.dim());
+    lanczos_from_rng(op, config, start, rng)
+}
+
+/// [`lanczos`] started from `start` instead of a random vector: a warm start from the
+/// last top eigenvector when the operator has changed a little since (curvature tracked
+/// during training). `config.seed` then seeds only the restarts after a breakdown.
+///
+/// # Errors
+/// [`HessianError::InvalidConfig`] when `start` is not a non-zero, finite vector of the
+/// operator's dimension, and the errors of [`lanczos`].
+pub fn lanczos_from<O: HvpOperator + ?Sized>(
+    op: &O,
+    config: LanczosConfig,
+    start: Vec<f64>,
+) -> Result<LanczosResult, HessianError> {
+    let n = norm(&start);
+    if start.len() != op.dim() || !(n > 0.0 && n.is_finite()) {
+        return Err(HessianError::InvalidConfig {
+            field: "start",
+            reason: format!(
+                "must be a non-zero finite vector of length {}, got length {} and norm {n}",
+                op.dim(),
+                start.len()
+            ),
+        });
+    }
+    lanczos_from_rng(op, config, start, rng(config.seed))
+}
+
+fn lanczos_from_rng<O: HvpOperator + ?Sized>(
+    op: &O,
+    config: LanczosConfig,
+    start: Vec<f64>,
+    mut rng: ChaCha8Rng,
+) -> Result<LanczosResult, HessianError> {
     let dim = op.dim();
     validate(dim, &config)?;
-    let mut rng = rng(config.seed);
-    let mut process = LanczosProcess::new(op, gaussian(&mut rng, dim));
+    let mut process = LanczosProcess::new(op, start);
     let max_iter = config.max_iter.min(dim);
     let needed = config.k.min(dim);
     // Where the current Krylov block starts: T is block diagonal, with a zero coupling at
@@ -385,6 +421,40 @@ fn finish<O: HvpOperator + ?Sized>(
 mod tests {
     use super::*;
     use crate::operator::DenseOperator;
+
+    #[test]
+    fn a_warm_start_at_the_top_eigenvector_converges_in_fewer_steps_and_a_bad_start_is_an_error() {
+        let op = test_matrix(60);
+        let config = LanczosConfig {
+            k: 1,
+            end: SpectrumEnd::Largest,
+            tol: 1e-8,
+            ..LanczosConfig::default()
+        };
+        let cold = lanczos(&op, config).unwrap();
+        let top = &cold.largest[0];
+        // Near the eigenvector, as the last step's vector is near this step's.
+        let start: Vec<f64> = top
+            .vector
+            .iter()
+            .enumerate()
+            .map(|(i, v)| v + 1e-3 * ((i % 7) as f64 - 3.0))
+            .collect();
+        let warm = lanczos_from(&op, config, start).unwrap();
+        assert!((warm.largest[0].value - top.value).abs() < 1e-8 * top.value.abs());
+        assert!(
+            warm.n_hvp < cold.n_hvp,
+            "warm {} against cold {} steps",
+            warm.n_hvp,
+            cold.n_hvp
+        );
+        let error = lanczos_from(&op, config, vec![0.0; 60]).unwrap_err();
+        assert!(
+            matches!(error, HessianError::InvalidConfig { field: "start", .. }),
+            "{error}"
+        );
+        assert!(lanczos_from(&op, config, vec![1.0; 3]).is_err());
+    }
 
     /// Diagonal matrix in a rotated basis would be nicer, but a diagonal one with a dense
     /// perturbation is enough to make Lanczos do real work.

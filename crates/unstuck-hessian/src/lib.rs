@@ -57,7 +57,7 @@ pub use density::{
 pub use eigen::{EIGEN_SPLIT, SymmetricEigen};
 pub use error::HessianError;
 pub use escape::{EscapeConfig, EscapeStep, escape_saddle, escape_step};
-pub use lanczos::{EigenPair, LanczosConfig, LanczosResult, SpectrumEnd, lanczos};
+pub use lanczos::{EigenPair, LanczosConfig, LanczosResult, SpectrumEnd, lanczos, lanczos_from};
 pub use operator::{DenseOperator, HvpOperator, apply_checked};
 pub use power::{PowerConfig, PowerPair, PowerResult, power_iteration};
 pub use refine::{RefineConfig, Refinement, refine_critical_point};

@@ -192,7 +192,7 @@ fn build_layer(
         blank[close] = b' ';
     }
     let blank = String::from_utf8(blank).expect("ASCII delimiters keep UTF-8 boundaries");
-    let with_text = |error: SpecError| ModelError::Spec(restore_text(error, text));
+    let with_text = |error: SpecError| ModelError::Spec(error.with_spec(text));
     let spec = parse_spec(&blank).map_err(with_text)?;
     let entry = lookup(&blank, &spec, "layer", registry.layers(), |e| e.name).map_err(with_text)?;
     let mut args = SpecArgs::new(&blank, &spec).owned_by(entry.name);
@@ -265,18 +265,4 @@ fn build_residual(
         });
     }
     Ok(Box::new(block))
-}
-
-/// The error with the user's spec in place of the blanked copy (same byte positions).
-fn restore_text(mut error: SpecError, text: &str) -> SpecError {
-    match &mut error {
-        SpecError::Syntax { spec, .. }
-        | SpecError::UnknownName { spec, .. }
-        | SpecError::UnknownKey { spec, .. }
-        | SpecError::DuplicateKey { spec, .. }
-        | SpecError::MissingValue { spec, .. }
-        | SpecError::BadValue { spec, .. }
-        | SpecError::MissingKey { spec, .. } => *spec = text.to_string(),
-    }
-    error
 }

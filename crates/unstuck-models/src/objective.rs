@@ -120,6 +120,19 @@ impl<'m, T: Element> Objective<'m, T> {
         self.loss.apply(tape, logits, &self.targets)
     }
 
+    /// [`Objective::record_pass`] that also returns the logits `[batch, outputs]`: what
+    /// instruments that read the outputs (logit scale) measure, on the step's own tape.
+    pub fn record_pass_with_logits(
+        &self,
+        tape: &Tape<T>,
+        theta: Var,
+        pass: &mut Pass<'_>,
+    ) -> (Var, Var) {
+        let x = tape.constant_from(self.x.data(), self.x.dims());
+        let logits = self.model.forward_pass(tape, theta, x, pass);
+        (logits, self.loss.apply(tape, logits, &self.targets))
+    }
+
     /// The objective as the closure `unstuck_autodiff` takes.
     pub fn as_fn(&self) -> impl Fn(&Tape<T>, Var) -> Var + '_ {
         move |tape, theta| self.record(tape, theta)

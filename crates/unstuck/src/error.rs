@@ -145,6 +145,9 @@ pub enum TrainError {
     /// The optimizer refused a step or a state.
     #[error(transparent)]
     Optim(#[from] unstuck_optim::OptimError),
+    /// An instrument could not measure (see [`crate::instruments`]).
+    #[error("instrument: {0}")]
+    Instrument(#[from] crate::instruments::InstrumentError),
     /// The Hessian analysis at a stuck point failed.
     #[error(transparent)]
     Hessian(#[from] unstuck_hessian::HessianError),

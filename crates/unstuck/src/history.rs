@@ -1,6 +1,7 @@
 //! What a training run records.
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use unstuck_hessian::CriticalPointKind;
 
 /// One optimizer step.
@@ -68,6 +69,89 @@ pub enum Event {
     },
 }
 
+/// The gradient-only instruments of one step (`norms`): per tensor (by `state_dict`
+/// name) `grad_norm/NAME`, `weight_norm/NAME` and `update_ratio/NAME` (`|Δθ| / |θ|` of the
+/// step), the dead ReLU fraction and the logit scale.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NormsRecord {
+    /// The step.
+    pub step: u64,
+    /// The mean over the batch of each example's largest `|logit|`.
+    pub logit_scale: f64,
+    /// The fraction of ReLU units that are zero for the whole batch (`None` without ReLU).
+    pub dead_relu_fraction: Option<f64>,
+    /// The per-tensor series, named `KIND/NAME`.
+    #[serde(flatten)]
+    pub blocks: BTreeMap<String, f64>,
+}
+
+/// The gradient noise of one step (`noise`), from per-example gradients: unbiased
+/// estimates of `|G|²` and `tr(Σ)`, the simple noise scale, and per tensor
+/// `variance/NAME` (`tr(Σ_b)`) and `snr/NAME` (mean per-parameter `ḡ²/σ²`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NoiseRecord {
+    /// The step.
+    pub step: u64,
+    /// The examples in the batch.
+    pub batch_size: usize,
+    /// The unbiased estimate of the true gradient's squared norm (may be negative).
+    pub grad_sq: f64,
+    /// The unbiased estimate of the per-example gradient covariance's trace.
+    pub trace_sigma: f64,
+    /// `trace_sigma / grad_sq` when `grad_sq > 0`.
+    pub b_simple: Option<f64>,
+    /// Tensors without per-example gradients, left out of every sum.
+    pub excluded: Vec<String>,
+    /// The per-tensor series, named `KIND/NAME`.
+    #[serde(flatten)]
+    pub blocks: BTreeMap<String, f64>,
+}
+
+/// Step quality along the update (`alpha`, Cockpit's α).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlphaRecord {
+    /// The step.
+    pub step: u64,
+    /// Where the step landed on the fitted parabola: -1 stayed, 0 minimum, +1 the other
+    /// side at the same height; `None` for a step of length 0.
+    pub alpha: Option<f64>,
+    /// The fitted parabola opens downwards (α is then -1, Cockpit's convention).
+    pub concave: bool,
+    /// The batch loss before the step.
+    pub loss_before: f64,
+    /// The same batch's loss after the step.
+    pub loss_after: f64,
+    /// The directional derivative along the unit step direction before the step.
+    pub slope_before: f64,
+    /// The same after the step.
+    pub slope_after: f64,
+    /// `|θ₁ - θ₀|`.
+    pub step_length: f64,
+}
+
+/// Curvature at one step (`curvature`), on the step's batch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CurvatureRecord {
+    /// The step.
+    pub step: u64,
+    /// The largest Hessian eigenvalue (Lanczos, warm-started).
+    pub lambda_max: f64,
+    /// Its Ritz residual bound.
+    pub residual: f64,
+    /// Lanczos steps (Hessian-vector products) used.
+    pub lanczos_steps: usize,
+    /// The learning rate of the step.
+    pub lr: f64,
+    /// `lambda_max * lr`.
+    pub lambda_max_lr: f64,
+    /// Plain gradient descent's stability limit for `lambda_max_lr`, 2.
+    pub stability_limit: f64,
+    /// Hutchinson's estimate of the Hessian trace.
+    pub trace: Option<f64>,
+    /// Its standard error.
+    pub trace_std_error: Option<f64>,
+}
+
 /// Everything a run recorded, serializable to JSON.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct History {
@@ -77,6 +161,18 @@ pub struct History {
     pub epochs: Vec<EpochRecord>,
     /// Stuck detections and escapes.
     pub events: Vec<Event>,
+    /// The `norms` instrument's records.
+    #[serde(default)]
+    pub norms: Vec<NormsRecord>,
+    /// The `noise` instrument's records.
+    #[serde(default)]
+    pub noise: Vec<NoiseRecord>,
+    /// The `alpha` instrument's records.
+    #[serde(default)]
+    pub alpha: Vec<AlphaRecord>,
+    /// The `curvature` instrument's records.
+    #[serde(default)]
+    pub curvature: Vec<CurvatureRecord>,
 }
 
 impl History {
@@ -112,6 +208,14 @@ pub enum HistoryLine {
     Epoch(EpochRecord),
     /// An [`Event`].
     Event(Event),
+    /// A [`NormsRecord`].
+    Norms(NormsRecord),
+    /// A [`NoiseRecord`].
+    Noise(NoiseRecord),
+    /// An [`AlphaRecord`].
+    Alpha(AlphaRecord),
+    /// A [`CurvatureRecord`].
+    Curvature(CurvatureRecord),
 }
 
 /// How many records of each kind a [`History`] holds: the point from which
@@ -124,6 +228,9 @@ pub struct HistoryMark {
     pub epochs: usize,
     /// Events.
     pub events: usize,
+    /// Instrument records: norms, noise, alpha, curvature.
+    #[serde(default)]
+    pub instruments: [usize; 4],
 }
 
 /// A line of JSON Lines history that is not a record.
@@ -143,11 +250,18 @@ impl History {
             steps: self.steps.len(),
             epochs: self.epochs.len(),
             events: self.events.len(),
+            instruments: [
+                self.norms.len(),
+                self.noise.len(),
+                self.alpha.len(),
+                self.curvature.len(),
+            ],
         }
     }
 
     /// The records added since `mark` as JSON Lines (each line ends in `\n`): the steps,
-    /// then the events, then the epochs. Appending this after every epoch gives a file
+    /// the instruments' records (norms, noise, alpha, curvature), the events, then the
+    /// epochs. Appending this after every epoch gives a file
     /// that [`History::from_json_lines`] reads back into this history.
     pub fn json_lines_since(&self, mark: HistoryMark) -> String {
         let mut text = String::new();
@@ -169,7 +283,29 @@ impl History {
             .skip(mark.epochs)
             .cloned()
             .map(HistoryLine::Epoch);
-        for line in steps.chain(events).chain(epochs) {
+        let [norms, noise, alpha, curvature] = mark.instruments;
+        let instruments = (self
+            .norms
+            .iter()
+            .skip(norms)
+            .cloned()
+            .map(HistoryLine::Norms))
+        .chain(
+            self.noise
+                .iter()
+                .skip(noise)
+                .cloned()
+                .map(HistoryLine::Noise),
+        )
+        .chain(
+            self.alpha
+                .iter()
+                .skip(alpha)
+                .cloned()
+                .map(HistoryLine::Alpha),
+        )
+        .chain((self.curvature.iter().skip(curvature).cloned()).map(HistoryLine::Curvature));
+        for line in steps.chain(instruments).chain(events).chain(epochs) {
             text.push_str(&serde_json::to_string(&line).expect("a history line always serializes"));
             text.push('\n');
         }
@@ -195,6 +331,10 @@ impl History {
                 HistoryLine::Step(step) => history.steps.push(step),
                 HistoryLine::Epoch(epoch) => history.epochs.push(epoch),
                 HistoryLine::Event(event) => history.events.push(event),
+                HistoryLine::Norms(record) => history.norms.push(record),
+                HistoryLine::Noise(record) => history.noise.push(record),
+                HistoryLine::Alpha(record) => history.alpha.push(record),
+                HistoryLine::Curvature(record) => history.curvature.push(record),
             }
         }
         Ok(history)
@@ -230,6 +370,24 @@ mod tests {
                 loss_after: 0.25,
                 alpha: 1e-3,
             }],
+            norms: vec![NormsRecord {
+                step: 1,
+                logit_scale: 2.5,
+                dead_relu_fraction: Some(0.25),
+                blocks: BTreeMap::from([("grad_norm/0.weight".to_string(), 0.5)]),
+            }],
+            curvature: vec![CurvatureRecord {
+                step: 0,
+                lambda_max: 3.0,
+                residual: 1e-6,
+                lanczos_steps: 7,
+                lr: 0.1,
+                lambda_max_lr: 0.30000000000000004,
+                stability_limit: 2.0,
+                trace: None,
+                trace_std_error: None,
+            }],
+            ..History::default()
         }
     }
 
@@ -240,6 +398,7 @@ mod tests {
         partial.steps.truncate(1);
         partial.epochs.clear();
         partial.events.clear();
+        partial.norms.clear();
         let text = partial.json_lines_since(HistoryMark::default())
             + &history.json_lines_since(partial.mark());
         assert_eq!(History::from_json_lines(&text).unwrap(), history);
@@ -255,6 +414,6 @@ mod tests {
         assert_eq!(read.steps, history.steps);
         let bad = format!("{text}{{\"step\": 3}}\n");
         let error = History::from_json_lines(&bad).unwrap_err();
-        assert_eq!(error.line, 6);
+        assert_eq!(error.line, 8);
     }
 }

@@ -27,6 +27,7 @@ mod checkpoint;
 pub mod diagnose;
 mod error;
 mod history;
+pub mod instruments;
 #[cfg(feature = "cli")]
 pub mod plot;
 pub mod shard;
@@ -44,7 +45,8 @@ pub use checkpoint::Checkpoint;
 pub use diagnose::{Diagnosis, Verdict, diagnose};
 pub use error::TrainError;
 pub use history::{
-    EpochRecord, Event, History, HistoryLine, HistoryLineError, HistoryMark, StepRecord,
+    AlphaRecord, CurvatureRecord, EpochRecord, Event, History, HistoryLine, HistoryLineError,
+    HistoryMark, NoiseRecord, NormsRecord, StepRecord,
 };
 pub use stuck::StuckConfig;
 pub use trainer::{TrainConfig, Trainer};

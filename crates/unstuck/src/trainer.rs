@@ -3,6 +3,7 @@
 use crate::TrainError;
 use crate::checkpoint::Checkpoint;
 use crate::history::{EpochRecord, History, StepRecord};
+use crate::instruments::{InstrumentConfig, Instruments, StepView, UpdateView};
 use crate::stuck::{StuckConfig, StuckCounter, diagnose_and_escape};
 use crate::task::{check_training_batches, full_objective};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -10,7 +11,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Instant;
 use unstuck_autodiff::{Tape, Tensor};
-use unstuck_data::{BatchConfig, Batches, Dataset};
+use unstuck_data::{Batch, BatchConfig, Batches, Dataset};
 use unstuck_models::{Loss, Model, Objective, Pass, mix_seeds};
 use unstuck_optim::Optimizer;
 
@@ -66,6 +67,7 @@ pub struct Trainer<'m> {
     next_epoch: u64,
     history: History,
     stuck: StuckCounter,
+    instruments: Option<Instruments>,
 }
 
 impl<'m> Trainer<'m> {
@@ -105,6 +107,7 @@ impl<'m> Trainer<'m> {
             next_epoch: 0,
             history: History::default(),
             stuck: StuckCounter::default(),
+            instruments: None,
         })
     }
 
@@ -139,6 +142,17 @@ impl<'m> Trainer<'m> {
             events: checkpoint.stuck_events,
         };
         Ok(trainer)
+    }
+
+    /// Turns on the instruments of `config` (see [`crate::instruments`]): their records
+    /// go into the history, step by step. An empty config turns them off. A resumed run
+    /// starts the curvature tracker's Lanczos afresh (the checkpoint does not hold its
+    /// last eigenvector), so its `λ_max` agree with an uninterrupted run's to the Lanczos
+    /// tolerance, not bit for bit.
+    pub fn with_instruments(mut self, config: InstrumentConfig) -> Result<Self, TrainError> {
+        config.validate(self.model)?;
+        self.instruments = (!config.is_empty()).then(|| Instruments::new(config));
+        Ok(self)
     }
 
     /// The current parameters.
@@ -228,7 +242,7 @@ impl<'m> Trainer<'m> {
             batches.start_epoch(epoch);
             while let Some(batch) = batches.next_batch() {
                 let objective = Objective::from_batch(self.model, &batch, self.config.loss)?;
-                self.train_step(&objective, epoch, &train_eval)?;
+                self.train_step(&objective, epoch, Some(&train_eval))?;
                 bar.inc(1);
             }
             let record = self.evaluate(epoch, &train_eval, validation_eval.as_ref(), started)?;
@@ -249,28 +263,40 @@ impl<'m> Trainer<'m> {
         Ok(&self.history)
     }
 
+    /// One optimizer step on `batch`, recorded in the history with the instruments'
+    /// records, for a loop of the caller's own (and for timing a step as the trainer takes
+    /// it). The stuck detector needs the whole training set, so it runs only in
+    /// [`Trainer::fit`]; the step counts towards the current epoch.
+    pub fn train_on(&mut self, batch: &Batch<'_, f64>) -> Result<(), TrainError> {
+        let objective = Objective::from_batch(self.model, batch, self.config.loss)?;
+        self.train_step(&objective, self.next_epoch, None)
+    }
+
     /// One optimizer step on one mini-batch.
     fn train_step(
         &mut self,
         objective: &Objective<'_, f64>,
         epoch: u64,
-        train_eval: &Objective<'_, f64>,
+        train_eval: Option<&Objective<'_, f64>>,
     ) -> Result<(), TrainError> {
         let tape = Tape::<f64>::new();
         let theta_var = tape.leaf(Tensor::vector(self.theta.clone()));
         // Each step its own dropout masks, drawn from the run's seed and the step.
-        let mut pass = Pass::train_tracking(mix_seeds(self.config.seed, self.step), &self.buffers);
-        let loss_var = objective.record_pass(&tape, theta_var, &mut pass);
+        let pass_seed = mix_seeds(self.config.seed, self.step);
+        let mut pass = Pass::train_tracking(pass_seed, &self.buffers);
+        let (logits, loss_var) = objective.record_pass_with_logits(&tape, theta_var, &mut pass);
         let new_buffers = pass.updated_buffers(&tape);
         let loss = tape.scalar_value(loss_var);
         if !loss.is_finite() {
             return Err(self.diverged("loss", loss));
         }
-        let grad = tape
-            .grad(loss_var, &[theta_var])
-            .pop()
-            .expect("one input")
-            .into_data();
+        // One reverse sweep: theta's gradient, and the layer outputs' for the instruments.
+        let sites = (self.instruments.as_ref())
+            .map(|instruments| instruments.sites(&tape, theta_var, self.step))
+            .unwrap_or_default();
+        let mut grads = tape.grad(loss_var, &crate::instruments::wrt_vars(theta_var, &sites));
+        let output_grads = grads.split_off(1);
+        let grad = grads.pop().expect("theta's gradient").into_data();
         if grad.iter().any(|g| !g.is_finite()) {
             return Err(self.diverged("gradient", loss));
         }
@@ -282,14 +308,43 @@ impl<'m> Trainer<'m> {
             grad_norm,
             lr: self.optimizer.lr(),
         });
+        if let Some(instruments) = &self.instruments {
+            let view = StepView {
+                step: self.step,
+                tape: &tape,
+                logits,
+                sites: &sites,
+                output_grads: &output_grads,
+                theta: &self.theta,
+                grad: &grad,
+                batch_size: objective.batch_size(),
+            };
+            instruments.before_update(view, self.model, &mut self.history);
+        }
         self.last_good.copy_from_slice(&self.theta);
+        let lr = self.optimizer.lr();
         self.optimizer.step(&mut self.theta, &grad)?;
+        if let Some(instruments) = &mut self.instruments {
+            let view = UpdateView {
+                step: self.step,
+                objective,
+                pass_seed,
+                buffers: &self.buffers,
+                before: &self.last_good,
+                after: &self.theta,
+                loss,
+                grad: &grad,
+                lr,
+            };
+            instruments.after_update(view, &mut self.history)?;
+        }
         self.buffers = new_buffers;
         self.step += 1;
         if self.theta.iter().any(|t| !t.is_finite()) {
             return Err(self.diverged("parameters after the update", loss));
         }
         if let Some(config) = &self.config.stuck
+            && let Some(train_eval) = train_eval
             && self.stuck.observe(config, loss, grad_norm)
         {
             let (events, escaped) =

@@ -9,6 +9,7 @@
 
 mod anchors;
 mod hessian;
+mod instruments;
 mod kernels;
 mod memory;
 mod networks;
@@ -80,6 +81,7 @@ fn all_benches() -> Vec<Bench> {
     out.extend(hessian::benches());
     out.extend(networks::benches());
     out.extend(kernels::benches());
+    out.extend(instruments::benches());
     out
 }
 

@@ -7,6 +7,7 @@
 //! blocks, for `timings.md`.
 
 use super::artifacts::Artifacts;
+use super::batch_noise;
 use super::claims::{Claim, Finding};
 use super::markdown::table;
 use super::parts::{Measured, Results, Unit};
@@ -41,12 +42,16 @@ pub(super) struct Study {
     pub model: &'static str,
     pub optimizer: &'static str,
     pub target_loss: f64,
+    /// Whether each run records the gradient noise scale. Per-example gradients cover
+    /// linear products only, so a CNN's conv weights would be left out of it.
+    pub noise_scale: bool,
 }
 
 const MLP_STUDY: Study = Study {
     model: MODEL,
     optimizer: OPTIMIZER,
     target_loss: TARGET_LOSS,
+    noise_scale: true,
 };
 
 /// Batch sizes (the last is the whole training set), seeds and the epoch cap.
@@ -121,6 +126,8 @@ pub(super) struct Outcome {
     pub test_accuracy: f64,
     pub lambda_max: f64,
     pub sharpness: f64,
+    /// The run's critical batch size from the noise instrument (`batch_noise`), where the study measures it.
+    pub b_simple: Option<f64>,
 }
 
 fn objective_of<'m>(model: &'m dyn Model<f64>, data: &Dataset<f64>) -> Result<Objective<'m, f64>> {
@@ -163,12 +170,18 @@ pub(super) fn run_study(
         ..TrainConfig::default()
     };
     let mut trainer = Trainer::new(model, optimizer, config, model.init(run_seed))?;
-    let epochs = trainer
-        .fit_until(&data.train, None, |epoch| {
-            epoch.train_loss < study.target_loss
-        })?
-        .epochs
-        .len() as u64;
+    if study.noise_scale {
+        trainer = trainer.with_instruments(batch_noise::instruments())?;
+    }
+    let history = trainer.fit_until(&data.train, None, |epoch| {
+        epoch.train_loss < study.target_loss
+    })?;
+    let epochs = history.epochs.len() as u64;
+    let b_simple = if study.noise_scale {
+        batch_noise::run_estimate(history)
+    } else {
+        None
+    };
     let updates = trainer.steps_taken();
     let theta = trainer.theta().to_vec();
     let train_eval = train_objective.evaluate(&theta)?;
@@ -203,6 +216,7 @@ pub(super) fn run_study(
         test_accuracy: test_eval.accuracy.unwrap_or(0.0),
         lambda_max: top.largest.first().map_or(0.0, |p| p.value),
         sharpness: sharp.sharpness,
+        b_simple,
     };
     let mut measured = Measured::of(&outcome)?;
     for (what, seconds) in per_update {
@@ -338,6 +352,7 @@ fn assemble(plan: &Plan, results: &Results<'_>, artifacts: &mut Artifacts) -> Re
                 interval(&column(i, |o| o.test_accuracy), 4),
                 interval(&column(i, |o| o.lambda_max), 3),
                 interval(&column(i, |o| o.sharpness), 4),
+                batch_noise::cell(&outcomes[i].iter().map(|o| o.b_simple).collect::<Vec<_>>()),
             ]
         })
         .collect();
@@ -349,7 +364,9 @@ fn assemble(plan: &Plan, results: &Results<'_>, artifacts: &mut Artifacts) -> Re
     let body = format!(
         "{}\n![slice](figures/batch-size-slice.svg)\n\n\
          Accuracies, λ_max and ε-sharpness are means over the seeds ± the half-width of the 95% \
-         Student-t interval of the mean (no interval with one seed). Seconds per update, an update \
+         Student-t interval of the mean (no interval with one seed). B_simple is the gradient \
+         noise scale of each run (the trainer's `noise` instrument), averaged over the seeds; \
+         a batch of one has no per-batch variance, so its entry is undetermined. Seconds per update, an update \
          timed on its own (the mini-batch's loss and gradient and the optimizer's step, without \
          the per-epoch evaluation on the whole training set or the stuck detector), are in \
          `timings.md` as the median, fastest and slowest of five blocks: wall-clock figures are not \
@@ -362,7 +379,8 @@ fn assemble(plan: &Plan, results: &Results<'_>, artifacts: &mut Artifacts) -> Re
                 "train accuracy",
                 "test accuracy",
                 "λ_max (Lanczos)",
-                "ε-sharpness"
+                "ε-sharpness",
+                "B_simple (critical batch)"
             ],
             &rows,
         )
@@ -465,6 +483,13 @@ fn claims(
         .claims
         .push(best_batch_claim(batch_sizes, seeds, outcomes));
     finding.claims.push(sharpness_claim(batch_sizes, outcomes));
+    let estimates: Vec<Vec<Option<f64>>> = outcomes
+        .iter()
+        .map(|runs| runs.iter().map(|o| o.b_simple).collect())
+        .collect();
+    finding
+        .claims
+        .push(batch_noise::claim(batch_sizes, &estimates, &updates));
     finding
 }
 

@@ -41,6 +41,7 @@ fn study(plan: &Plan) -> Study {
         model: CNN,
         optimizer: "adam:lr=0.02",
         target_loss: if plan.quick { 0.3 } else { 0.1 },
+        noise_scale: false,
     }
 }
 /// The spectra are taken where training at this batch size reaches the target loss.

@@ -7,6 +7,7 @@
 //! (`--merge`), which is byte-identical to the whole report.
 
 mod artifacts;
+mod batch_noise;
 mod batch_size;
 #[cfg(test)]
 mod build_tests;
@@ -24,6 +25,7 @@ mod real_data;
 mod saddle;
 mod schedules;
 mod source;
+mod stability;
 mod verify;
 
 use anyhow::{Context as _, Result};
@@ -85,6 +87,7 @@ pub fn experiments() -> [Experiment; 7] {
         optimizers::experiment(3),
         schedules::experiment(4),
         batch_size::experiment(5),
+        stability::experiment(7),
         guide::experiment(6),
         cnn_digits::experiment(7),
     ]

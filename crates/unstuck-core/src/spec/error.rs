@@ -89,6 +89,21 @@ pub enum SpecError {
 }
 
 impl SpecError {
+    /// The same error about `text`: for a spec parsed in a copy of the user's text blanked
+    /// around one part (same byte positions), so the message shows what the user wrote.
+    pub fn with_spec(mut self, text: &str) -> SpecError {
+        match &mut self {
+            SpecError::Syntax { spec, .. }
+            | SpecError::UnknownName { spec, .. }
+            | SpecError::UnknownKey { spec, .. }
+            | SpecError::DuplicateKey { spec, .. }
+            | SpecError::MissingValue { spec, .. }
+            | SpecError::BadValue { spec, .. }
+            | SpecError::MissingKey { spec, .. } => *spec = text.to_string(),
+        }
+        self
+    }
+
     /// The byte offset the error points at, if it points at one.
     pub fn position(&self) -> Option<usize> {
         match self {

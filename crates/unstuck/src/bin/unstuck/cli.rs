@@ -118,6 +118,13 @@ pub(crate) struct TrainArgs {
     /// Turn off the trainer's stuck detector (and its saddle escape).
     #[arg(long)]
     pub(crate) no_stuck_detection: bool,
+    /// Instruments recorded while training, into the history (and the live view):
+    /// `norms` (per-tensor gradient and weight norms, update ratio, dead ReLU units, logit
+    /// scale), `noise` (per-example gradient variance, GSNR, noise scale), `alpha` (step
+    /// quality), `curvature` (lambda_max x lr, Hessian trace); each takes `every=N`,
+    /// curvature also `iters`, `probes`, `seed`. Example: `norms,noise,curvature:every=50`.
+    #[arg(long, value_name = "SPEC")]
+    pub(crate) instruments: Option<String>,
     /// Keep the run here, consistent at every instant: run.json, history.jsonl (appended
     /// every epoch) and the last state (weights.safetensors, checkpoint.json, history.json,
     /// loss.svg). SIGINT or SIGTERM saves the state after the current epoch and exits with
@@ -143,7 +150,7 @@ pub(crate) struct TrainArgs {
         conflicts_with_all = [
             "data", "label", "regression", "delimiter", "labels", "test_data", "test_labels",
             "validation", "test", "no_standardize", "model", "optim", "schedule", "batch",
-            "seed", "no_stuck_detection",
+            "seed", "no_stuck_detection", "instruments",
         ]
     )]
     pub(crate) resume: Option<PathBuf>,

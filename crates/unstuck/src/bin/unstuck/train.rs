@@ -10,6 +10,7 @@ use crate::signals::Interrupts;
 use crate::{plot, specs};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
+use unstuck::instruments::InstrumentConfig;
 use unstuck::models::{AnyModel, Model, state_to_bytes};
 use unstuck::task::loss_for;
 use unstuck::{StuckConfig, TrainConfig, TrainError, Trainer};
@@ -23,6 +24,9 @@ pub(crate) struct RunRecord {
     pub(crate) model: String,
     pub(crate) run: RunOptions,
     pub(crate) stuck_detection: bool,
+    /// The `--instruments` spec (absent in run folders made before instruments).
+    #[serde(default)]
+    pub(crate) instruments: Option<String>,
 }
 
 const RUN_FORMAT: u32 = 1;
@@ -69,6 +73,7 @@ fn record_of(args: &TrainArgs) -> Result<(RunRecord, Option<Committed>)> {
                 model: args.model.clone().unwrap_or_default(),
                 run: args.run.clone(),
                 stuck_detection: !args.no_stuck_detection,
+                instruments: args.instruments.clone(),
             };
             Ok((record, None))
         }
@@ -264,8 +269,13 @@ pub(crate) fn run(args: TrainArgs) -> Result<()> {
         progress: true,
         checkpoint_path: None,
     };
+    let instruments = match &record.instruments {
+        Some(text) => InstrumentConfig::from_spec(text)
+            .map_err(|error| CliError::argument("--instruments", text, error.to_string()))?,
+        None => InstrumentConfig::default(),
+    };
     let model_ref: &dyn Model<f64> = model.as_ref();
-    let mut trainer = match &committed {
+    let trainer = match &committed {
         Some(committed) => {
             if committed.checkpoint.next_epoch >= args.epochs {
                 return Err(CliError::argument(
@@ -287,6 +297,7 @@ pub(crate) fn run(args: TrainArgs) -> Result<()> {
             model_ref.init(record.run.seed),
         )?,
     };
+    let mut trainer = trainer.with_instruments(instruments)?;
     let interrupts = out.map(|_| Interrupts::install()).transpose()?;
     match (out, &interrupts) {
         (Some(dir), Some(interrupts)) => {

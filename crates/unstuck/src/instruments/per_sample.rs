@@ -1,0 +1,237 @@
+//! Per-example gradient moments for a whole batch from one backward pass.
+//!
+//! For a product `z = x Wᵀ` (a linear layer), example `i`'s weight gradient is the outer
+//! product `ĝ_i x_iᵀ` of its input row and its row of `∂ℓ_i/∂z`, so its squared norm is
+//! `|x_i|² |ĝ_i|²` and the per-parameter sum over the batch of the squared gradients is
+//! `(Ĝ∘Ĝ)ᵀ (X∘X)`; the bias's is the rows `ĝ_i`. `∂L/∂z` comes from the same reverse sweep
+//! that gives `∂L/∂theta` (BackPACK's approach); since `L` is the mean of the `ℓ_i`,
+//! `ĝ_i = B · (∂L/∂z)_i`. Nothing is computed per example beyond these row sums.
+//!
+//! Only the parameters that enter through such a product ([`unstuck_autodiff::LinearSite`])
+//! are covered; the others (convolutions, attention, normalisation scales) are listed in
+//! [`PerSampleGradients::excluded`]. A model with buffers (batch norm in training mode)
+//! mixes the examples of a batch, so per-example gradients do not exist for it: it is
+//! refused with [`InstrumentError::BatchMixing`].
+
+use super::InstrumentError;
+use std::ops::Range;
+use unstuck_autodiff::{LinearSite, Tape, Tensor, Var};
+use unstuck_models::{Model, Objective, ParamSpec, Pass};
+
+/// The per-example gradient moments of one parameter tensor (a `state_dict` entry).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BlockMoments {
+    /// The tensor's `state_dict` name.
+    pub name: String,
+    /// Where it lies inside theta.
+    pub range: Range<usize>,
+    /// `|ḡ|²`, the squared norm of the batch's mean gradient (the mini-batch gradient).
+    pub mean_sq: f64,
+    /// `Σ_i |g_i|²`, the per-example gradients' squared norms summed over the batch.
+    pub sum_example_sq: f64,
+    /// The per-parameter `Σ_i g_ij²`, in the tensor's layout.
+    pub sum_sq_per_param: Vec<f64>,
+    /// The block's mean gradient `ḡ` (its slice of the mini-batch gradient).
+    pub mean: Vec<f64>,
+}
+
+/// Per-example gradient moments of a batch, block by block.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PerSampleGradients {
+    /// The number of examples `B`.
+    pub batch_size: usize,
+    /// The covered tensors, in layout order.
+    pub blocks: Vec<BlockMoments>,
+    /// The `state_dict` names of the tensors not covered (no supported site, or a weight
+    /// shared by several products).
+    pub excluded: Vec<String>,
+}
+
+/// Refuses a model whose training pass mixes the examples of a batch.
+pub(crate) fn check_separable(model: &dyn Model<f64>) -> Result<(), InstrumentError> {
+    if model.buffer_layout().is_empty() {
+        return Ok(());
+    }
+    Err(InstrumentError::BatchMixing {
+        buffers: model
+            .buffer_layout()
+            .iter()
+            .map(|spec| spec.name.clone())
+            .collect(),
+    })
+}
+
+/// Per-example gradient moments of `objective` at `theta`, from one forward and one
+/// backward pass (training mode, dropout seed 0, as [`Objective::gradient`]).
+///
+/// ```
+/// use unstuck::instruments::per_sample_gradients;
+/// use unstuck::models::{Loss, Mlp, Model, Objective, Targets};
+/// use unstuck::autodiff::Tensor;
+/// let mlp = Mlp::from_spec("2-4-2:tanh").unwrap();
+/// let x = Tensor::matrix(vec![0.1, 0.2, -0.3, 0.4, 0.5, -0.6], 3, 2).unwrap();
+/// let targets = Targets::Classes { labels: vec![0, 1, 1], n_classes: 2 };
+/// let objective = Objective::new(&mlp, x, targets, Loss::CrossEntropy).unwrap();
+/// let moments = per_sample_gradients(&objective, &mlp.init(0)).unwrap();
+/// assert_eq!(moments.blocks.len(), 4);
+/// assert!(moments.excluded.is_empty());
+/// ```
+pub fn per_sample_gradients(
+    objective: &Objective<'_, f64>,
+    theta: &[f64],
+) -> Result<PerSampleGradients, InstrumentError> {
+    let model = objective.model();
+    check_separable(model)?;
+    if theta.len() != model.n_params() {
+        return Err(InstrumentError::ThetaLength {
+            expected: model.n_params(),
+            got: theta.len(),
+        });
+    }
+    let buffers = model.initial_buffers();
+    let tape = Tape::<f64>::new();
+    let theta_var = tape.leaf_from(theta, &[theta.len()]);
+    let loss = objective.record_pass(&tape, theta_var, &mut Pass::train(0, &buffers));
+    let sites = tape.linear_sites(theta_var);
+    let wrt = wrt_vars(theta_var, &sites);
+    let mut grads = tape.grad(loss, &wrt);
+    let output_grads = grads.split_off(1);
+    let grad = grads.pop().expect("theta's gradient").into_data();
+    Ok(from_recorded(
+        &tape,
+        &sites,
+        &output_grads,
+        &grad,
+        model.layout(),
+        objective.batch_size(),
+    ))
+}
+
+/// `theta` then every site's output: what one reverse sweep differentiates.
+pub(crate) fn wrt_vars(theta: Var, sites: &[LinearSite]) -> Vec<Var> {
+    std::iter::once(theta)
+        .chain(sites.iter().map(|site| site.output))
+        .collect()
+}
+
+/// The moments from a recorded pass: the sites, the loss's gradient with respect to
+/// each site's output (in the same order), the gradient with respect to theta, the
+/// model's layout and the batch size.
+pub(crate) fn from_recorded(
+    tape: &Tape<f64>,
+    sites: &[LinearSite],
+    output_grads: &[Tensor<f64>],
+    grad: &[f64],
+    layout: &[ParamSpec],
+    batch_size: usize,
+) -> PerSampleGradients {
+    let mut sums: Vec<Option<Vec<f64>>> = vec![None; layout.len()];
+    let mut shared = vec![false; layout.len()];
+    let mut add = |range: &Range<usize>, values: Vec<f64>| {
+        if let Some(k) = layout
+            .iter()
+            .position(|spec| spec.offset == range.start && spec.len() == range.len())
+        {
+            shared[k] |= sums[k].is_some();
+            sums[k] = Some(values);
+        }
+    };
+    let scale = batch_size as f64;
+    for (site, dz) in sites.iter().zip(output_grads) {
+        let x = tape.value(site.input);
+        let per_example = dz.data().iter().map(|g| g * scale).collect::<Vec<_>>();
+        let [rows, fan_out] = [dz.dims()[0], dz.dims()[1]];
+        let fan_in = x.dims()[1];
+        let g_sq: Vec<f64> = per_example.iter().map(|g| g * g).collect();
+        let x_sq: Vec<f64> = x.data().iter().map(|v| v * v).collect();
+        add(
+            &site.weight,
+            sum_of_outer_squares(&g_sq, &x_sq, rows, fan_out, fan_in, site.transposed),
+        );
+        if let Some(bias) = &site.bias {
+            let mut column_sums = vec![0.0; fan_out];
+            for row in g_sq.chunks_exact(fan_out) {
+                for (sum, g) in column_sums.iter_mut().zip(row) {
+                    *sum += g;
+                }
+            }
+            add(bias, column_sums);
+        }
+    }
+    let mut blocks = Vec::new();
+    let mut excluded = Vec::new();
+    for ((spec, sum), shared) in layout.iter().zip(sums).zip(shared) {
+        match sum {
+            Some(sum_sq_per_param) if !shared => {
+                let range = spec.offset..spec.offset + spec.len();
+                let mean = grad[range.clone()].to_vec();
+                blocks.push(BlockMoments {
+                    name: spec.name.clone(),
+                    mean_sq: mean.iter().map(|g| g * g).sum(),
+                    sum_example_sq: sum_sq_per_param.iter().sum(),
+                    sum_sq_per_param,
+                    mean,
+                    range,
+                });
+            }
+            _ => excluded.push(spec.name.clone()),
+        }
+    }
+    PerSampleGradients {
+        batch_size,
+        blocks,
+        excluded,
+    }
+}
+
+/// `Σ_i (ĝ_i x_iᵀ)²` entry by entry: `(Ĝ∘Ĝ)ᵀ (X∘X)` in `[fan_out, fan_in]` layout for
+/// a transposed weight, `(X∘X)ᵀ (Ĝ∘Ĝ)` in `[fan_in, fan_out]` otherwise; computed with
+/// the tape's matrix product (fixed blocks, so the same bits on any thread count).
+fn sum_of_outer_squares(
+    g_sq: &[f64],
+    x_sq: &[f64],
+    rows: usize,
+    fan_out: usize,
+    fan_in: usize,
+    transposed: bool,
+) -> Vec<f64> {
+    let tape = Tape::<f64>::new();
+    let g = tape.constant_from(g_sq, &[rows, fan_out]);
+    let x = tape.constant_from(x_sq, &[rows, fan_in]);
+    let product = if transposed {
+        tape.matmul_t(g, x, true, false)
+    } else {
+        tape.matmul_t(x, g, true, false)
+    };
+    tape.value(product).into_data()
+}
+
+impl PerSampleGradients {
+    /// `Σ_i |g_i|²` over the covered blocks.
+    pub fn sum_example_sq(&self) -> f64 {
+        self.blocks.iter().map(|b| b.sum_example_sq).sum()
+    }
+
+    /// `|ḡ|²` over the covered blocks.
+    pub fn mean_sq(&self) -> f64 {
+        self.blocks.iter().map(|b| b.mean_sq).sum()
+    }
+}
+
+impl BlockMoments {
+    /// The unbiased per-parameter variances of the per-example gradients,
+    /// `σ²_j = (Σ_i g_ij² - B ḡ_j²) / (B - 1)`; `None` for a batch of one.
+    pub fn variances(&self, batch_size: usize) -> Option<Vec<f64>> {
+        if batch_size < 2 {
+            return None;
+        }
+        let b = batch_size as f64;
+        Some(
+            self.sum_sq_per_param
+                .iter()
+                .zip(&self.mean)
+                .map(|(s, m)| ((s - b * m * m) / (b - 1.0)).max(0.0))
+                .collect(),
+        )
+    }
+}

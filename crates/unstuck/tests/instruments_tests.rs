@@ -1,0 +1,197 @@
+//! The instruments against their definitions: per-example gradient moments from one
+//! backward pass against B single-example backward passes, the noise scale against its
+//! formula on explicit per-example gradients, and the trainer's records bit-identical on
+//! 1 and 2 threads.
+
+use unstuck::autodiff::Tensor;
+use unstuck::instruments::{InstrumentConfig, InstrumentError, noise_scale, per_sample_gradients};
+use unstuck::models::{Loss, Model, ModelRegistry, Objective, Targets};
+use unstuck::optim::Registry;
+use unstuck::{History, TrainConfig, Trainer, data};
+use unstuck_test_support::threads::with_threads;
+
+fn inputs(rows: usize, width: usize) -> Vec<f64> {
+    (0..rows * width)
+        .map(|k| ((k * 37 % 23) as f64 / 11.0 - 1.0) * 0.9)
+        .collect()
+}
+
+fn objective<'m>(
+    model: &'m dyn Model<f64>,
+    x: &[f64],
+    rows: usize,
+    labels: &[usize],
+) -> Objective<'m, f64> {
+    let x = Tensor::matrix(x.to_vec(), rows, model.input_width()).unwrap();
+    let targets = Targets::Classes {
+        labels: labels.to_vec(),
+        n_classes: model.output_width(),
+    };
+    Objective::new(model, x, targets, Loss::CrossEntropy).unwrap()
+}
+
+/// The per-example gradients, one backward pass per example.
+fn one_by_one(model: &dyn Model<f64>, theta: &[f64], x: &[f64], labels: &[usize]) -> Vec<Vec<f64>> {
+    let width = model.input_width();
+    labels
+        .iter()
+        .enumerate()
+        .map(|(i, &label)| {
+            let single = objective(model, &x[i * width..(i + 1) * width], 1, &[label]);
+            single.gradient(theta).unwrap().1
+        })
+        .collect()
+}
+
+/// Relative agreement to 1e-12: the two routes sum the same products in another order,
+/// so they differ by rounding (~1e-15 relative); a missing factor B, a dropped example or
+/// a wrong transpose is off by O(1).
+fn check_close(got: f64, want: f64, what: &str) {
+    assert!(
+        (got - want).abs() <= 1e-12 * want.abs().max(1e-300),
+        "{what}: {got} against {want}"
+    );
+}
+
+fn check_per_sample(spec: &str, rows: usize) {
+    let model = ModelRegistry::builtin().build(spec).unwrap();
+    let model: &dyn Model<f64> = model.as_ref();
+    let theta = model.init(3);
+    let x = inputs(rows, model.input_width());
+    let labels: Vec<usize> = (0..rows).map(|i| (i * 7) % model.output_width()).collect();
+    let moments = per_sample_gradients(&objective(model, &x, rows, &labels), &theta).unwrap();
+    assert!(
+        moments.excluded.is_empty(),
+        "{spec}: {:?}",
+        moments.excluded
+    );
+    assert_eq!(moments.blocks.len(), model.layout().len());
+    let examples = one_by_one(model, &theta, &x, &labels);
+    for block in &moments.blocks {
+        for (j, param) in block.range.clone().enumerate() {
+            let want: f64 = examples.iter().map(|g| g[param] * g[param]).sum();
+            check_close(
+                block.sum_sq_per_param[j],
+                want,
+                &format!("{spec} {} [{j}]", block.name),
+            );
+            let mean = examples.iter().map(|g| g[param]).sum::<f64>() / rows as f64;
+            check_close(
+                block.mean[j],
+                mean,
+                &format!("{spec} {} mean [{j}]", block.name),
+            );
+        }
+        let want: f64 = examples
+            .iter()
+            .map(|g| g[block.range.clone()].iter().map(|v| v * v).sum::<f64>())
+            .sum();
+        check_close(
+            block.sum_example_sq,
+            want,
+            &format!("{spec} {}", block.name),
+        );
+    }
+    // The noise scale from its definition on the explicit per-example gradients.
+    let b = rows as f64;
+    let mean: Vec<f64> = (0..theta.len())
+        .map(|p| examples.iter().map(|g| g[p]).sum::<f64>() / b)
+        .collect();
+    let trace: f64 = (0..theta.len())
+        .map(|p| {
+            examples
+                .iter()
+                .map(|g| (g[p] - mean[p]).powi(2))
+                .sum::<f64>()
+                / (b - 1.0)
+        })
+        .sum();
+    let mean_sq: f64 = mean.iter().map(|m| m * m).sum();
+    let scale = noise_scale(&moments).unwrap();
+    check_close(scale.trace_sigma, trace, "tr(Σ)");
+    check_close(scale.grad_sq, mean_sq - trace / b, "|G|²");
+}
+
+#[test]
+fn per_example_moments_match_single_example_backward_passes() {
+    check_per_sample("5-7-6-3:tanh", 6);
+    check_per_sample("4-8-8-3:relu,residual", 5);
+    check_per_sample("3x1x2/flatten-linear(4)-gelu-linear(2)", 4);
+}
+
+#[test]
+fn parameters_outside_a_linear_product_are_listed_and_batch_norm_is_refused() {
+    let registry = ModelRegistry::builtin();
+    let conv = registry
+        .build("1x4x4/conv(2,k=3)-tanh-flatten-linear(3)")
+        .unwrap();
+    let conv: &dyn Model<f64> = conv.as_ref();
+    let x = inputs(3, 16);
+    let moments = per_sample_gradients(&objective(conv, &x, 3, &[0, 1, 2]), &conv.init(0)).unwrap();
+    assert_eq!(moments.excluded, vec!["0.weight", "0.bias"]);
+    assert_eq!(moments.blocks.len(), 2);
+
+    let bn = registry
+        .build("4/linear(3)-batchnorm-tanh-linear(2)")
+        .unwrap();
+    let bn: &dyn Model<f64> = bn.as_ref();
+    let x = inputs(3, 4);
+    let error = per_sample_gradients(&objective(bn, &x, 3, &[0, 1, 0]), &bn.init(0)).unwrap_err();
+    assert!(
+        matches!(error, InstrumentError::BatchMixing { .. }),
+        "{error}"
+    );
+}
+
+fn instrumented_run(threads: usize) -> History {
+    with_threads(threads, || {
+        let train = data::generate::<f64>("blobs:n=256,classes=3,seed=4")
+            .unwrap()
+            .train;
+        let model = ModelRegistry::builtin().build("2-80-80-3:relu").unwrap();
+        let model: &dyn Model<f64> = model.as_ref();
+        let optimizer = Registry::builtin()
+            .build("sgd:lr=0.3,momentum=0.5")
+            .unwrap();
+        let config = TrainConfig {
+            // 128 rows and 80 units: the matrix products split into several tasks.
+            batch_size: 128,
+            epochs: 3,
+            progress: false,
+            stuck: None,
+            ..TrainConfig::default()
+        };
+        let instruments = InstrumentConfig::from_spec(
+            "norms,noise,alpha:every=2,curvature:every=4,iters=6,probes=4",
+        )
+        .unwrap();
+        let mut trainer = Trainer::new(model, optimizer, config, model.init(1))
+            .unwrap()
+            .with_instruments(instruments)
+            .unwrap();
+        trainer.fit(&train, None).unwrap().without_timings()
+    })
+}
+
+#[test]
+fn instrument_records_are_the_same_bits_on_one_and_two_threads() {
+    let one = instrumented_run(1);
+    let two = instrumented_run(2);
+    assert_eq!(one.steps.len(), 6);
+    assert_eq!(one.norms.len(), 6);
+    assert_eq!(one.noise.len(), 6);
+    assert_eq!(one.alpha.len(), 3);
+    assert_eq!(one.curvature.len(), 2);
+    assert!(one.noise.iter().all(|r| r.excluded.is_empty()));
+    assert!(
+        one.norms[0]
+            .blocks
+            .contains_key("update_ratio/layers.2.weight"),
+        "{:?}",
+        one.norms[0]
+    );
+    assert_eq!(one.to_json(), two.to_json());
+    // The JSON Lines written in pieces read back into the same history.
+    let text = one.json_lines_since(Default::default());
+    assert_eq!(History::from_json_lines(&text).unwrap(), one);
+}

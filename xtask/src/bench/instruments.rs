@@ -1,0 +1,83 @@
+//! What the trainer's instruments add to a training step: the same `Trainer::train_on`
+//! step (f64, SGD with momentum, a fixed batch) with no instrument and with each one.
+//!
+//! The targets (issue 15): the gradient-only instruments (`norms`) under 5% of a step;
+//! per-example gradients with the noise scale (`noise`) at most 2x a plain step on the
+//! 784-256-256-10 network at batch 128; `curvature` every 50 steps under 20% of a step
+//! of the digits model (64-32-10, batch 32). Divide a row's figure by its `plain` row.
+
+use super::Bench;
+use super::timing::{Budget, Summary, measure};
+use super::train_step::batch;
+use anyhow::Result;
+use unstuck::data::{Batch, BatchTargets};
+use unstuck::instruments::InstrumentConfig;
+use unstuck::models::{Architecture, Mlp, Model};
+use unstuck::optim::Registry;
+use unstuck::{TrainConfig, Trainer};
+
+/// The networks: name, model spec, batch.
+const NETWORKS: [(&str, &str, usize); 2] = [
+    ("mnist", "784-256-256-10:relu", 128),
+    ("digits", "64-32-10:relu", 32),
+];
+
+/// The instrument settings timed on each network (`plain` is none at all).
+const SETTINGS: [(&str, &str); 5] = [
+    ("plain", ""),
+    ("norms", "norms"),
+    ("noise", "noise"),
+    ("alpha", "alpha"),
+    ("curvature-every-50", "curvature:every=50"),
+];
+
+pub fn benches() -> Vec<Bench> {
+    let mut out = Vec::new();
+    for (network, spec, rows) in NETWORKS {
+        for (setting, instruments) in SETTINGS {
+            out.push(Bench {
+                name: format!("instruments/{network}-{setting}"),
+                what: "step",
+                run: Box::new(move |budget| step(spec, rows, instruments, budget)),
+            });
+        }
+    }
+    out
+}
+
+/// Times `Trainer::train_on` on one fixed batch with the given instruments.
+fn step(spec: &str, rows: usize, instruments: &str, budget: Budget) -> Result<Summary> {
+    let model = Mlp::from_spec(spec)?;
+    let (features, classes) = (model.input_width(), model.output_width());
+    let (x, labels) = batch(rows, features, classes, 1);
+    let x: Vec<f64> = x.into_iter().map(f64::from).collect();
+    let targets = BatchTargets::Classes {
+        labels: &labels,
+        n_classes: classes,
+    };
+    let batch = Batch::new(&x, features, targets)?;
+    let optimizer = Registry::<f64>::builtin().build("sgd:lr=0.01,momentum=0.9")?;
+    let config = TrainConfig {
+        batch_size: rows,
+        stuck: None,
+        progress: false,
+        ..TrainConfig::default()
+    };
+    let instruments = if instruments.is_empty() {
+        InstrumentConfig::default()
+    } else {
+        InstrumentConfig::from_spec(instruments)?
+    };
+    let mut trainer =
+        Trainer::new(&model, optimizer, config, model.init(0))?.with_instruments(instruments)?;
+    let mut failed = None;
+    let summary = measure(budget, || {
+        if let Err(error) = trainer.train_on(&batch) {
+            failed.get_or_insert(error);
+        }
+    });
+    match failed {
+        Some(error) => Err(error.into()),
+        None => Ok(summary),
+    }
+}
