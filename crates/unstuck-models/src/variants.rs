@@ -211,6 +211,35 @@ pub fn one_hidden_layer(
         .to_string())
 }
 
+/// Whether the model of `spec` is a linear map of its inputs (an MLP without hidden
+/// layers).
+pub fn is_linear(spec: &str) -> Result<bool, ModelError> {
+    Ok(matches!(family(spec)?, Family::Mlp(mlp) if mlp.widths().len() == 2))
+}
+
+/// Whether the model of `spec` contains every linear map of its inputs: a linear MLP
+/// does, and so does any MLP whose hidden layers are all at least `min(inputs, outputs)`
+/// wide (a deep linear net exactly; a tanh or ReLU net approximately, by working in the
+/// near-linear range). For a network or a registered model we do not claim it (pooling
+/// and narrow channels can drop what a linear map of the pixels uses).
+///
+/// ```
+/// use unstuck_models::variants::contains_linear_map;
+/// assert!(contains_linear_map("64-128-10:relu")?);
+/// assert!(!contains_linear_map("64-4-10:relu")?);
+/// # Ok::<(), unstuck_models::ModelError>(())
+/// ```
+pub fn contains_linear_map(spec: &str) -> Result<bool, ModelError> {
+    Ok(match family(spec)? {
+        Family::Mlp(mlp) => {
+            let widths = mlp.widths();
+            let rank = widths[0].min(widths[widths.len() - 1]);
+            widths[1..widths.len() - 1].iter().all(|&w| w >= rank)
+        }
+        Family::Network(_) | Family::Registered => false,
+    })
+}
+
 /// Whether an MLP computes a nonlinear function of its input.
 fn is_nonlinear(mlp: &Mlp) -> bool {
     mlp.widths().len() > 2 && mlp.activation() != Activation::Identity
