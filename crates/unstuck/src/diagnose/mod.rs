@@ -295,40 +295,14 @@ fn diagnose_once(
         registries,
     )?;
     progress.stage("references");
-    let mut reference_runs = Vec::new();
-    for reference in reference::references(&config.model, user_model.as_ref(), config, registries)?
-    {
-        let run = train_reference(&reference, data, loss, config, registries)?;
-        reference_runs.push((
-            compare(
-                &user,
-                &run,
-                reference.expressible_by_user,
-                chance,
-                config.seed,
-            ),
-            run,
-        ));
-    }
-    let best_validation = std::iter::once(&user)
-        .chain(reference_runs.iter().map(|(_, run)| run))
-        .filter_map(|run| {
-            run.summary
-                .validation
-                .accuracy
-                .map(|a| (a, run.summary.role.as_str()))
-        })
-        .fold(None, |best: Option<(f64, &str)>, (a, who)| match best {
-            Some((b, _)) if b >= a => best,
-            _ => Some((a, who)),
-        });
-    data_checks::check_predictions(
-        &mut checks,
-        data.validation,
-        user.scores.validation.predictions.as_deref(),
-        best_validation,
-    );
-    let references: Vec<Reference> = reference_runs.into_iter().map(|(r, _)| r).collect();
+    let task = Task {
+        data,
+        loss,
+        chance,
+        config,
+        registries,
+    };
+    let references = compare_references(&user, user_model.as_ref(), &task, &mut checks)?;
     let thresholds = config.thresholds;
     let mut ledger = Ledger::default();
     let mut bigger = None;
@@ -340,31 +314,15 @@ fn diagnose_once(
     let decision: Decision = match (verdict::labels_at_chance(&checks), &why_large) {
         (Some(decision), _) => decision,
         (None, Some((why, margin))) => {
-            let evidence = optimization::investigate(
+            let (decision, run, evidence) = large_branch(
+                (why, *margin),
                 &user,
                 user_model.as_ref(),
-                data,
-                loss,
-                chance,
-                config,
-                registries,
-            )?;
-            if let Some(model) = reference::bigger(&config.model, config, registries)? {
-                let run = train_reference(&model, data, loss, config, registries)?;
-                bigger = Some(compare(&user, &run, false, chance, config.seed));
-            }
-            let decision = verdict::after_large_training_loss(
-                (why, *margin),
-                verdict::Runs {
-                    user: &user.summary,
-                    references: &references,
-                    bigger: bigger.as_ref(),
-                },
-                &evidence,
-                chance,
-                &thresholds,
+                &task,
+                &references,
                 &mut ledger,
-            );
+            )?;
+            bigger = run;
             optimization = Some(evidence);
             decision
         }
@@ -405,25 +363,115 @@ fn diagnose_once(
     Ok(diagnosis)
 }
 
+/// The optimisation branch: its evidence, the bigger model, and rule 2.
+fn large_branch(
+    why_large: (&str, f64),
+    user: &Trained,
+    user_model: &dyn AnyModel,
+    task: &Task<'_>,
+    references: &[Reference],
+    ledger: &mut Ledger,
+) -> Result<(Decision, Option<Reference>, OptimizationEvidence), TrainError> {
+    let (config, chance) = (task.config, task.chance);
+    let evidence = optimization::investigate(
+        user,
+        user_model,
+        task.data,
+        task.loss,
+        chance,
+        config,
+        task.registries,
+    )?;
+    let bigger = match reference::bigger(&config.model, config, task.registries)? {
+        Some(model) => {
+            let run = train_reference(&model, task)?;
+            Some(compare(user, &run, false, chance, config.seed))
+        }
+        None => None,
+    };
+    let decision = verdict::after_large_training_loss(
+        why_large,
+        verdict::Runs {
+            user: &user.summary,
+            references,
+            bigger: bigger.as_ref(),
+        },
+        &evidence,
+        chance,
+        &config.thresholds,
+        ledger,
+    );
+    Ok((decision, bigger, evidence))
+}
+
+/// What every run of one diagnosis shares.
+struct Task<'a> {
+    data: &'a DiagnoseData<'a>,
+    loss: unstuck_models::Loss,
+    chance: f64,
+    config: &'a DiagnoseConfig,
+    registries: &'a Registries,
+}
+
+/// Trains the references and compares each with the user's run; then makes the data
+/// checks that need trained models (a collapse onto the majority class, the best
+/// validation accuracy against chance).
+fn compare_references(
+    user: &Trained,
+    user_model: &dyn AnyModel,
+    task: &Task<'_>,
+    checks: &mut DataChecks,
+) -> Result<Vec<Reference>, TrainError> {
+    let config = task.config;
+    let mut runs = Vec::new();
+    for reference in reference::references(&config.model, user_model, config, task.registries)? {
+        let run = train_reference(&reference, task)?;
+        let compared = compare(
+            user,
+            &run,
+            reference.expressible_by_user,
+            task.chance,
+            config.seed,
+        );
+        runs.push((compared, run));
+    }
+    let best_validation = std::iter::once(user)
+        .chain(runs.iter().map(|(_, run)| run))
+        .filter_map(|run| {
+            run.summary
+                .validation
+                .accuracy
+                .map(|a| (a, run.summary.role.as_str()))
+        })
+        .fold(None, |best: Option<(f64, &str)>, (a, who)| match best {
+            Some((b, _)) if b >= a => best,
+            _ => Some((a, who)),
+        });
+    data_checks::check_predictions(
+        checks,
+        task.data.validation,
+        user.scores.validation.predictions.as_deref(),
+        best_validation,
+    );
+    Ok(runs.into_iter().map(|(compared, _)| compared).collect())
+}
+
 /// Trains a reference: full batch for the linear one, else the user's batch and budget.
 fn train_reference(
     reference: &reference::ReferenceModel,
-    data: &DiagnoseData<'_>,
-    loss: unstuck_models::Loss,
-    config: &DiagnoseConfig,
-    registries: &Registries,
+    task: &Task<'_>,
 ) -> Result<Trained, TrainError> {
     let mut spec = RunSpec::on_user_budget(
         reference.role,
         reference.model.as_ref(),
         &reference.optimizer,
-        config,
+        task.config,
     );
     if let Some(steps) = reference.full_batch_steps {
-        spec.batch_size = data.train.n_rows();
+        spec.batch_size = task.data.train.n_rows();
         spec.epochs = steps;
     }
-    let mut run = train(&spec, data, loss, registries)?;
+    let mut run = train(&spec, task.data, task.loss, task.registries)?;
     // The spec the user can paste (a network's display may spell defaults out).
     run.summary.model = reference.spec.clone();
     Ok(run)
