@@ -38,6 +38,7 @@ mod registry;
 mod residual;
 mod sequential;
 pub mod spec;
+pub mod variants;
 mod weights;
 
 pub use activation::{Activation, DEFAULT_LEAKY_SLOPE};

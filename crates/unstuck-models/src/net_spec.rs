@@ -24,14 +24,14 @@ use crate::{Init, Layer, ModelError, Residual, Sequential};
 use unstuck_core::spec::{SpecArgs, SpecError, lookup, parse_spec};
 
 /// One layer's text inside the whole spec.
-struct LayerText<'a> {
-    name: Option<&'a str>,
+pub(crate) struct LayerText<'a> {
+    pub(crate) name: Option<&'a str>,
     kind_start: usize,
     /// Where the layer's text ends.
     end: usize,
     /// The inside of the parentheses, if any, as a byte range.
-    inner: Option<(usize, usize)>,
-    kind: &'a str,
+    pub(crate) inner: Option<(usize, usize)>,
+    pub(crate) kind: &'a str,
 }
 
 /// Parses a network spec against `registry`'s layers.
@@ -78,7 +78,7 @@ fn syntax(text: &str, position: usize, expected: &str) -> ModelError {
 }
 
 /// `1x8x8` between `start` and `end`.
-fn input_dims(text: &str, start: usize, end: usize) -> Result<Vec<usize>, ModelError> {
+pub(crate) fn input_dims(text: &str, start: usize, end: usize) -> Result<Vec<usize>, ModelError> {
     let mut dims = Vec::new();
     let mut at = start;
     for part in text[start..end].split('x') {
@@ -98,7 +98,11 @@ fn input_dims(text: &str, start: usize, end: usize) -> Result<Vec<usize>, ModelE
 }
 
 /// The layers between `start` and `end`, split at the `-` outside parentheses.
-fn split_layers(text: &str, start: usize, end: usize) -> Result<Vec<LayerText<'_>>, ModelError> {
+pub(crate) fn split_layers(
+    text: &str,
+    start: usize,
+    end: usize,
+) -> Result<Vec<LayerText<'_>>, ModelError> {
     let bytes = text.as_bytes();
     let mut layers = Vec::new();
     let (mut depth, mut from) = (0usize, start);

@@ -248,14 +248,24 @@ fn diagnose_prints_text_and_json() {
             "optimization",
             "overfitting",
             "mismatch",
-            "healthy"
+            "healthy",
+            "check_labels"
         ]
         .contains(&verdict),
         "{verdict}"
     );
     // Text and JSON are two views of the same diagnosis.
-    assert!(text.starts_with(&format!("Diagnosis: {}", verdict.replace('_', " "))));
-    assert_eq!(parsed["references"].as_array().unwrap().len(), 2);
+    let name = if verdict == "check_labels" {
+        "check the labels".to_string()
+    } else {
+        verdict.replace('_', " ")
+    };
+    assert!(text.starts_with(&format!("Diagnosis: {name}")));
+    // One hidden layer has no shallower model of its kind: the linear reference only.
+    assert_eq!(parsed["references"].as_array().unwrap().len(), 1);
+    // Three seeds by default, and the agreement of their verdicts.
+    assert_eq!(parsed["seeds"]["verdicts"].as_array().unwrap().len(), 3);
+    assert!(parsed["seeds"]["agreement"]["low"].is_number(), "{parsed}");
 
     // A `shift` spec brings its own test set: the guide compares against it.
     let parsed: Value = serde_json::from_str(&unstuck(
@@ -289,6 +299,26 @@ fn diagnose_runs_on_bundled_data() {
         ],
     );
     assert!(text.contains("linear reference"), "{text}");
+}
+
+#[test]
+fn diagnose_takes_a_network_and_compares_it_with_a_shallower_one_of_its_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    let cnn = "1x8x8/conv(4,k=3,pad=1)-tanh-maxpool(2)-conv(6,k=3)-tanh-flatten-linear(10)";
+    let parsed: Value = serde_json::from_str(&unstuck(
+        dir.path(),
+        &[
+            "diagnose", "digits", "--model", cnn, "--epochs", "1", "--seeds", "1", "--json",
+        ],
+    ))
+    .unwrap();
+    let references = parsed["references"].as_array().unwrap();
+    assert_eq!(references[0]["run"]["model"], "64-10:identity", "{parsed}");
+    assert_eq!(
+        references[1]["run"]["model"], "1x8x8/conv(4,k=3,pad=1)-tanh-maxpool(2)-flatten-linear(10)",
+        "{parsed}"
+    );
+    assert_eq!(references[1]["expressible_by_your_model"], true);
 }
 
 #[test]

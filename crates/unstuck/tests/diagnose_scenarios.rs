@@ -1,8 +1,7 @@
-//! Each of the guide's five scenarios gets the verdict it was built for, with fixed
-//! seeds, and the evidence of its branch; the diagnosis is bit-identical across thread
-//! counts.
+//! The guide's scenarios get the verdict they were built for, with fixed seeds, and the
+//! evidence of their branch; the diagnosis is bit-identical across thread counts.
 
-use unstuck::diagnose::{Diagnosis, Verdict, diagnose};
+use unstuck::diagnose::{DataIssue, Diagnosis, Verdict, diagnose};
 use unstuck::hessian::CriticalPointKind;
 use unstuck_test_support::scenarios::scenarios;
 
@@ -10,10 +9,10 @@ fn check(name: &str) -> Diagnosis {
     let all = scenarios(true, 1).unwrap();
     let scenario = all.iter().find(|s| s.name == name).unwrap();
     let diagnosis = diagnose(&scenario.data(), &scenario.config).unwrap();
-    assert_eq!(diagnosis.verdict, scenario.true_cause, "{diagnosis}");
-    assert_eq!(
-        diagnosis.remedies.len(),
-        diagnosis.verdict.remedies().len(),
+    assert!(scenario.agrees(&diagnosis), "{name}: {diagnosis}");
+    assert!(!diagnosis.remedies.is_empty(), "{diagnosis}");
+    assert!(
+        diagnosis.margin >= 0.0 && !diagnosis.rules.is_empty(),
         "{diagnosis}"
     );
     diagnosis
@@ -26,10 +25,7 @@ fn model_bias() {
     // The bigger shallow net fits better, but it is outside the linear family.
     let shallow = &diagnosis.references[1];
     assert!(!shallow.expressible_by_your_model);
-    assert!(
-        shallow.run.train.loss < diagnosis.user.train.loss,
-        "{diagnosis}"
-    );
+    assert!(shallow.train_loss_advantage.low > 0.0, "{diagnosis}");
     // Softmax regression has a flat direction (adding a constant to every logit) and no
     // negative curvature: there is no saddle to escape.
     let evidence = diagnosis.optimization.as_ref().unwrap();
@@ -40,20 +36,20 @@ fn model_bias() {
 fn optimization() {
     let diagnosis = check("optimization");
     let evidence = diagnosis.optimization.as_ref().unwrap();
-    // The deep tanh net stalls with negative curvature around: a saddle region.
     assert_eq!(evidence.curvature, CriticalPointKind::Saddle, "{diagnosis}");
     assert!(evidence.lambda_min < 0.0 && evidence.lambda_max > 0.0);
-    let escape = evidence.escape.as_ref().unwrap();
-    assert!(escape.loss_after < escape.loss_before, "{diagnosis}");
     assert_eq!(evidence.alternatives.len(), 1);
     assert!(diagnosis.references[1].expressible_by_your_model);
+    // The escape step's account adds up to the quadratic model's prediction.
+    let escape = evidence.escape.as_ref().unwrap();
+    assert!((0.0..=1.0).contains(&escape.curvature_share), "{diagnosis}");
 }
 
 #[test]
 fn overfitting() {
     let diagnosis = check("overfitting");
     let evidence = diagnosis.generalization.as_ref().unwrap();
-    assert!(evidence.validation_growth > 0.0, "{diagnosis}");
+    assert!(evidence.validation_gap.low > 0.0, "{diagnosis}");
     assert!(!evidence.two_sample.distributions_differ, "{diagnosis}");
 }
 
@@ -64,6 +60,7 @@ fn mismatch() {
     assert_eq!(evidence.two_sample.compared_with, "test");
     assert!(evidence.two_sample.distributions_differ, "{diagnosis}");
     assert!(evidence.two_sample.p_value < 1e-6, "{diagnosis}");
+    assert!(!evidence.two_sample.shifts.is_empty());
 }
 
 #[test]
@@ -71,6 +68,49 @@ fn healthy() {
     let diagnosis = check("healthy");
     assert!(!diagnosis.training_loss_large);
     assert!(diagnosis.optimization.is_none());
+}
+
+#[test]
+fn a_leak_between_the_splits_is_found() {
+    let diagnosis = check("digits leak");
+    assert!(diagnosis.data.has(DataIssue::Leak), "{diagnosis}");
+    assert!(
+        diagnosis.remedies[0].contains("shared between"),
+        "{diagnosis}"
+    );
+}
+
+#[test]
+fn shuffled_labels_mean_check_the_labels() {
+    let diagnosis = check("cancer shuffled labels");
+    assert_eq!(diagnosis.verdict, Verdict::CheckLabels);
+}
+
+#[test]
+fn concept_drift_is_mismatch_without_reweighting() {
+    let diagnosis = check("cancer concept drift");
+    let evidence = diagnosis.generalization.as_ref().unwrap();
+    assert!(!evidence.two_sample.distributions_differ, "{diagnosis}");
+    assert!(evidence.test_minus_validation.unwrap().low > 0.0);
+    assert!(
+        diagnosis
+            .remedies
+            .iter()
+            .all(|r| !r.contains("reweight the training rows towards")),
+        "{diagnosis}"
+    );
+}
+
+#[test]
+fn unscaled_inputs_are_named_in_the_remedies() {
+    let diagnosis = check("cancer unscaled");
+    assert!(
+        diagnosis
+            .remedies
+            .iter()
+            .any(|r| r.starts_with("Standardise the inputs")),
+        "{diagnosis}"
+    );
 }
 
 #[test]
@@ -83,7 +123,7 @@ fn the_diagnosis_is_bit_identical_with_one_or_two_threads() {
             .unwrap();
         pool.install(|| {
             all.iter()
-                .filter(|s| matches!(s.true_cause, Verdict::Optimization | Verdict::Mismatch))
+                .filter(|s| matches!(s.name, "optimization" | "mismatch" | "digits healthy"))
                 .map(|s| diagnose(&s.data(), &s.config).unwrap().to_json())
                 .collect()
         })

@@ -8,22 +8,32 @@ use serde::{Deserialize, Serialize};
 ///
 /// The rules, in the lecture's order (Fig. 1):
 ///
+/// A model is **better** than the user's when, scored row by row on the training set,
+/// its loss is lower by more than `reference_margin * chance` (the mean difference) with
+/// the 95% bootstrap interval of the difference above zero, and its training accuracy is
+/// not significantly lower (else the comparison is noted as contradicted and not used).
+///
+/// 0. **Check the labels** when no model trained (yours, the references) reaches a
+///    validation accuracy that beats the majority share (one-sided binomial, p >= 0.01).
 /// 1. The training loss is **large** when the run diverged, or when
-///    `train_loss > train_large_ratio * chance`, or when a reference model reaches a
-///    training loss lower by more than `reference_margin * chance`.
+///    `train_loss > train_large_ratio * chance`, or when a reference is better.
 /// 2. With a large training loss the verdict is **optimization** when the run diverged,
-///    or when something inside the model's own family does better by more than
-///    `reference_margin * chance`: a reference the model can express (a linear model,
-///    or a shallow net of the same activation no wider than its narrowest hidden layer),
-///    another optimizer on the same model and budget, or the escape step along the
-///    Hessian's most negative eigenvector. Otherwise it is **model bias**: only bigger or
-///    different models fit better, or none does.
+///    or when something inside the model's own family is better: a reference the model
+///    can express (a linear model, or a shallower model of the same kind), another
+///    optimizer on the same model and budget, or the escape step along the Hessian's most
+///    negative eigenvector at a saddle (negative curvature, a gradient small against the
+///    curvature scale, and a gain the curvature explains for the most part), or when the
+///    run is still descending (its loss slope's interval below zero). Otherwise it is
+///    **model bias**, backed when the bigger version of the user's model (or a reference
+///    outside the family) is better.
 /// 3. With a small training loss, the held-out loss is **large** when the validation
-///    or the test loss exceeds the training loss by more than `gap_ratio * chance`.
-///    Then the verdict is **mismatch** when a classifier tells training features from
-///    held-out features (test if given, else validation) with held-out accuracy at least
+///    or the test loss exceeds the training loss by more than `gap_ratio * chance` with
+///    the interval of the gap above zero. Then the verdict is **mismatch** when a
+///    classifier tells training features from held-out features (test if given, else
+///    validation; de-duplicated rows) with held-out accuracy at least
 ///    `two_sample_min_accuracy` and a binomial p-value under `two_sample_alpha`, or when
-///    only the test set (not the validation set) shows the gap; otherwise **overfitting**.
+///    only the test set shows the gap and test minus validation is significant;
+///    otherwise **overfitting**.
 /// 4. Otherwise the run is **healthy**.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Thresholds {
@@ -82,6 +92,12 @@ pub struct ReferenceConfig {
     pub two_sample_epochs: u64,
     /// At most this many rows from each side enter the two-sample test.
     pub two_sample_max_rows: usize,
+    /// The bigger model multiplies every hidden width and channel count by this.
+    pub wider_factor: usize,
+    /// The learning-rate range test's first and last rate.
+    pub lr_range: (f64, f64),
+    /// Its steps (0: no range test).
+    pub lr_range_steps: u64,
 }
 
 impl Default for ReferenceConfig {
@@ -97,6 +113,9 @@ impl Default for ReferenceConfig {
             two_sample_width: 32,
             two_sample_epochs: 30,
             two_sample_max_rows: 1000,
+            wider_factor: 2,
+            lr_range: (1e-5, 10.0),
+            lr_range_steps: 60,
         }
     }
 }
@@ -119,8 +138,11 @@ pub struct DiagnoseConfig {
     pub batch_size: usize,
     /// The budget: epochs of the user's run (and of the shallow reference).
     pub epochs: u64,
-    /// Seeds initialisation, shuffling, Lanczos and the two-sample split.
+    /// Seeds initialisation, shuffling, Lanczos, the bootstrap and the two-sample split.
     pub seed: u64,
+    /// How many seeds the whole diagnosis runs with (`seed`, `seed + 1`, ...): the
+    /// verdict of the first is reported with how often the others agree.
+    pub seeds: u64,
     /// Progress bars on a terminal.
     pub progress: bool,
     /// How the comparison models are trained.
@@ -131,7 +153,7 @@ pub struct DiagnoseConfig {
 
 impl DiagnoseConfig {
     /// Defaults for everything but the model and the optimizer: batch 32, 20 epochs,
-    /// seed 0, no schedule.
+    /// seed 0 and one seed, no schedule.
     pub fn new(model: &str, optimizer: &str) -> Self {
         DiagnoseConfig {
             model: model.to_string(),
@@ -140,6 +162,7 @@ impl DiagnoseConfig {
             batch_size: 32,
             epochs: 20,
             seed: 0,
+            seeds: 1,
             progress: false,
             reference: ReferenceConfig::default(),
             thresholds: Thresholds::default(),

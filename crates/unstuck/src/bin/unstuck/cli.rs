@@ -164,7 +164,8 @@ pub(crate) struct DiagnoseArgs {
     pub(crate) data: String,
     #[command(flatten)]
     pub(crate) data_options: DataOptions,
-    /// The model, e.g. `64-128-10:relu` (widths input-hidden...-output, then the activation).
+    /// The model: an MLP such as `64-128-10:relu` or a network such as
+    /// `1x8x8/conv(4,k=3,pad=1)-tanh-maxpool(2)-flatten-linear(10)` (see `unstuck list`).
     #[arg(long, value_name = "SPEC")]
     pub(crate) model: String,
     #[command(flatten)]
@@ -172,6 +173,10 @@ pub(crate) struct DiagnoseArgs {
     /// The training budget in epochs (the shallow reference gets the same).
     #[arg(long, value_name = "N", default_value_t = 20)]
     pub(crate) epochs: u64,
+    /// Rerun the diagnosis with this many seeds (--seed, --seed + 1, ...) and report how
+    /// often the verdict agrees.
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub(crate) seeds: u64,
     /// Print the diagnosis as JSON.
     #[arg(long)]
     pub(crate) json: bool,

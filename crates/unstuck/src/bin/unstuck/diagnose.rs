@@ -4,11 +4,14 @@ use crate::cli::DiagnoseArgs;
 use crate::data;
 use crate::error::{CliError, Result};
 use crate::specs;
-use unstuck::diagnose::{DiagnoseConfig, DiagnoseData, diagnose};
+use unstuck::diagnose::{DiagnoseConfig, DiagnoseData, Registries, diagnose_with};
 
 pub(crate) fn run(args: DiagnoseArgs) -> Result<()> {
     if args.epochs == 0 {
         return Err(CliError::argument("--epochs", "0", "must be at least 1"));
+    }
+    if args.seeds == 0 {
+        return Err(CliError::argument("--seeds", "0", "must be at least 1"));
     }
     let parts = data::load(&args.data, &args.data_options, args.run.seed)?;
     let Some(validation) = parts.validation.as_ref() else {
@@ -34,6 +37,7 @@ pub(crate) fn run(args: DiagnoseArgs) -> Result<()> {
         batch_size: args.run.batch,
         epochs: args.epochs,
         seed: args.run.seed,
+        seeds: args.seeds,
         progress: true,
         ..DiagnoseConfig::new(&args.model, &args.run.optim)
     };
@@ -42,7 +46,8 @@ pub(crate) fn run(args: DiagnoseArgs) -> Result<()> {
         validation,
         test: parts.test.as_ref(),
     };
-    let diagnosis = diagnose(&data, &config)?;
+    // The program's registries; a user's own program passes theirs to `diagnose_with`.
+    let diagnosis = diagnose_with(&data, &config, &Registries::builtin())?;
     if args.json {
         println!("{}", diagnosis.to_json());
     } else {
