@@ -80,14 +80,14 @@ pub struct Experiment {
 }
 
 /// Every experiment, in report order, with its seed.
-pub fn experiments() -> [Experiment; 7] {
+pub fn experiments() -> [Experiment; 8] {
     [
         saddle::experiment(1),
         minimum_ratio::experiment(2),
         optimizers::experiment(3),
         schedules::experiment(4),
         batch_size::experiment(5),
-        stability::experiment(7),
+        stability::experiment(8),
         guide::experiment(6),
         cnn_digits::experiment(7),
     ]
