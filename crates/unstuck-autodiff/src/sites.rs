@@ -8,7 +8,7 @@
 //! this crate's callers know.
 
 use crate::Element;
-use crate::op::Op;
+use crate::op::{BiasActivation, Op};
 use crate::tape::{Node, Tape, Var};
 use std::ops::Range;
 
@@ -61,7 +61,9 @@ impl<T: Element> Tape<T> {
                         bias: None,
                     });
                 }
-                Op::Add if node.n_inputs() == 2 => {
+                // A fused bias and activation adds its bias the same way: the gradient
+                // with respect to `z` is the one the bias's rows sum.
+                Op::Add | Op::BiasAct(_) if node.n_inputs() == 2 => {
                     let [a, b] = node.inputs();
                     let Some(&site) = site_of_node.get(a).filter(|&&s| s != usize::MAX) else {
                         continue;
@@ -80,14 +82,16 @@ impl<T: Element> Tape<T> {
         sites
     }
 
-    /// The outputs of every ReLU whose input depends on a leaf, in recording order: where
-    /// a caller counts dead units.
+    /// The outputs of every ReLU (alone, or fused with its bias) whose input depends on a
+    /// leaf, in recording order: where a caller counts dead units.
     pub fn relu_outputs(&self) -> Vec<Var> {
         let nodes = self.nodes.borrow();
         nodes
             .iter()
             .enumerate()
-            .filter(|(_, node)| matches!(node.op, Op::Relu) && node.tracked)
+            .filter(|(_, node)| {
+                matches!(node.op, Op::Relu | Op::BiasAct(BiasActivation::Relu)) && node.tracked
+            })
             .map(|(index, _)| self.var(index))
             .collect()
     }
@@ -121,7 +125,7 @@ fn theta_offset<T>(nodes: &[Node<T>], mut index: usize, theta: usize) -> Option<
 
 #[cfg(test)]
 mod tests {
-    use crate::{Tape, Tensor};
+    use crate::{BiasActivation, Tape, Tensor};
 
     #[test]
     fn a_linear_layer_carved_from_theta_is_found_with_its_bias() {
@@ -151,5 +155,21 @@ mod tests {
         let x = tape.constant(Tensor::matrix(vec![1.0; 6], 2, 3).unwrap());
         let _ = tape.matmul(x, w);
         assert!(tape.linear_sites(theta).is_empty());
+    }
+
+    #[test]
+    fn a_fused_bias_and_relu_is_found_as_the_sites_bias_and_a_relu() {
+        let tape = Tape::<f64>::new();
+        let theta = tape.leaf(Tensor::vector((0..8).map(f64::from).collect()));
+        let w = tape.reshape(tape.slice(theta, 0, 6), &[2, 3]);
+        let b = tape.slice(theta, 6, 2);
+        let x = tape.constant(Tensor::matrix(vec![1.0; 12], 4, 3).unwrap());
+        let z = tape.matmul_t(x, w, false, true);
+        let y = tape.bias_activation(z, b, BiasActivation::Relu);
+        let sites = tape.linear_sites(theta);
+        assert_eq!(sites.len(), 1);
+        assert_eq!(sites[0].output, z);
+        assert_eq!(sites[0].bias, Some(6..8));
+        assert_eq!(tape.relu_outputs(), vec![y]);
     }
 }
