@@ -66,15 +66,17 @@ pub(crate) fn check_separable(model: &dyn Model<f64>) -> Result<(), InstrumentEr
 ///
 /// ```
 /// use unstuck::instruments::per_sample_gradients;
-/// use unstuck::models::{Loss, Mlp, Model, Objective, Targets};
+/// use unstuck::models::{Loss, Model, ModelRegistry, Objective, Targets};
 /// use unstuck::autodiff::Tensor;
-/// let mlp = Mlp::from_spec("2-4-2:tanh").unwrap();
-/// let x = Tensor::matrix(vec![0.1, 0.2, -0.3, 0.4, 0.5, -0.6], 3, 2).unwrap();
+/// let model = ModelRegistry::builtin().build("2-4-2:tanh")?;
+/// let model: &dyn Model<f64> = model.as_ref();
+/// let x = Tensor::matrix(vec![0.1, 0.2, -0.3, 0.4, 0.5, -0.6], 3, 2)?;
 /// let targets = Targets::Classes { labels: vec![0, 1, 1], n_classes: 2 };
-/// let objective = Objective::new(&mlp, x, targets, Loss::CrossEntropy).unwrap();
-/// let moments = per_sample_gradients(&objective, &mlp.init(0)).unwrap();
+/// let objective = Objective::new(model, x, targets, Loss::CrossEntropy)?;
+/// let moments = per_sample_gradients(&objective, &model.init(0))?;
 /// assert_eq!(moments.blocks.len(), 4);
 /// assert!(moments.excluded.is_empty());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn per_sample_gradients(
     objective: &Objective<'_, f64>,
