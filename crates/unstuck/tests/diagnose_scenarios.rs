@@ -131,3 +131,20 @@ fn the_diagnosis_is_bit_identical_with_one_or_two_threads() {
     // JSON keeps every f64 exactly, so equal strings mean equal bits.
     assert_eq!(run(1), run(2));
 }
+
+#[test]
+fn a_descent_too_slow_to_close_the_gap_does_not_hide_model_bias() {
+    let diagnosis = check("digits bottleneck");
+    assert_eq!(diagnosis.verdict, Verdict::ModelBias, "{diagnosis}");
+    // The run is still descending: the rule that decides is that the descent cannot
+    // reach what the bigger family reaches, not that the loss has stopped falling.
+    let trend = diagnosis
+        .optimization
+        .as_ref()
+        .unwrap()
+        .trend
+        .as_ref()
+        .unwrap();
+    assert!(trend.still_descending, "{diagnosis}");
+    assert!(diagnosis.reason.contains("too slow"), "{diagnosis}");
+}

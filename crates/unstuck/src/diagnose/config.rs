@@ -23,7 +23,8 @@ use serde::{Deserialize, Serialize};
 ///    optimizer on the same model and budget, or the escape step along the Hessian's most
 ///    negative eigenvector at a saddle (negative curvature, a gradient small against the
 ///    curvature scale, and a gain the curvature explains for the most part), or when the
-///    run is still descending (its loss slope's interval below zero). Otherwise it is
+///    run is still descending (its loss slope's interval below zero) fast enough that as
+///    many epochs again could reach what a better bigger family reaches. Otherwise it is
 ///    **model bias**, backed when the bigger version of the user's model (or a reference
 ///    outside the family) is better.
 /// 3. With a small training loss, the held-out loss is **large** when the validation

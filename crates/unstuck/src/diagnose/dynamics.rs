@@ -24,9 +24,20 @@ pub struct LossTrend {
     pub slope_per_epoch: Interval,
     /// The epochs the fit used.
     pub epochs_used: usize,
+    /// The epochs the run trained for.
+    pub epochs_trained: usize,
     /// The slope's interval lies below zero and, kept up for as many epochs again, it
     /// would lower the loss by more than the guide's margin.
     pub still_descending: bool,
+}
+
+impl LossTrend {
+    /// How much lower the loss would be after as many epochs again at the fitted slope:
+    /// an optimistic extrapolation (loss curves flatten), used to ask whether more
+    /// training could close a gap at all.
+    pub fn projected_gain(&self) -> f64 {
+        (-self.slope_per_epoch.estimate * self.epochs_trained as f64).max(0.0)
+    }
 }
 
 /// Fits the slope over the last half of the epochs (at least 3).
@@ -67,6 +78,7 @@ pub(crate) fn loss_trend(history: &History, margin: f64) -> Option<LossTrend> {
         still_descending: slope_per_epoch.high < 0.0 && -slope_per_epoch.high * budget > margin,
         slope_per_epoch,
         epochs_used: n,
+        epochs_trained: epochs.len(),
     })
 }
 

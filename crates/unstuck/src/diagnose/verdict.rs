@@ -322,6 +322,13 @@ pub(crate) fn after_large_training_loss(
             );
         }
     }
+    let outside_best = references
+        .iter()
+        .filter(|r| !r.expressible_by_your_model)
+        .chain(bigger)
+        .filter(|r| r.better(thresholds.reference_margin))
+        .map(|r| r.run.train.loss)
+        .min_by(f64::total_cmp);
     if let Some(trend) = &evidence.trend {
         let slope = trend.slope_per_epoch.scaled(1.0 / chance);
         let margin = ledger.rule(
@@ -330,7 +337,18 @@ pub(crate) fn after_large_training_loss(
             0.0,
             trend.still_descending,
         );
-        if trend.still_descending {
+        // A descent too slow to reach what a bigger family already reaches is not the
+        // reason the loss is large: the model bias rule below gets to decide.
+        let closes_gap =
+            outside_best.is_none_or(|best| trend.projected_gain() >= user.train.loss - best);
+        if trend.still_descending && !closes_gap {
+            ledger.notes.push(format!(
+                "the run is still descending, but as many epochs again at its slope would lower the loss by about {}, short of the {} a bigger model family already reaches",
+                loss(trend.projected_gain()),
+                loss(outside_best.unwrap_or(f64::NAN))
+            ));
+        }
+        if trend.still_descending && closes_gap {
             return decision(
                 Verdict::Optimization,
                 format!(
@@ -349,14 +367,27 @@ pub(crate) fn after_large_training_loss(
         .filter(|r| !r.expressible_by_your_model)
         .chain(bigger);
     match best_better(outside, "outside-family", thresholds, ledger) {
-        Some((better, margin)) => decision(
-            Verdict::ModelBias,
-            format!(
-                "{why_large}; {}, while neither another optimizer nor an escape step helps and the run has stopped descending: the model family is too small",
-                better.describe()
-            ),
-            margin,
-        ),
+        Some((better, margin)) => {
+            let described = better.describe();
+            // The large-loss reason may already name the same reference.
+            let better_part = if why_large.contains(&described) {
+                String::new()
+            } else {
+                format!("; {described}")
+            };
+            let descent = if evidence.trend.as_ref().is_some_and(|t| t.still_descending) {
+                "the run's remaining descent is too slow to close the gap"
+            } else {
+                "the run has stopped descending"
+            };
+            decision(
+                Verdict::ModelBias,
+                format!(
+                    "{why_large}{better_part}, while neither another optimizer nor an escape step helps and {descent}: the model family is too small"
+                ),
+                margin,
+            )
+        }
         None => {
             ledger.notes.push("no bigger model did better either: model bias is the guide's answer by elimination, not confirmed by a bigger model".into());
             decision(
