@@ -121,3 +121,40 @@ fn a_nan_in_the_weights_names_the_file_and_the_tensor() {
     let stderr = String::from_utf8(output.stderr).unwrap();
     insta::assert_snapshot!(stderr.trim_end(), @"error: nan.safetensors: layers.0.bias[2] is NaN");
 }
+
+#[test]
+fn a_batch_norm_hessian_on_one_training_row_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = "2/linear(4)-bn=batchnorm-linear(2)";
+    let train = [
+        "train",
+        "spirals:n=50",
+        "--model",
+        model,
+        "--epochs",
+        "1",
+        "--out",
+        "run",
+    ];
+    stdout_of(unstuck(dir.path(), &train));
+    // Three rows with a validation fraction of 0.6 leave one training row: the
+    // training-mode loss would see one value per channel in the batch norm.
+    let hessian = [
+        "hessian",
+        "spirals:n=3",
+        "--model",
+        model,
+        "--validation",
+        "0.6",
+        "--weights",
+        "run/weights.safetensors",
+    ];
+    let output = unstuck(dir.path(), &hessian);
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("layer 1 (bn (batchnorm1d)) needs at least 2 examples"),
+        "{stderr}"
+    );
+}

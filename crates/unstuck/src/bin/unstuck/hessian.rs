@@ -17,7 +17,7 @@ use unstuck::hessian::{
     spectral_density, summarize,
 };
 use unstuck::models::{AnyModel, Model, ModelError, layer_blocks, load_state};
-use unstuck::task::{full_objective, loss_for};
+use unstuck::task::{check_training_batches, full_objective, loss_for};
 
 /// Per-layer blocks get at most this many Lanczos steps each (there may be many layers).
 const BLOCK_MAX_ITER: usize = 100;
@@ -150,6 +150,9 @@ pub(crate) fn run(mut args: HessianArgs, explicit: &[String]) -> Result<()> {
     check_finite(model.as_ref(), &theta).map_err(|message| CliError::file(weights, message))?;
     let loss = loss_for(&parts.train, model.output_width());
     let model_ref: &dyn Model<f64> = model.as_ref();
+    // The Hessian is that of the training-mode loss: a batch norm needs more than one
+    // value per channel there, as in training.
+    check_training_batches(model_ref, parts.train.n_rows(), parts.train.n_rows(), false)?;
     let objective = full_objective(model_ref, &parts.train, loss)?;
     let (value, gradient) = objective.gradient(&theta).map_err(TrainError::from)?;
     let gradient_norm = gradient.iter().map(|g| g * g).sum::<f64>().sqrt();
