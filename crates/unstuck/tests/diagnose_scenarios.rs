@@ -147,4 +147,11 @@ fn a_descent_too_slow_to_close_the_gap_does_not_hide_model_bias() {
         .unwrap();
     assert!(trend.still_descending, "{diagnosis}");
     assert!(diagnosis.reason.contains("too slow"), "{diagnosis}");
+    // Two ReLU units, at least one of them firing on some row.
+    let dead = diagnosis.optimization.as_ref().unwrap().dead_relu_fraction;
+    assert!(dead.is_some_and(|d| (0.0..1.0).contains(&d)), "{diagnosis}");
+    assert!(
+        diagnosis.to_string().contains("dead ReLU units"),
+        "{diagnosis}"
+    );
 }

@@ -66,7 +66,7 @@ pub use config::{DiagnoseConfig, ReferenceConfig, Thresholds};
 pub use data_checks::{DataChecks, DataIssue, DataWarning};
 pub use dynamics::{LayerGradient, LossTrend, LrRangeTest};
 pub use generalization::GeneralizationEvidence;
-pub use optimization::{EscapeOutcome, OptimizationEvidence};
+pub use optimization::{DEAD_UNITS_RATIO, EscapeOutcome, OptimizationEvidence};
 pub use run::{Metrics, RunSummary};
 pub use stats::{Interval, wilson};
 pub use two_sample::{FeatureShift, TwoSampleTest};

@@ -9,14 +9,20 @@ use super::dynamics::{
 };
 use super::run::{RunSpec, Trained, train};
 use super::{DiagnoseConfig, DiagnoseData, Reference, Registries, compare};
+use crate::instruments::layers::dead_relu_fraction;
 use crate::task::full_objective;
 use crate::{History, TrainError};
 use serde::{Deserialize, Serialize};
+use unstuck_autodiff::Tape;
 use unstuck_hessian::{
     CriticalPointKind, EscapeConfig, HessianError, LanczosConfig, SpectrumPolicy, TapeObjective,
     escape_step, summarize,
 };
-use unstuck_models::{AnyModel, Loss, Model};
+use unstuck_models::{AnyModel, Loss, Model, Objective, Pass};
+
+/// Above this fraction of dead ReLU units (zero on every training row) the remedies name
+/// them: a unit that never fires gets no gradient, so it never comes back.
+pub const DEAD_UNITS_RATIO: f64 = 0.5;
 
 /// An epoch "improved" when the training loss fell by more than this fraction of the
 /// chance loss compared with the end of the run; and a point is near a critical point
@@ -60,6 +66,9 @@ pub struct OptimizationEvidence {
     pub layer_gradients: Vec<LayerGradient>,
     /// The layers' per-parameter gradients span more than a factor 1000.
     pub gradient_vanishes: bool,
+    /// The fraction of ReLU units that are zero on every training row at the final
+    /// parameters (the `instruments` module's count); `None` for a model without ReLU.
+    pub dead_relu_fraction: Option<f64>,
     /// `‖g‖² / (2 λ_max)`: what one gradient step of the largest stable length would
     /// still gain. Small against the chance loss means near a critical point.
     pub gradient_gain: f64,
@@ -180,6 +189,7 @@ pub(crate) fn investigate(
         grad_norm,
         gradient_vanishes: vanishing(&layer_gradients),
         layer_gradients,
+        dead_relu_fraction: dead_units(&objective, theta),
         gradient_gain,
         lambda_min,
         lambda_max,
@@ -191,6 +201,16 @@ pub(crate) fn investigate(
         alternatives: alternatives(user, model, data, loss, chance, config, registries)?,
         lr_range: (config.reference.lr_range_steps > 0).then_some(lr_range),
     })
+}
+
+/// Records the training-mode loss on the whole training set at `theta` and counts the
+/// ReLU units that no row turns on.
+fn dead_units(objective: &Objective<'_, f64>, theta: &[f64]) -> Option<f64> {
+    let tape = Tape::<f64>::new();
+    let theta_var = tape.leaf_from(theta, &[theta.len()]);
+    let buffers = objective.model().initial_buffers();
+    objective.record_pass(&tape, theta_var, &mut Pass::train(0, &buffers));
+    dead_relu_fraction(&tape)
 }
 
 /// The extremes by seeded Lanczos at every model size (no dense switch, no trace): the

@@ -3,6 +3,7 @@
 
 use super::Diagnosis;
 use super::data_checks::DataIssue;
+use super::optimization::DEAD_UNITS_RATIO;
 use super::verdict::Verdict;
 
 /// Above this root-mean-square logit the model is pushed to extreme confidence, the mark
@@ -111,6 +112,12 @@ fn optimization(d: &Diagnosis, add: &mut impl FnMut(String)) {
             .is_some_and(|s| s.loss_after < s.loss_before)
     {
         add("Training stalled at a saddle: step along the eigenvector u of a negative eigenvalue (theta = theta0 + alpha u), or use momentum to roll across it.".into());
+    }
+    if let Some(dead) = e.dead_relu_fraction.filter(|&d| d > DEAD_UNITS_RATIO) {
+        add(format!(
+            "{:.0}% of the ReLU units are dead (zero on every training row, so they get no gradient): lower the learning rate, or use a leaky ReLU or Kaiming initialisation.",
+            100.0 * dead
+        ));
     }
     if e.gradient_vanishes {
         add("The gradient vanishes on its way to the first layers: use an initialisation scaled to the activation (Xavier for tanh, Kaiming for ReLU), residual connections or normalisation.".into());

@@ -75,6 +75,13 @@ fn optimization(out: &mut String, e: &OptimizationEvidence) -> fmt::Result {
             ""
         }
     )?;
+    if let Some(dead) = e.dead_relu_fraction {
+        writeln!(
+            out,
+            "  dead ReLU units (zero on every training row): {:.1}%",
+            100.0 * dead
+        )?;
+    }
     writeln!(
         out,
         "  Hessian extremes (Lanczos, {} HVPs{}): min {:.4e}, max {:.4e} -> {}{}",
