@@ -322,10 +322,15 @@ pub(crate) fn after_large_training_loss(
             );
         }
     }
-    let outside_best = references
-        .iter()
-        .filter(|r| !r.expressible_by_your_model)
-        .chain(bigger)
+    // The models outside the user's family: the references it cannot express, and the
+    // bigger version of it.
+    let outside = || {
+        references
+            .iter()
+            .filter(|r| !r.expressible_by_your_model)
+            .chain(bigger)
+    };
+    let outside_best = outside()
         .filter(|r| r.better(thresholds.reference_margin))
         .map(|r| r.run.train.loss)
         .min_by(f64::total_cmp);
@@ -362,11 +367,7 @@ pub(crate) fn after_large_training_loss(
             );
         }
     }
-    let outside = references
-        .iter()
-        .filter(|r| !r.expressible_by_your_model)
-        .chain(bigger);
-    match best_better(outside, "outside-family", thresholds, ledger) {
+    match best_better(outside(), "outside-family", thresholds, ledger) {
         Some((better, margin)) => {
             let described = better.describe();
             // The large-loss reason may already name the same reference.
