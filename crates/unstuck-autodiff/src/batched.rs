@@ -2,19 +2,34 @@
 //! `H · V` with a block of `k` vectors.
 //!
 //! Rules are linear in the cotangent, so every value of the sweep either depends on the
-//! seed (batched: `k` blocks laid out one after another, `[k, ...shape]`) or does not
-//! (a primal: a node's value, or something computed from node values only). Primal work
-//! is done once for all `k` vectors; batched work runs as one wide product where the
-//! shapes allow (a matrix product with the `k` blocks stacked, a convolution with the
-//! `k` blocks folded into its batch) and block by block through `op::forward` otherwise.
-//! So any op is supported without a line here, and the common ones share their work.
+//! seed (batched) or does not (a primal: a node's value, or something computed from node
+//! values only). Primal work is done once for all `k` vectors.
+//!
+//! A batched value of logical shape `[d0, .., dn]` holds its `k` vectors interleaved just
+//! before the last axis: physically `[d0, .., k, dn]` (a scalar: `[k, 1]`). This is the
+//! layout in which every rule of a dense network runs as one wide operation (JAX's
+//! `vmap` picks a batch axis per value for the same reason):
+//! - a matrix product with a batched left operand is one product with `k` times the rows
+//!   (`[r, k, c]` is `[r·k, c]`), and one with a batched right operand is one product with
+//!   `k` times the columns (`[r, k, c]` is `[r, k·c]`): `Aᵀ·G` for `k` vectors is a
+//!   single product;
+//! - a primal broadcasts over the `k` vectors by NumPy rules without a copy (it is seen
+//!   as `[d0, .., 1, dn]`), so elementwise rules, broadcasts and sums run once;
+//! - the seed and the result (rank 1) are `[k, P]`, the caller's layout.
+//!
+//! What the layout does not cover (a reshape that changes the last axis, a transposed
+//! batched product, an op beyond rank 3, the ops without a wide path here) is moved to
+//! `k` blocks one after another (`[k, ..shape]`), computed there (convolutions with the
+//! blocks folded into the image batch, anything else block by block through
+//! `op::forward`, so every op works without a line here) and moved back.
 
 use crate::Element;
 use crate::buffers;
+use crate::kernels::elementwise::{broadcast_to, sum_to};
 use crate::kernels::matmul::{Operand, gemm};
 use crate::numeric::{NumVal, Numeric, Scratch};
 use crate::op::{Algebra, Op, Placement, forward};
-use crate::shape::Shape;
+use crate::shape::{MAX_RANK, Shape};
 use crate::sweep::Evaluator;
 use crate::tape::{MAX_INPUTS, Node};
 use crate::tensor::{Tensor, View};
@@ -25,7 +40,7 @@ use std::rc::Rc;
 pub(crate) enum BVal<T: Element> {
     /// Independent of the seed: shared by all `k` vectors.
     Primal(NumVal<T>),
-    /// `k` blocks of the logical shape, one per vector.
+    /// `k` values of the logical shape, interleaved before its last axis.
     Batched(Rc<Scratch<T>>, Shape),
 }
 
@@ -36,8 +51,72 @@ pub(crate) struct Batched<'a, T> {
     pub(crate) k: usize,
 }
 
-fn flat(n: usize) -> Shape {
-    Shape::vector(n)
+/// A logical shape seen as `[outer, last]`: the batched layout is `[outer, k, last]`.
+fn outer_last(shape: Shape) -> (usize, usize) {
+    match shape.dims().split_last() {
+        Some((&last, lead)) => (lead.iter().product(), last),
+        None => (1, 1),
+    }
+}
+
+/// The physical shape of a batched value (`k` inserted before the last axis), when it
+/// fits in [`MAX_RANK`] axes; with `k = 1`, the shape under which a primal broadcasts
+/// against batched values.
+fn physical(shape: Shape, k: usize) -> Option<Shape> {
+    let dims = shape.dims();
+    if dims.len() + 1 > MAX_RANK {
+        return None;
+    }
+    let mut out = [0; MAX_RANK];
+    let (lead, last) = match dims.split_last() {
+        Some((&last, lead)) => (lead, last),
+        None => (&[][..], 1),
+    };
+    out[..lead.len()].copy_from_slice(lead);
+    out[lead.len()] = k;
+    out[lead.len() + 1] = last;
+    Some(Shape::of("batched sweep", &out[..lead.len() + 2]))
+}
+
+/// `[outer, k, last]` to `[k, outer, last]` (`to_blocks`), or back.
+fn relayout<T: Element>(
+    data: &[T],
+    outer: usize,
+    k: usize,
+    last: usize,
+    to_blocks: bool,
+) -> Vec<T> {
+    let mut out = buffers::zeros(data.len());
+    if last == 0 {
+        return out;
+    }
+    for o in 0..outer {
+        for j in 0..k {
+            let (inter, block) = ((o * k + j) * last, (j * outer + o) * last);
+            let (from, to) = if to_blocks {
+                (inter, block)
+            } else {
+                (block, inter)
+            };
+            out[to..to + last].copy_from_slice(&data[from..from + last]);
+        }
+    }
+    out
+}
+
+/// A narrow or the adjoint of one along `axis` of a batched value of logical `shape`: the
+/// value seen as `[outer, len, inner]` around that axis, with `k` folded into `outer`
+/// (last axis) or `inner` (any other).
+fn around_axis(shape: Shape, axis: usize, k: usize) -> (usize, usize, usize) {
+    let dims = shape.dims();
+    let len = dims[axis];
+    let before: usize = dims[..axis].iter().product();
+    if axis + 1 == dims.len() {
+        (before * k, len, 1)
+    } else {
+        let after: usize = dims[axis + 1..].iter().product();
+        (before, len, after * k)
+    }
 }
 
 impl<'a, T: Element> Batched<'a, T> {
@@ -48,35 +127,42 @@ impl<'a, T: Element> Batched<'a, T> {
         }
     }
 
-    /// A batched value from `k` blocks of `shape` laid out one after another.
-    pub(crate) fn batched(data: Vec<T>, shape: Shape) -> BVal<T> {
+    /// A batched value from data already in the interleaved layout.
+    fn wrap(data: Vec<T>, shape: Shape) -> BVal<T> {
         let n = data.len();
         BVal::Batched(
-            Rc::new(Scratch::new(Tensor::from_parts(data, flat(n)))),
+            Rc::new(Scratch::new(Tensor::from_parts(data, Shape::vector(n)))),
             shape,
         )
     }
 
-    /// The `k` blocks of a batched value, taken without a copy when unshared.
-    pub(crate) fn take_blocks(&self, v: BVal<T>) -> Vec<T> {
-        match v {
-            BVal::Batched(rc, _) => match Rc::try_unwrap(rc) {
-                Ok(mut scratch) => scratch.take(),
-                Err(rc) => buffers::copy(rc.tensor().data()),
-            },
-            BVal::Primal(p) => {
-                panic!("batched sweep: a result that does not depend on the seed ({p:?})")
-            }
+    /// A batched value from `k` blocks of `shape` laid out one after another.
+    pub(crate) fn from_blocks(&self, data: Vec<T>, shape: Shape) -> BVal<T> {
+        let (outer, last) = outer_last(shape);
+        if outer == 1 {
+            return Self::wrap(data, shape);
         }
+        let inter = relayout(&data, outer, self.k, last, false);
+        buffers::give(data);
+        Self::wrap(inter, shape)
     }
 
-    /// Block `j` of `v` (all of it when `v` is primal).
-    fn block<'v>(&'v self, v: &'v BVal<T>, j: usize) -> View<'v, T> {
+    /// The `k` blocks of a batched value one after another, without a copy when they
+    /// already are (a vector) and the value is unshared.
+    pub(crate) fn into_blocks(&self, v: BVal<T>) -> Vec<T> {
         match v {
-            BVal::Primal(p) => self.numeric.get(p),
             BVal::Batched(rc, shape) => {
-                let n = shape.numel();
-                View::new(&rc.tensor().data()[j * n..(j + 1) * n], *shape)
+                let (outer, last) = outer_last(shape);
+                if outer != 1 {
+                    return relayout(rc.tensor().data(), outer, self.k, last, true);
+                }
+                match Rc::try_unwrap(rc) {
+                    Ok(mut scratch) => scratch.take(),
+                    Err(rc) => buffers::copy(rc.tensor().data()),
+                }
+            }
+            BVal::Primal(p) => {
+                panic!("batched sweep: a result that does not depend on the seed ({p:?})")
             }
         }
     }
@@ -89,110 +175,211 @@ impl<'a, T: Element> Batched<'a, T> {
         }
     }
 
-    /// `op` on each block in turn, through `op::forward`: right for every op.
-    fn block_by_block(&self, op: &Op<T>, inputs: &[&BVal<T>]) -> BVal<T> {
-        let mut data = Vec::new();
-        let mut shape = Shape::SCALAR;
-        for j in 0..self.k {
-            let mut views = [View::new(&[], flat(0)); MAX_INPUTS];
-            for (view, input) in views.iter_mut().zip(inputs) {
-                *view = self.block(input, j);
-            }
-            let out = forward(op, &views[..inputs.len()]);
-            if j == 0 {
-                shape = out.shape();
-                data = buffers::take(self.k * shape.numel());
-            }
-            data.extend_from_slice(out.data());
-            buffers::give(out.into_data());
+    /// A primal's data (with its logical shape).
+    fn primal_view<'v>(&'v self, v: &'v BVal<T>) -> View<'v, T> {
+        match v {
+            BVal::Primal(p) => self.numeric.get(p),
+            BVal::Batched(..) => unreachable!("only called on primals"),
         }
-        Self::batched(data, shape)
     }
 
-    /// The shared work of the common cases, or `None` to go block by block.
-    fn wide(&self, op: &Op<T>, inputs: &[&BVal<T>]) -> Option<BVal<T>> {
-        let k = self.k;
-        let batched: Vec<bool> = inputs
+    /// An input as the wide kernels see it: batched values in their physical shape,
+    /// primals with a 1 where the batched values have `k`.
+    fn physical_view<'v>(&'v self, v: &'v BVal<T>) -> Option<View<'v, T>> {
+        match v {
+            BVal::Batched(rc, shape) => {
+                Some(View::new(rc.tensor().data(), physical(*shape, self.k)?))
+            }
+            BVal::Primal(p) => {
+                let view = self.numeric.get(p);
+                Some(View::new(view.data, physical(view.shape, 1)?))
+            }
+        }
+    }
+
+    /// `op` on inputs moved to `k` blocks one after another, and the result moved back:
+    /// right for every op.
+    fn through_blocks(&self, op: &Op<T>, inputs: &[&BVal<T>]) -> BVal<T> {
+        let blocks: Vec<Option<Vec<T>>> = inputs
             .iter()
-            .map(|v| matches!(v, BVal::Batched(..)))
+            .map(|v| match v {
+                BVal::Batched(rc, shape) => {
+                    let (outer, last) = outer_last(*shape);
+                    Some(relayout(rc.tensor().data(), outer, self.k, last, true))
+                }
+                BVal::Primal(_) => None,
+            })
             .collect();
-        match *op {
-            // Maps of one value: the k blocks are one long vector.
-            Op::Neg | Op::Scale(_) | Op::Shift(_) if batched[0] => {
-                let data = self.all(inputs[0]);
-                let out = forward(op, &[View::new(data, flat(data.len()))]);
-                Some(Self::batched(out.into_data(), self.shape(inputs[0])))
+        let block = |i: usize, j: usize| -> View<'_, T> {
+            match &blocks[i] {
+                Some(data) => {
+                    let shape = self.shape(inputs[i]);
+                    let n = shape.numel();
+                    View::new(&data[j * n..(j + 1) * n], shape)
+                }
+                None => self.primal_view(inputs[i]),
             }
-            // Elementwise pairs of equal shapes: batched with batched, or with a primal
-            // broadcast over the k blocks.
-            Op::Add | Op::Mul | Op::TanhBackward | Op::SigmoidBackward | Op::StepMul(_)
-                if self.shape(inputs[0]) == self.shape(inputs[1]) =>
+        };
+        let (data, shape) = match *op {
+            Op::Conv2d(_) | Op::Conv2dInputGrad(_)
+                if blocks[0].is_some() && blocks[1].is_none() =>
             {
-                let shape = self.shape(inputs[0]);
-                let n = shape.numel();
-                let as_view = |i: usize| -> View<'_, T> {
-                    if batched[i] {
-                        let d = self.all(inputs[i]);
-                        View::new(d, Shape::matrix(k, n))
-                    } else {
-                        View::new(self.block(inputs[i], 0).data, Shape::matrix(1, n))
-                    }
-                };
-                let out = forward(op, &[as_view(0), as_view(1)]);
-                Some(Self::batched(out.into_data(), shape))
-            }
-            Op::MatMul { ta, tb } => self.wide_matmul(inputs, &batched, ta, tb),
-            Op::Conv2d(_) | Op::Conv2dInputGrad(_) if batched[0] && !batched[1] => {
                 // The k blocks join the images' batch axis.
-                let shape = self.shape(inputs[0]);
-                let d = shape.dims();
-                let folded = Shape::of("batched conv", &[k * d[0], d[1], d[2], d[3]]);
-                let w = self.block(inputs[1], 0);
-                let out = forward(op, &[View::new(self.all(inputs[0]), folded), w]);
+                let d = self.shape(inputs[0]).dims().to_vec();
+                let folded = Shape::of("batched conv", &[self.k * d[0], d[1], d[2], d[3]]);
+                let data = blocks[0].as_deref().expect("batched input");
+                let out = forward(op, &[View::new(data, folded), block(1, 0)]);
                 let o = out.dims().to_vec();
                 let logical = Shape::of("batched conv", &[d[0], o[1], o[2], o[3]]);
-                Some(Self::batched(out.into_data(), logical))
+                (out.into_data(), logical)
             }
+            _ => {
+                let mut data = Vec::new();
+                let mut shape = Shape::SCALAR;
+                for j in 0..self.k {
+                    let mut views = [View::new(&[], Shape::vector(0)); MAX_INPUTS];
+                    for (i, view) in views.iter_mut().enumerate().take(inputs.len()) {
+                        *view = block(i, j);
+                    }
+                    let out = forward(op, &views[..inputs.len()]);
+                    if j == 0 {
+                        shape = out.shape();
+                        data = buffers::take(self.k * shape.numel());
+                    }
+                    data.extend_from_slice(out.data());
+                    buffers::give(out.into_data());
+                }
+                (data, shape)
+            }
+        };
+        for data in blocks.into_iter().flatten() {
+            buffers::give(data);
+        }
+        self.from_blocks(data, shape)
+    }
+
+    /// The wide computation of `op`, or `None` where the layout has none.
+    fn wide(&self, op: &Op<T>, inputs: &[&BVal<T>]) -> Option<BVal<T>> {
+        let batched = |i: usize| matches!(inputs[i], BVal::Batched(..));
+        match *op {
+            // Maps of one value: the layout does not matter.
+            Op::Neg | Op::Scale(_) | Op::Shift(_) if batched(0) => {
+                let data = self.all(inputs[0]);
+                let out = forward(op, &[View::new(data, Shape::vector(data.len()))]);
+                Some(Self::wrap(out.into_data(), self.shape(inputs[0])))
+            }
+            // Elementwise pairs under NumPy broadcasting, a primal stretched over k.
+            Op::Add | Op::Mul | Op::TanhBackward | Op::SigmoidBackward | Op::StepMul(_) => {
+                let shape = Shape::broadcast(self.shape(inputs[0]), self.shape(inputs[1]))?;
+                let (a, b) = (
+                    self.physical_view(inputs[0])?,
+                    self.physical_view(inputs[1])?,
+                );
+                let out = forward(op, &[a, b]);
+                Some(Self::wrap(out.into_data(), shape))
+            }
+            Op::BroadcastTo(to) | Op::SumTo(to) if batched(0) => {
+                let x = self.physical_view(inputs[0])?;
+                let to_physical = physical(to, self.k)?;
+                let out = match op {
+                    Op::BroadcastTo(_) => broadcast_to(x, to_physical),
+                    _ => sum_to(x, to_physical),
+                };
+                Some(Self::wrap(out.into_data(), to))
+            }
+            Op::Narrow { axis, start, len } if batched(0) => {
+                let shape = self.shape(inputs[0]);
+                let (outer, full, inner) = around_axis(shape, axis, self.k);
+                let data = self.all(inputs[0]);
+                let mut out = buffers::take(outer * len * inner);
+                for o in 0..outer {
+                    let at = (o * full + start) * inner;
+                    out.extend_from_slice(&data[at..at + len * inner]);
+                }
+                Some(Self::wrap(out, shape.with_dim(axis, len)))
+            }
+            Op::MatMul { ta, tb } => self.wide_matmul(inputs, ta, tb),
             _ => None,
         }
     }
 
-    /// A matrix product whose left operand is batched and untransposed, against one
-    /// shared matrix: the k blocks are already k stacked row blocks, so this is one
-    /// product. (Other placements would need the blocks transposed into place first;
-    /// measured, the copies cost more than the wider product saves, so they go block by
-    /// block.)
-    fn wide_matmul(
-        &self,
-        inputs: &[&BVal<T>],
-        batched: &[bool],
-        ta: bool,
-        tb: bool,
-    ) -> Option<BVal<T>> {
+    /// A matrix product of one batched and one primal matrix as one product (see the
+    /// module's notes); a batched matrix used transposed is moved to blocks first, or its
+    /// product is moved back after.
+    fn wide_matmul(&self, inputs: &[&BVal<T>], ta: bool, tb: bool) -> Option<BVal<T>> {
+        let k = self.k;
         let (sa, sb) = (self.shape(inputs[0]), self.shape(inputs[1]));
-        if ta || sb.rank() != 2 || !batched[0] || batched[1] {
+        let left_batched = match (inputs[0], inputs[1]) {
+            (BVal::Batched(..), BVal::Primal(_)) => true,
+            (BVal::Primal(_), BVal::Batched(..)) => false,
+            _ => return None,
+        };
+        let operand = |s: Shape, transposed: bool| {
+            let (rows, cols) = s.as_matrix();
+            Operand {
+                rows,
+                cols,
+                transposed,
+            }
+        };
+        if sb.rank() != 2 || (sa.rank() != 2 && (ta || !left_batched)) {
             return None;
         }
-        let (br, bc) = (sb.dims()[0], sb.dims()[1]);
-        let n = if tb { br } else { bc };
-        let bd = Operand {
-            rows: br,
-            cols: bc,
-            transposed: tb,
-        };
-        let a = self.all(inputs[0]);
-        let inner = sa.dims()[sa.rank() - 1];
-        let rows = a.len() / inner.max(1);
-        let mut out = buffers::zeros(rows * n);
-        let ad = Operand {
-            rows,
-            cols: inner,
-            transposed: false,
-        };
-        gemm(a, ad, self.block(inputs[1], 0).data, bd, &mut out, false);
-        let mut dims = sa.dims().to_vec();
-        *dims.last_mut().expect("rank 2 at least") = n;
-        Some(Self::batched(out, Shape::of("batched matmul", &dims)))
+        let bd = operand(sb, tb);
+        let n = if tb { sb.dims()[0] } else { sb.dims()[1] };
+        if left_batched {
+            let inner = sa.dims()[sa.rank() - 1];
+            let rows = sa.numel() / inner.max(1);
+            let b = self.primal_view(inputs[1]).data;
+            let a = self.all(inputs[0]);
+            if !ta {
+                // [rows, k, inner] is [rows·k, inner]: the result is [rows, k, n].
+                let mut out = buffers::zeros(rows * k * n);
+                let ad = Operand {
+                    rows: rows * k,
+                    cols: inner,
+                    transposed: false,
+                };
+                gemm(a, ad, b, bd, &mut out, false);
+                let mut dims = sa.dims().to_vec();
+                *dims.last_mut().expect("rank 2 at least") = n;
+                return Some(Self::wrap(out, Shape::of("batched matmul", &dims)));
+            }
+            // [rows, k·inner] transposed is [k·inner, rows]: the result comes in blocks.
+            let mut out = buffers::zeros(k * inner * n);
+            let ad = Operand {
+                rows,
+                cols: k * inner,
+                transposed: true,
+            };
+            gemm(a, ad, b, bd, &mut out, false);
+            return Some(self.from_blocks(out, Shape::matrix(inner, n)));
+        }
+        let a = self.primal_view(inputs[0]).data;
+        let ad = operand(sa, ta);
+        let m = if ta { sa.dims()[1] } else { sa.dims()[0] };
+        let (br, bc) = sb.as_matrix();
+        let mut out = buffers::zeros(m * k * n);
+        if !tb {
+            // [br, k, bc] is [br, k·bc]: the result is [m, k, bc].
+            let bd = Operand {
+                rows: br,
+                cols: k * bc,
+                transposed: false,
+            };
+            gemm(a, ad, self.all(inputs[1]), bd, &mut out, false);
+        } else {
+            // The blocks [k, br, bc] are [k·br, bc]; transposed they give [m, k·br].
+            let blocks = relayout(self.all(inputs[1]), br, k, bc, true);
+            let bd = Operand {
+                rows: k * br,
+                cols: bc,
+                transposed: true,
+            };
+            gemm(a, ad, &blocks, bd, &mut out, false);
+            buffers::give(blocks);
+        }
+        Some(Self::wrap(out, Shape::matrix(m, n)))
     }
 }
 
@@ -212,7 +399,7 @@ impl<T: Element> Algebra<T> for Batched<'_, T> {
         }
         match self.wide(&op, inputs) {
             Some(v) => v,
-            None => self.block_by_block(&op, inputs),
+            None => self.through_blocks(&op, inputs),
         }
     }
 
@@ -238,6 +425,8 @@ impl<T: Element> Algebra<T> for Batched<'_, T> {
         }
     }
 
+    /// A relabel when the last axis stays (the interleaved layout is the same), a move
+    /// through blocks otherwise.
     fn reshape(&mut self, a: BVal<T>, to: Shape) -> BVal<T> {
         match a {
             BVal::Primal(p) => BVal::Primal(self.numeric.reshape(p, to)),
@@ -246,7 +435,11 @@ impl<T: Element> Algebra<T> for Batched<'_, T> {
                     shape.numel() == to.numel(),
                     "reshape: cannot view shape {shape:?} as {to:?}"
                 );
-                BVal::Batched(rc, to)
+                if outer_last(shape).1 == outer_last(to).1 {
+                    return BVal::Batched(rc, to);
+                }
+                let blocks = self.into_blocks(BVal::Batched(rc, shape));
+                self.from_blocks(blocks, to)
             }
         }
     }
@@ -269,27 +462,35 @@ impl<T: Element> Evaluator<T> for Batched<'_, T> {
             "batched sweep: a contribution that does not depend on the seed"
         );
         let shape = self.numeric.node_shape(node);
-        let n = shape.numel();
         let mut total = match acc {
-            Some(acc) => self.take_blocks(acc),
+            Some(BVal::Batched(rc, _)) => match Rc::try_unwrap(rc) {
+                Ok(mut scratch) => scratch.take(),
+                Err(rc) => buffers::copy(rc.tensor().data()),
+            },
+            Some(BVal::Primal(_)) => unreachable!("accumulated gradients are batched"),
             None if placement == Placement::Whole => return g,
-            None => buffers::zeros(self.k * n),
+            None => buffers::zeros(self.k * shape.numel()),
         };
+        let part = self.all(&g);
         match placement {
             Placement::Whole => {
-                for (a, &b) in total.iter_mut().zip(self.all(&g)) {
+                for (a, &b) in total.iter_mut().zip(part) {
                     *a += b;
                 }
             }
             Placement::At { axis, start } => {
-                let part_shape = self.shape(&g);
-                let part_n = part_shape.numel();
-                for (j, block) in total.chunks_exact_mut(n).enumerate() {
-                    let part = View::new(&self.all(&g)[j * part_n..(j + 1) * part_n], part_shape);
-                    crate::numeric::add_into_block(block, shape, part, axis, start);
+                let full = shape.dims()[axis];
+                let (outer, len, inner) = around_axis(self.shape(&g), axis, self.k);
+                if len * inner > 0 {
+                    for (o, src) in part.chunks_exact(len * inner).enumerate().take(outer) {
+                        let at = (o * full + start) * inner;
+                        for (a, &b) in total[at..at + len * inner].iter_mut().zip(src) {
+                            *a += b;
+                        }
+                    }
                 }
             }
         }
-        Self::batched(total, shape)
+        Self::wrap(total, shape)
     }
 }

@@ -18,6 +18,7 @@ use crate::kernels::pool::{self, PoolGeom};
 use crate::kernels::softmax::{log_softmax, softmax, softmax_cross_entropy};
 use crate::mask::Mask;
 use crate::shape::Shape;
+use crate::tape::MAX_INPUTS;
 use crate::tensor::{Tensor, View};
 use std::sync::Arc;
 
@@ -287,12 +288,17 @@ pub(crate) type Contribution<V> = (usize, Placement, V);
 
 /// The vector-Jacobian rule of `op`, the op of node `out` with input nodes `inputs`: for
 /// each input slot, `g · ∂out/∂input`, written in [`Algebra`] ops.
+///
+/// `wants[slot]` says whether the sweep uses input `slot`'s contribution: the costly
+/// rules (products, convolutions) skip the ones it would drop, such as the gradient of a
+/// batch of data, which would otherwise be computed (or recorded) and thrown away.
 pub(crate) fn vjp<T: Element, A: Algebra<T>>(
     alg: &mut A,
     op: &Op<T>,
     inputs: &[usize],
     out: usize,
     g: A::V,
+    wants: [bool; MAX_INPUTS],
     emit: &mut Vec<Contribution<A::V>>,
 ) {
     let whole = |slot: usize, v: A::V| (slot, Placement::Whole, v);
@@ -404,11 +410,17 @@ pub(crate) fn vjp<T: Element, A: Algebra<T>>(
         }
         Op::MatMul { ta, tb } => {
             let (a, b) = (alg.primal(x(0)), alg.primal(x(1)));
-            let ga = if ta {
-                alg.matmul(&b, &g, tb, true)
-            } else {
-                alg.matmul(&g, &b, false, !tb)
-            };
+            if wants[0] {
+                let ga = if ta {
+                    alg.matmul(&b, &g, tb, true)
+                } else {
+                    alg.matmul(&g, &b, false, !tb)
+                };
+                emit.push(whole(0, ga));
+            }
+            if !wants[1] {
+                return;
+            }
             let (sa, sb) = (alg.node_shape(x(0)), alg.node_shape(x(1)));
             let gb = if sb.rank() == 2 && sa.rank() > 2 {
                 // A shared weight: stack the batch's rows (ta is false here, see forward).
@@ -426,7 +438,6 @@ pub(crate) fn vjp<T: Element, A: Algebra<T>>(
             } else {
                 alg.matmul(&a, &g, !ta, false)
             };
-            emit.push(whole(0, ga));
             emit.push(whole(1, gb));
         }
         Op::Reshape(_) => {
@@ -496,8 +507,12 @@ pub(crate) fn vjp<T: Element, A: Algebra<T>>(
         Op::Conv2d(geom) => {
             // Bilinear in (x, w): each derivative is the product with the other fixed.
             let (a, w) = (alg.primal(x(0)), alg.primal(x(1)));
-            emit.push(whole(0, alg.apply(Op::Conv2dInputGrad(geom), &[&g, &w])));
-            emit.push(whole(1, alg.apply(Op::Conv2dWeightGrad(geom), &[&a, &g])));
+            if wants[0] {
+                emit.push(whole(0, alg.apply(Op::Conv2dInputGrad(geom), &[&g, &w])));
+            }
+            if wants[1] {
+                emit.push(whole(1, alg.apply(Op::Conv2dWeightGrad(geom), &[&a, &g])));
+            }
         }
         Op::Conv2dInputGrad(geom) => {
             // <input_grad(u, w), g> = <conv(g, w), u> = <w, weight_grad(g, u)>.

@@ -63,7 +63,8 @@ pub(crate) fn sweep<T: Element, E: Evaluator<T>>(
             }
         }
         let (op, inputs, n) = ev.node(i);
-        vjp(ev, &op, &inputs[..n], i, g, &mut emitted);
+        let wants = std::array::from_fn(|slot| slot < n && needed[inputs[slot]]);
+        vjp(ev, &op, &inputs[..n], i, g, wants, &mut emitted);
         for (slot, placement, contribution) in emitted.drain(..) {
             let input = inputs[slot];
             if needed[input] {
