@@ -104,6 +104,20 @@ fn relayout<T: Element>(
     out
 }
 
+/// `f(g[o, j, c], p[o, c])` over a batched `g` of `k` rows per primal row of `p`.
+fn rows_map<T: Element>(g: &[T], p: &[T], k: usize, last: usize, f: impl Fn(T, T) -> T) -> Vec<T> {
+    let mut out = buffers::take(g.len());
+    if last == 0 {
+        return out;
+    }
+    for (rows, prow) in g.chunks_exact(k * last).zip(p.chunks_exact(last)) {
+        for row in rows.chunks_exact(last) {
+            out.extend(row.iter().zip(prow).map(|(&a, &b)| f(a, b)));
+        }
+    }
+    out
+}
+
 /// A narrow or the adjoint of one along `axis` of a batched value of logical `shape`: the
 /// value seen as `[outer, len, inner]` around that axis, with `k` folded into `outer`
 /// (last axis) or `inner` (any other).
@@ -271,6 +285,9 @@ impl<'a, T: Element> Batched<'a, T> {
             // Elementwise pairs under NumPy broadcasting, a primal stretched over k.
             Op::Add | Op::Mul | Op::TanhBackward | Op::SigmoidBackward | Op::StepMul(_) => {
                 let shape = Shape::broadcast(self.shape(inputs[0]), self.shape(inputs[1]))?;
+                if let Some(out) = self.rows_against_primal(op, inputs, shape) {
+                    return Some(out);
+                }
                 let (a, b) = (
                     self.physical_view(inputs[0])?,
                     self.physical_view(inputs[1])?,
@@ -301,6 +318,43 @@ impl<'a, T: Element> Batched<'a, T> {
             Op::MatMul { ta, tb } => self.wide_matmul(inputs, ta, tb),
             _ => None,
         }
+    }
+
+    /// An elementwise pair of a batched value and a primal of the same shape: each of the
+    /// `k` rows `[o, j, :]` against the primal's row `[o, :]`, without NumPy's general
+    /// strided loop (the values are those of `op::forward`, element by element).
+    fn rows_against_primal(
+        &self,
+        op: &Op<T>,
+        inputs: &[&BVal<T>],
+        shape: Shape,
+    ) -> Option<BVal<T>> {
+        let (g, p, swapped) = match (inputs[0], inputs[1]) {
+            (BVal::Batched(..), BVal::Primal(_)) => (inputs[0], inputs[1], false),
+            (BVal::Primal(_), BVal::Batched(..)) => (inputs[1], inputs[0], true),
+            _ => return None,
+        };
+        if self.shape(g) != shape || self.shape(p) != shape {
+            return None;
+        }
+        let (g, p) = (self.all(g), self.primal_view(p).data);
+        let last = outer_last(shape).1;
+        let one = T::ONE;
+        let zero = T::ZERO;
+        let out = match *op {
+            Op::Add => rows_map(g, p, self.k, last, |a, b| a + b),
+            Op::Mul if swapped => rows_map(g, p, self.k, last, |a, b| b * a),
+            Op::Mul => rows_map(g, p, self.k, last, |a, b| a * b),
+            Op::TanhBackward if !swapped => rows_map(g, p, self.k, last, |g, y| g * (one - y * y)),
+            Op::SigmoidBackward if !swapped => {
+                rows_map(g, p, self.k, last, |g, y| g * (y * (-y + one)))
+            }
+            Op::StepMul(s) if !swapped => rows_map(g, p, self.k, last, |g, v| {
+                g * if v > zero { one } else { s }
+            }),
+            _ => return None,
+        };
+        Some(Self::wrap(out, shape))
     }
 
     /// A matrix product of one batched and one primal matrix as one product (see the
