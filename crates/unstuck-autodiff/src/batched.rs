@@ -86,19 +86,21 @@ fn relayout<T: Element>(
     last: usize,
     to_blocks: bool,
 ) -> Vec<T> {
-    let mut out = buffers::zeros(data.len());
+    let mut out = buffers::take(data.len());
     if last == 0 {
         return out;
     }
-    for o in 0..outer {
-        for j in 0..k {
-            let (inter, block) = ((o * k + j) * last, (j * outer + o) * last);
-            let (from, to) = if to_blocks {
-                (inter, block)
+    // Written in the destination's order, so the buffer is filled without zeroing it.
+    let (slow, fast) = if to_blocks { (k, outer) } else { (outer, k) };
+    for a in 0..slow {
+        for b in 0..fast {
+            let (o, j) = if to_blocks { (b, a) } else { (a, b) };
+            let from = if to_blocks {
+                (o * k + j) * last
             } else {
-                (block, inter)
+                (j * outer + o) * last
             };
-            out[to..to + last].copy_from_slice(&data[from..from + last]);
+            out.extend_from_slice(&data[from..from + last]);
         }
     }
     out
