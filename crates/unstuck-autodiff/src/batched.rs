@@ -153,7 +153,7 @@ impl<'a, T: Element> Batched<'a, T> {
     }
 
     /// A batched value from `k` blocks of `shape` laid out one after another.
-    pub(crate) fn from_blocks(&self, data: Vec<T>, shape: Shape) -> BVal<T> {
+    pub(crate) fn interleave(&self, data: Vec<T>, shape: Shape) -> BVal<T> {
         let (outer, last) = outer_last(shape);
         if outer == 1 {
             return Self::wrap(data, shape);
@@ -165,7 +165,7 @@ impl<'a, T: Element> Batched<'a, T> {
 
     /// The `k` blocks of a batched value one after another, without a copy when they
     /// already are (a vector) and the value is unshared.
-    pub(crate) fn into_blocks(&self, v: BVal<T>) -> Vec<T> {
+    pub(crate) fn deinterleave(&self, v: BVal<T>) -> Vec<T> {
         match v {
             BVal::Batched(rc, shape) => {
                 let (outer, last) = outer_last(shape);
@@ -271,7 +271,7 @@ impl<'a, T: Element> Batched<'a, T> {
         for data in blocks.into_iter().flatten() {
             buffers::give(data);
         }
-        self.from_blocks(data, shape)
+        self.interleave(data, shape)
     }
 
     /// The wide computation of `op`, or `None` where the layout has none.
@@ -409,7 +409,7 @@ impl<'a, T: Element> Batched<'a, T> {
                 transposed: true,
             };
             gemm(a, ad, b, bd, &mut out, false);
-            return Some(self.from_blocks(out, Shape::matrix(inner, n)));
+            return Some(self.interleave(out, Shape::matrix(inner, n)));
         }
         let a = self.primal_view(inputs[0]).data;
         let ad = operand(sa, ta);
@@ -494,8 +494,8 @@ impl<T: Element> Algebra<T> for Batched<'_, T> {
                 if outer_last(shape).1 == outer_last(to).1 {
                     return BVal::Batched(rc, to);
                 }
-                let blocks = self.into_blocks(BVal::Batched(rc, shape));
-                self.from_blocks(blocks, to)
+                let blocks = self.deinterleave(BVal::Batched(rc, shape));
+                self.interleave(blocks, to)
             }
         }
     }

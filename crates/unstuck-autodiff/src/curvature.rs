@@ -174,10 +174,10 @@ impl<T: Element> Curvature<T> {
     /// One k-wide second sweep: `H · V` for the `k` vectors of `vs`.
     fn hvp_sweep(&self, vs: &[T], k: usize) -> Vec<T> {
         let mut batched = Batched::new(&self.nodes, k);
-        let seed = batched.from_blocks(buffers::copy(vs), Shape::vector(self.dim()));
+        let seed = batched.interleave(buffers::copy(vs), Shape::vector(self.dim()));
         let mut grads = sweep(&mut batched, self.grad_index, seed, &[self.theta_index]);
         match grads.pop().flatten() {
-            Some(hv) => batched.into_blocks(hv),
+            Some(hv) => batched.deinterleave(hv),
             None => vec![T::ZERO; vs.len()],
         }
     }
