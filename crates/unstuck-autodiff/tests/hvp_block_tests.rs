@@ -22,18 +22,41 @@ fn loss(tape: &Tape<f64>, theta: Var) -> Var {
     tape.softmax_cross_entropy(common::mlp_logits(tape, theta, &WIDTHS, x), &labels)
 }
 
-/// Nine vectors: two full sweeps and a short one.
-fn setup() -> (Vec<f64>, Vec<f64>, usize) {
+struct Block {
+    theta: Vec<f64>,
+    curvature: Curvature<f64>,
+    vectors: Vec<f64>,
+    k: usize,
+    p: usize,
+    wide: Vec<f64>,
+}
+
+/// Nine vectors (two full sweeps and a short one) and their block product.
+fn setup() -> Block {
     let p = common::n_params(&WIDTHS);
-    (fill(p, 5, 0.7), fill(9 * p, 13, 1.0), 9)
+    let (theta, vectors, k) = (fill(p, 5, 0.7), fill(9 * p, 13, 1.0), 9);
+    let curvature = Curvature::new(loss, &theta).unwrap();
+    let wide = curvature.hvp_block(&vectors, k).unwrap();
+    Block {
+        theta,
+        curvature,
+        vectors,
+        k,
+        p,
+        wide,
+    }
 }
 
 #[test]
 fn block_products_are_the_single_products_bit_for_bit() {
-    let (theta, block, k) = setup();
-    let curvature = Curvature::new(loss, &theta).unwrap();
-    let p = curvature.dim();
-    let wide = curvature.hvp_block(&block, k).unwrap();
+    let Block {
+        curvature,
+        vectors: block,
+        k,
+        p,
+        wide,
+        ..
+    } = setup();
     for j in 0..k {
         let single = curvature.hvp(&block[j * p..(j + 1) * p]).unwrap();
         let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
@@ -46,10 +69,14 @@ fn block_products_are_the_single_products_bit_for_bit() {
 /// rule wrong by 1e-4 relative moves the product by about 1e-4 of its size.
 #[test]
 fn block_products_match_central_differences_of_the_gradient() {
-    let (theta, block, k) = setup();
-    let curvature = Curvature::new(loss, &theta).unwrap();
-    let p = curvature.dim();
-    let wide = curvature.hvp_block(&block, k).unwrap();
+    let Block {
+        theta,
+        vectors: block,
+        k,
+        p,
+        wide,
+        ..
+    } = setup();
     let eps = 1e-5;
     for j in 0..k {
         let v = &block[j * p..(j + 1) * p];
