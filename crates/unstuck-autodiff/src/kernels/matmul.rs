@@ -6,7 +6,6 @@ use crate::shape::Shape;
 use crate::tensor::{Tensor, View};
 use faer::linalg::matmul::matmul as faer_matmul;
 use faer::{Accum, MatMut, MatRef, Par};
-use rayon::prelude::*;
 use unstuck_core::{ElementSlice, ElementSliceMut};
 
 /// A row-major matrix operand: its stored rows and columns, and whether it is used transposed.
@@ -30,14 +29,16 @@ impl Operand {
 
 /// Products with fewer multiply-adds than this run on one thread: a task costs more.
 const PARALLEL_MATMUL_WORK: usize = 1 << 19;
-/// Output rows per task of a parallel product.
-const ROWS_PER_TASK: usize = 64;
 
 /// `out = op(a) · op(b)` (or `out += ...` when `accumulate`), row-major.
 ///
-/// A large product is cut into blocks of [`ROWS_PER_TASK`] output rows, each computed
-/// on its own by faer on one thread, on rayon's threads. The cut depends on the shapes
-/// alone, so every entry is computed the same way whatever the thread count.
+/// A large product is one call to faer on rayon's threads; a small one, or a
+/// matrix-vector product, runs on the calling thread. Which one depends on the shapes
+/// alone. faer's parallel product (private-gemm-x86) cuts the output into tiles and
+/// computes every tile with the same micro-kernel and the same depth blocks as on one
+/// thread, so every entry is the same bits whatever the thread count (the tests below
+/// and `tests/determinism_tests.rs` check it). One call packs each operand once, where
+/// a cut into row blocks re-packed the right operand per block.
 pub(crate) fn gemm<T: Element>(
     a: &[T],
     ad: Operand,
@@ -82,13 +83,20 @@ fn product<T: Element>(
         }
         return;
     }
-    let split = may_split && m * n * k >= PARALLEL_MATMUL_WORK && m >= 2 * ROWS_PER_TASK;
+    // faer's matrix-vector and rank-one paths reduce in parallel; keep them on one thread.
+    let threads = rayon::current_num_threads();
+    let par =
+        if may_split && threads > 1 && m * n * k >= PARALLEL_MATMUL_WORK && m.min(n).min(k) > 1 {
+            Par::rayon(threads)
+        } else {
+            Par::Seq
+        };
     match (T::as_typed(a), T::as_typed(b), T::as_typed_mut(out)) {
         (ElementSlice::F32(x), ElementSlice::F32(y), ElementSliceMut::F32(dst)) => {
-            typed_gemm(x, ad, y, bd, dst, accumulate, split)
+            typed_gemm(x, ad, y, bd, dst, accumulate, par)
         }
         (ElementSlice::F64(x), ElementSlice::F64(y), ElementSliceMut::F64(dst)) => {
-            typed_gemm(x, ad, y, bd, dst, accumulate, split)
+            typed_gemm(x, ad, y, bd, dst, accumulate, par)
         }
         _ => unreachable!("one element type for all three slices"),
     }
@@ -99,7 +107,7 @@ fn operand<E: faer::traits::RealField>(data: &[E], d: Operand) -> MatRef<'_, E> 
     if d.transposed { m.transpose() } else { m }
 }
 
-/// The product on faer, whole or in row blocks on rayon's threads.
+/// The product on faer, row-major views of the slices.
 fn typed_gemm<E: faer::traits::RealField + Copy>(
     a: &[E],
     ad: Operand,
@@ -107,27 +115,16 @@ fn typed_gemm<E: faer::traits::RealField + Copy>(
     bd: Operand,
     out: &mut [E],
     accumulate: bool,
-    split: bool,
+    par: Par,
 ) {
     let (lhs, rhs) = (operand(a, ad), operand(b, bd));
-    let n = rhs.ncols();
     let accum = if accumulate {
         Accum::Add
     } else {
         Accum::Replace
     };
-    let one_thread = |rows: MatRef<'_, E>, dst: &mut [E]| {
-        let dst = MatMut::from_row_major_slice_mut(dst, rows.nrows(), n);
-        faer_matmul(dst, accum, rows, rhs, E::one_impl(), Par::Seq);
-    };
-    if !split {
-        return one_thread(lhs, out);
-    }
-    out.par_chunks_mut(ROWS_PER_TASK * n)
-        .enumerate()
-        .for_each(|(block, dst)| {
-            one_thread(lhs.subrows(block * ROWS_PER_TASK, dst.len() / n), dst)
-        });
+    let dst = MatMut::from_row_major_slice_mut(out, lhs.nrows(), rhs.ncols());
+    faer_matmul(dst, accum, lhs, rhs, E::one_impl(), par);
 }
 
 fn last_two(op: &str, s: Shape) -> (usize, usize) {
@@ -200,4 +197,100 @@ pub(crate) fn matmul<T: Element>(a: View<'_, T>, b: View<'_, T>, ta: bool, tb: b
         );
     }
     Tensor::from_parts(out, out_shape)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use unstuck_test_support::threads::with_threads;
+
+    fn fill<T: Element>(n: usize, k: usize) -> Vec<T> {
+        (0..n)
+            .map(|i| T::from_f64(((i * k) % 97) as f64 / 48.0 - 1.0))
+            .collect()
+    }
+
+    fn operand_of(used: (usize, usize), transposed: bool) -> Operand {
+        let (rows, cols) = if transposed { (used.1, used.0) } else { used };
+        Operand {
+            rows,
+            cols,
+            transposed,
+        }
+    }
+
+    /// Shapes of the networks we train (784-256-256-10 and 64-128-128-10 products with
+    /// every transpose), odd sizes around faer's tiles (24 x 4) and depth blocks (512),
+    /// and matrix-vector products, all above the parallel threshold but one.
+    const SHAPES: [(usize, usize, usize); 9] = [
+        (128, 784, 256),
+        (256, 128, 784),
+        (128, 256, 10),
+        (64, 128, 128),
+        (97, 1031, 53),
+        (301, 67, 29),
+        (1, 4000, 300),
+        (3000, 200, 1),
+        (5, 7, 3),
+    ];
+
+    fn check_same_bits_on_one_and_two_threads<T: Element>() {
+        for (m, k, n) in SHAPES {
+            for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
+                let (ad, bd) = (operand_of((m, k), ta), operand_of((k, n), tb));
+                let (a, b): (Vec<T>, Vec<T>) = (fill(m * k, 37), fill(k * n, 53));
+                let start: Vec<T> = fill(m * n, 11);
+                let run = |accumulate: bool| {
+                    let mut out = start.clone();
+                    gemm(&a, ad, &b, bd, &mut out, accumulate);
+                    out.iter().map(|x| x.to_f64().to_bits()).collect::<Vec<_>>()
+                };
+                for accumulate in [false, true] {
+                    let one = with_threads(1, || run(accumulate));
+                    assert_eq!(
+                        one,
+                        with_threads(2, || run(accumulate)),
+                        "{m}x{k}x{n} ta={ta} tb={tb} accumulate={accumulate}: 1 and 2 threads differ"
+                    );
+                    assert_eq!(one, with_threads(3, || run(accumulate)), "3 threads differ");
+                }
+                // And the product is right: against a plain triple loop in f64.
+                let mut out = start.clone();
+                with_threads(2, || gemm(&a, ad, &b, bd, &mut out, true));
+                let at = |x: &[T], d: Operand, i: usize, j: usize| {
+                    if d.transposed {
+                        x[j * d.cols + i].to_f64()
+                    } else {
+                        x[i * d.cols + j].to_f64()
+                    }
+                };
+                // The usual bound of a dot product: depth x epsilon x sum of |a_p b_p|.
+                let eps = if std::mem::size_of::<T>() == 4 {
+                    f64::from(f32::EPSILON)
+                } else {
+                    f64::EPSILON
+                };
+                for (i, j) in [(0, 0), (m - 1, n - 1), (m / 2, n / 3)] {
+                    let terms = (0..k).map(|p| at(&a, ad, i, p) * at(&b, bd, p, j));
+                    let want = start[i * n + j].to_f64() + terms.clone().sum::<f64>();
+                    let scale = start[i * n + j].to_f64().abs() + terms.map(f64::abs).sum::<f64>();
+                    let got = out[i * n + j].to_f64();
+                    assert!(
+                        (got - want).abs() <= 2.0 * (k + 1) as f64 * eps * scale,
+                        "{m}x{k}x{n} ta={ta} tb={tb} ({i}, {j}): {got} vs {want}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn products_are_the_same_bits_on_one_two_and_three_threads_f32() {
+        check_same_bits_on_one_and_two_threads::<f32>();
+    }
+
+    #[test]
+    fn products_are_the_same_bits_on_one_two_and_three_threads_f64() {
+        check_same_bits_on_one_and_two_threads::<f64>();
+    }
 }
