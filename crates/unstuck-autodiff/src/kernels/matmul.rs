@@ -6,6 +6,7 @@ use crate::shape::Shape;
 use crate::tensor::{Tensor, View};
 use faer::linalg::matmul::matmul as faer_matmul;
 use faer::{Accum, MatMut, MatRef, Par};
+use rayon::prelude::*;
 use unstuck_core::{ElementSlice, ElementSliceMut};
 
 /// A row-major matrix operand: its stored rows and columns, and whether it is used transposed.
@@ -29,16 +30,14 @@ impl Operand {
 
 /// Products with fewer multiply-adds than this run on one thread: a task costs more.
 const PARALLEL_MATMUL_WORK: usize = 1 << 19;
+/// Output rows per task of a parallel product.
+const ROWS_PER_TASK: usize = 64;
 
 /// `out = op(a) · op(b)` (or `out += ...` when `accumulate`), row-major.
 ///
-/// A large product is one call to faer on rayon's threads; a small one, or a
-/// matrix-vector product, runs on the calling thread. Which one depends on the shapes
-/// alone. faer's parallel product (private-gemm-x86) cuts the output into tiles and
-/// computes every tile with the same micro-kernel and the same depth blocks as on one
-/// thread, so every entry is the same bits whatever the thread count (the tests below
-/// and `tests/determinism_tests.rs` check it). One call packs each operand once, where
-/// a cut into row blocks re-packed the right operand per block.
+/// A large product is cut into blocks of [`ROWS_PER_TASK`] output rows, each computed
+/// on its own by faer on one thread, on rayon's threads. The cut depends on the shapes
+/// alone, so every entry is computed the same way whatever the thread count.
 pub(crate) fn gemm<T: Element>(
     a: &[T],
     ad: Operand,
@@ -83,20 +82,13 @@ fn product<T: Element>(
         }
         return;
     }
-    // faer's matrix-vector and rank-one paths reduce in parallel; keep them on one thread.
-    let threads = rayon::current_num_threads();
-    let par =
-        if may_split && threads > 1 && m * n * k >= PARALLEL_MATMUL_WORK && m.min(n).min(k) > 1 {
-            Par::rayon(threads)
-        } else {
-            Par::Seq
-        };
+    let split = may_split && m * n * k >= PARALLEL_MATMUL_WORK && m >= 2 * ROWS_PER_TASK;
     match (T::as_typed(a), T::as_typed(b), T::as_typed_mut(out)) {
         (ElementSlice::F32(x), ElementSlice::F32(y), ElementSliceMut::F32(dst)) => {
-            typed_gemm(x, ad, y, bd, dst, accumulate, par)
+            typed_gemm(x, ad, y, bd, dst, accumulate, split)
         }
         (ElementSlice::F64(x), ElementSlice::F64(y), ElementSliceMut::F64(dst)) => {
-            typed_gemm(x, ad, y, bd, dst, accumulate, par)
+            typed_gemm(x, ad, y, bd, dst, accumulate, split)
         }
         _ => unreachable!("one element type for all three slices"),
     }
@@ -107,7 +99,7 @@ fn operand<E: faer::traits::RealField>(data: &[E], d: Operand) -> MatRef<'_, E> 
     if d.transposed { m.transpose() } else { m }
 }
 
-/// The product on faer, row-major views of the slices.
+/// The product on faer, whole or in row blocks on rayon's threads.
 fn typed_gemm<E: faer::traits::RealField + Copy>(
     a: &[E],
     ad: Operand,
@@ -115,16 +107,27 @@ fn typed_gemm<E: faer::traits::RealField + Copy>(
     bd: Operand,
     out: &mut [E],
     accumulate: bool,
-    par: Par,
+    split: bool,
 ) {
     let (lhs, rhs) = (operand(a, ad), operand(b, bd));
+    let n = rhs.ncols();
     let accum = if accumulate {
         Accum::Add
     } else {
         Accum::Replace
     };
-    let dst = MatMut::from_row_major_slice_mut(out, lhs.nrows(), rhs.ncols());
-    faer_matmul(dst, accum, lhs, rhs, E::one_impl(), par);
+    let one_thread = |rows: MatRef<'_, E>, dst: &mut [E]| {
+        let dst = MatMut::from_row_major_slice_mut(dst, rows.nrows(), n);
+        faer_matmul(dst, accum, rows, rhs, E::one_impl(), Par::Seq);
+    };
+    if !split {
+        return one_thread(lhs, out);
+    }
+    out.par_chunks_mut(ROWS_PER_TASK * n)
+        .enumerate()
+        .for_each(|(block, dst)| {
+            one_thread(lhs.subrows(block * ROWS_PER_TASK, dst.len() / n), dst)
+        });
 }
 
 fn last_two(op: &str, s: Shape) -> (usize, usize) {
@@ -220,8 +223,8 @@ mod tests {
     }
 
     /// Shapes of the networks we train (784-256-256-10 and 64-128-128-10 products with
-    /// every transpose), odd sizes around faer's tiles (24 x 4) and depth blocks (512),
-    /// and matrix-vector products, all above the parallel threshold but one.
+    /// every transpose), odd sizes around faer's tiles (24 x 4), depth blocks (512) and
+    /// our row blocks, and matrix-vector products, all above the parallel threshold but one.
     const SHAPES: [(usize, usize, usize); 9] = [
         (128, 784, 256),
         (256, 128, 784),
