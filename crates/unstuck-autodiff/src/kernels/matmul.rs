@@ -201,3 +201,99 @@ pub(crate) fn matmul<T: Element>(a: View<'_, T>, b: View<'_, T>, ta: bool, tb: b
     }
     Tensor::from_parts(out, out_shape)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use unstuck_test_support::threads::with_threads;
+
+    fn fill<T: Element>(n: usize, k: usize) -> Vec<T> {
+        (0..n)
+            .map(|i| T::from_f64(((i * k) % 97) as f64 / 48.0 - 1.0))
+            .collect()
+    }
+
+    fn operand_of(used: (usize, usize), transposed: bool) -> Operand {
+        let (rows, cols) = if transposed { (used.1, used.0) } else { used };
+        Operand {
+            rows,
+            cols,
+            transposed,
+        }
+    }
+
+    /// Shapes of the networks we train (784-256-256-10 and 64-128-128-10 products with
+    /// every transpose), odd sizes around faer's tiles (24 x 4), depth blocks (512) and
+    /// our row blocks, and matrix-vector products, all above the parallel threshold but one.
+    const SHAPES: [(usize, usize, usize); 9] = [
+        (128, 784, 256),
+        (256, 128, 784),
+        (128, 256, 10),
+        (64, 128, 128),
+        (97, 1031, 53),
+        (301, 67, 29),
+        (1, 4000, 300),
+        (3000, 200, 1),
+        (5, 7, 3),
+    ];
+
+    fn check_same_bits_on_one_and_two_threads<T: Element>() {
+        for (m, k, n) in SHAPES {
+            for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
+                let (ad, bd) = (operand_of((m, k), ta), operand_of((k, n), tb));
+                let (a, b): (Vec<T>, Vec<T>) = (fill(m * k, 37), fill(k * n, 53));
+                let start: Vec<T> = fill(m * n, 11);
+                let run = |accumulate: bool| {
+                    let mut out = start.clone();
+                    gemm(&a, ad, &b, bd, &mut out, accumulate);
+                    out.iter().map(|x| x.to_f64().to_bits()).collect::<Vec<_>>()
+                };
+                for accumulate in [false, true] {
+                    let one = with_threads(1, || run(accumulate));
+                    assert_eq!(
+                        one,
+                        with_threads(2, || run(accumulate)),
+                        "{m}x{k}x{n} ta={ta} tb={tb} accumulate={accumulate}: 1 and 2 threads differ"
+                    );
+                    assert_eq!(one, with_threads(3, || run(accumulate)), "3 threads differ");
+                }
+                // And the product is right: against a plain triple loop in f64.
+                let mut out = start.clone();
+                with_threads(2, || gemm(&a, ad, &b, bd, &mut out, true));
+                let at = |x: &[T], d: Operand, i: usize, j: usize| {
+                    if d.transposed {
+                        x[j * d.cols + i].to_f64()
+                    } else {
+                        x[i * d.cols + j].to_f64()
+                    }
+                };
+                // The usual bound of a dot product: depth x epsilon x sum of |a_p b_p|.
+                let eps = if std::mem::size_of::<T>() == 4 {
+                    f64::from(f32::EPSILON)
+                } else {
+                    f64::EPSILON
+                };
+                for (i, j) in [(0, 0), (m - 1, n - 1), (m / 2, n / 3)] {
+                    let terms = (0..k).map(|p| at(&a, ad, i, p) * at(&b, bd, p, j));
+                    let want = start[i * n + j].to_f64() + terms.clone().sum::<f64>();
+                    let scale = start[i * n + j].to_f64().abs() + terms.map(f64::abs).sum::<f64>();
+                    let got = out[i * n + j].to_f64();
+                    assert!(
+                        (got - want).abs() <= 2.0 * (k + 1) as f64 * eps * scale,
+                        "{m}x{k}x{n} ta={ta} tb={tb} ({i}, {j}): {got} vs {want}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn products_are_the_same_bits_on_one_two_and_three_threads_f32() {
+        check_same_bits_on_one_and_two_threads::<f32>();
+    }
+
+    #[test]
+    fn products_are_the_same_bits_on_one_two_and_three_threads_f64() {
+        check_same_bits_on_one_and_two_threads::<f64>();
+    }
+}
