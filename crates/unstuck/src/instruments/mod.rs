@@ -175,7 +175,7 @@ impl Instruments {
         if due(self.config.norms, view.step) {
             history.norms.push(NormsRecord {
                 step: view.step,
-                logit_scale: layers::logit_scale(&view.tape.value(view.logits)),
+                logit_scale: view.tape.read_value(view.logits, layers::logit_scale_of),
                 dead_relu_fraction: layers::dead_relu_fraction(view.tape),
                 blocks: layers::gradient_and_weight_norms(layout, view.theta, view.grad),
             });
