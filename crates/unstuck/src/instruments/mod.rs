@@ -156,6 +156,16 @@ impl Instruments {
         Instruments { config, tracker }
     }
 
+    /// The curvature tracker's warm start, for a checkpoint.
+    pub(crate) fn curvature_start(&self) -> Option<Vec<f64>> {
+        self.tracker.last_vector().map(<[f64]>::to_vec)
+    }
+
+    /// Restores the curvature tracker's warm start from a checkpoint.
+    pub(crate) fn set_curvature_start(&mut self, start: Option<Vec<f64>>) {
+        self.tracker.set_last_vector(start);
+    }
+
     /// The sites whose output gradients the step's backward pass must also return.
     pub(crate) fn sites(&self, tape: &Tape<f64>, theta: Var, step: u64) -> Vec<LinearSite> {
         if due(self.config.noise, step) {
