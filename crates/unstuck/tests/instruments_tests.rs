@@ -4,7 +4,9 @@
 //! 1 and 2 threads.
 
 use unstuck::autodiff::Tensor;
-use unstuck::instruments::{InstrumentConfig, InstrumentError, noise_scale, per_sample_gradients};
+use unstuck::instruments::{
+    InstrumentConfig, InstrumentError, noise_record, noise_scale, per_sample_gradients,
+};
 use unstuck::models::{Loss, Model, ModelRegistry, Objective, Targets};
 use unstuck::optim::Registry;
 use unstuck::{Checkpoint, History, TrainConfig, Trainer, data};
@@ -110,6 +112,29 @@ fn check_per_sample(spec: &str, rows: usize) {
     let scale = noise_scale(&moments).unwrap();
     check_close(scale.trace_sigma, trace, "tr(Σ)");
     check_close(scale.grad_sq, mean_sq - trace / b, "|G|²");
+    // The GSNR per tensor (Liu et al. 2020): the mean over its parameters of ḡ²/σ², with
+    // σ² the unbiased per-example variance, over the parameters whose variance is not 0.
+    let record = noise_record(0, &moments).unwrap();
+    for spec in model.layout() {
+        let ratios: Vec<f64> = (spec.offset..spec.offset + spec.len())
+            .filter_map(|p| {
+                let variance = examples
+                    .iter()
+                    .map(|g| (g[p] - mean[p]).powi(2))
+                    .sum::<f64>()
+                    / (b - 1.0);
+                (variance > 0.0).then(|| mean[p] * mean[p] / variance)
+            })
+            .collect();
+        let want = ratios.iter().sum::<f64>() / ratios.len() as f64;
+        // ḡ²/σ² divides by a difference of sums (Σg² - Bḡ²), which loses digits where the
+        // noise is small: 1e-9 relative, still far below a missing or doubled factor.
+        let got = record.blocks[&format!("snr/{}", spec.name)];
+        assert!(
+            (got - want).abs() <= 1e-9 * want,
+            "{spec:?}: GSNR {got} against {want}"
+        );
+    }
 }
 
 #[test]
