@@ -12,7 +12,7 @@
 //!
 //! | instrument | what | extra work per measured step |
 //! |---|---|---|
-//! | `norms` | per-tensor gradient and weight norms, update-to-weight ratio, dead ReLU fraction, logit scale | passes over theta and the activations, no extra forward or backward |
+//! | `norms` | per-tensor gradient and weight norms, update-to-weight ratio, dead ReLU fraction, logit scale | one pass over theta and its gradient, one over the update, one over the ReLU outputs (read in place); no extra forward or backward, no copy |
 //! | `noise` | per-example gradient variance, GSNR per tensor, noise scale `B_simple` | the gradient with respect to each layer's output (same backward), and one product as large as each weight gradient |
 //! | `alpha` | Cockpit's α of the step | one forward and backward pass at the new point |
 //! | `curvature` | `λ_max` (warm-started Lanczos), Hessian trace (Hutchinson), `λ_max · lr` | up to `iters` + `probes` Hessian-vector products |
