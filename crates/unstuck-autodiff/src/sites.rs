@@ -9,7 +9,7 @@
 
 use crate::Element;
 use crate::op::{BiasActivation, Op};
-use crate::tape::{Node, Tape, Var};
+use crate::tape::{Node, Tape, Var, view_of};
 use std::ops::Range;
 
 /// A matrix product `z = x W` or `z = x Wᵀ` of a `[batch, fan_in]` input with a weight
@@ -80,6 +80,16 @@ impl<T: Element> Tape<T> {
             }
         }
         sites
+    }
+
+    /// Calls `read` with a recorded value's elements (row-major) and dimensions, in place:
+    /// [`Tape::value`] copies the tensor out, which an instrument reading every ReLU's
+    /// output at every step would pay for in time and memory traffic.
+    pub fn read_value<R>(&self, v: Var, read: impl FnOnce(&[T], &[usize]) -> R) -> R {
+        self.check(v);
+        let nodes = self.nodes.borrow();
+        let view = view_of(&nodes, v.index());
+        read(view.data, view.shape.dims())
     }
 
     /// The outputs of every ReLU (alone, or fused with its bias) whose input depends on a

@@ -36,12 +36,18 @@ pub struct Checkpoint {
     pub stuck_run: usize,
     /// How many times the stuck detector has fired.
     pub stuck_events: usize,
+    /// The curvature instrument's last top eigenvector, Lanczos's warm start for its next
+    /// measurement (format 3); `None` before the first measurement, without the
+    /// instrument, or in an older file (a resumed run then starts Lanczos afresh).
+    #[serde(default)]
+    pub curvature_start: Option<Vec<f64>>,
 }
 
 impl Checkpoint {
-    /// The current format version: 2 adds the buffers. Format 1 is still read (as a
-    /// checkpoint without buffers), so a run of a model without batch norm resumes.
-    pub const FORMAT: u32 = 2;
+    /// The current format version: 2 adds the buffers, 3 the curvature instrument's warm
+    /// start. Formats 1 and 2 are still read (as a checkpoint without buffers, and
+    /// without a warm start), so older runs resume.
+    pub const FORMAT: u32 = 3;
 
     /// Writes the checkpoint to a temporary file beside `path`, then renames it over
     /// `path`: a crash leaves the previous checkpoint intact.

@@ -68,6 +68,9 @@ pub struct Trainer<'m> {
     history: History,
     stuck: StuckCounter,
     instruments: Option<Instruments>,
+    /// A resumed checkpoint's curvature warm start, handed to the instruments when they
+    /// are turned on.
+    curvature_start: Option<Vec<f64>>,
 }
 
 impl<'m> Trainer<'m> {
@@ -108,6 +111,7 @@ impl<'m> Trainer<'m> {
             history: History::default(),
             stuck: StuckCounter::default(),
             instruments: None,
+            curvature_start: None,
         })
     }
 
@@ -137,6 +141,7 @@ impl<'m> Trainer<'m> {
         trainer.step = checkpoint.step;
         trainer.next_epoch = checkpoint.next_epoch;
         trainer.history = checkpoint.history;
+        trainer.curvature_start = checkpoint.curvature_start;
         trainer.stuck = StuckCounter {
             run: checkpoint.stuck_run,
             events: checkpoint.stuck_events,
@@ -146,12 +151,15 @@ impl<'m> Trainer<'m> {
 
     /// Turns on the instruments of `config` (see [`crate::instruments`]): their records
     /// go into the history, step by step. An empty config turns them off. A resumed run
-    /// starts the curvature tracker's Lanczos afresh (the checkpoint does not hold its
-    /// last eigenvector), so its `λ_max` agree with an uninterrupted run's to the Lanczos
-    /// tolerance, not bit for bit.
+    /// warm-starts the curvature tracker from the checkpoint's last eigenvector (format
+    /// 3), so its records are the same bits as an uninterrupted run's.
     pub fn with_instruments(mut self, config: InstrumentConfig) -> Result<Self, TrainError> {
         config.validate(self.model)?;
-        self.instruments = (!config.is_empty()).then(|| Instruments::new(config));
+        self.instruments = (!config.is_empty()).then(|| {
+            let mut instruments = Instruments::new(config);
+            instruments.set_curvature_start(self.curvature_start.clone());
+            instruments
+        });
         Ok(self)
     }
 
@@ -200,6 +208,9 @@ impl<'m> Trainer<'m> {
             history: self.history.clone(),
             stuck_run: self.stuck.run,
             stuck_events: self.stuck.events,
+            curvature_start: (self.instruments.as_ref())
+                .and_then(Instruments::curvature_start)
+                .or_else(|| self.curvature_start.clone()),
         }
     }
 

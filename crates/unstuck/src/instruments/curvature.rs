@@ -63,6 +63,17 @@ impl CurvatureTracker {
         }
     }
 
+    /// The last top eigenvector: where the next measurement's Lanczos starts.
+    pub fn last_vector(&self) -> Option<&[f64]> {
+        self.last_vector.as_deref()
+    }
+
+    /// Sets where the next measurement's Lanczos starts (a resumed run's checkpoint); a
+    /// vector that does not fit the model at the next measurement is ignored.
+    pub fn set_last_vector(&mut self, start: Option<Vec<f64>>) {
+        self.last_vector = start;
+    }
+
     /// Measures at `theta` on `objective`'s batch, for a step taken with learning rate `lr`.
     pub fn measure(
         &mut self,

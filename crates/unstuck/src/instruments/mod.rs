@@ -12,7 +12,7 @@
 //!
 //! | instrument | what | extra work per measured step |
 //! |---|---|---|
-//! | `norms` | per-tensor gradient and weight norms, update-to-weight ratio, dead ReLU fraction, logit scale | passes over theta and the activations, no extra forward or backward |
+//! | `norms` | per-tensor gradient and weight norms, update-to-weight ratio, dead ReLU fraction, logit scale | one pass over theta and its gradient, one over the update, one over the ReLU outputs (read in place); no extra forward or backward, no copy |
 //! | `noise` | per-example gradient variance, GSNR per tensor, noise scale `B_simple` | the gradient with respect to each layer's output (same backward), and one product as large as each weight gradient |
 //! | `alpha` | Cockpit's α of the step | one forward and backward pass at the new point |
 //! | `curvature` | `λ_max` (warm-started Lanczos), Hessian trace (Hutchinson), `λ_max · lr` | up to `iters` + `probes` Hessian-vector products |
@@ -156,6 +156,16 @@ impl Instruments {
         Instruments { config, tracker }
     }
 
+    /// The curvature tracker's warm start, for a checkpoint.
+    pub(crate) fn curvature_start(&self) -> Option<Vec<f64>> {
+        self.tracker.last_vector().map(<[f64]>::to_vec)
+    }
+
+    /// Restores the curvature tracker's warm start from a checkpoint.
+    pub(crate) fn set_curvature_start(&mut self, start: Option<Vec<f64>>) {
+        self.tracker.set_last_vector(start);
+    }
+
     /// The sites whose output gradients the step's backward pass must also return.
     pub(crate) fn sites(&self, tape: &Tape<f64>, theta: Var, step: u64) -> Vec<LinearSite> {
         if due(self.config.noise, step) {
@@ -175,7 +185,7 @@ impl Instruments {
         if due(self.config.norms, view.step) {
             history.norms.push(NormsRecord {
                 step: view.step,
-                logit_scale: layers::logit_scale(&view.tape.value(view.logits)),
+                logit_scale: view.tape.read_value(view.logits, layers::logit_scale_of),
                 dead_relu_fraction: layers::dead_relu_fraction(view.tape),
                 blocks: layers::gradient_and_weight_norms(layout, view.theta, view.grad),
             });
