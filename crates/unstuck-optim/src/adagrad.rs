@@ -11,7 +11,7 @@ use crate::registry::FromSpec;
 use crate::spec::SpecArgs;
 use crate::state::{RuleState, StateReader, StateWriter};
 use crate::transforms::l2_weight_decay;
-use crate::{Driver, Element, OptimError, UpdateRule, validate, vectorized};
+use crate::{Driver, Element, OptimError, UpdateRule, for_each_element, validate};
 
 /// Adagrad hyperparameters; `Default` is PyTorch's defaults.
 #[derive(Debug, Clone, PartialEq)]
@@ -98,15 +98,14 @@ impl<T: Element> UpdateRule<T> for AdagradConfig {
         let clr = lr / (1.0 + (step - 1) as f64 * self.lr_decay);
         let neg_clr = T::from_f64(-clr);
         let eps = T::from_f64(self.eps);
-        vectorized(|| adagrad_loop(params, &grads, &mut state.sum, neg_clr, eps));
-    }
-}
-
-#[inline(always)]
-fn adagrad_loop<T: Element>(params: &mut [T], grads: &[T], sum: &mut [T], neg_clr: T, eps: T) {
-    for ((p, &g), s) in params.iter_mut().zip(grads).zip(sum.iter_mut()) {
-        *s = addcmul(*s, T::ONE, g, g);
-        *p = addcdiv(*p, neg_clr, g, s.sqrt() + eps);
+        for_each_element(
+            (params, &grads[..], &mut state.sum[..]),
+            #[inline(always)]
+            move |(p, &g, s)| {
+                *s = addcmul(*s, T::ONE, g, g);
+                *p = addcdiv(*p, neg_clr, g, s.sqrt() + eps);
+            },
+        );
     }
 }
 

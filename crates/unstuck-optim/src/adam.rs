@@ -6,17 +6,16 @@
 //! AMSGrad: `v_max = max(v_max, v)` and `v_max` replaces `v` below;
 //! `p += (-lr / (1 - beta1^t)) m / (sqrt(v) / sqrt(1 - beta2^t) + eps)`.
 //!
-//! The common path (no AMSGrad, no weight decay) is one loop streaming five arrays, run
-//! through [`vectorized`] so it compiles to AVX2+FMA; see `benches/adam.rs`.
+//! The common path (no AMSGrad, no weight decay) is one loop streaming four arrays, run
+//! by [`for_each_element`] (fixed chunks on rayon's threads, AVX2+FMA); see
+//! `benches/adam.rs`.
 
-use crate::dispatch::{CHUNK, parallel};
 use crate::ops::{Lerp, addcdiv, addcmul};
 use crate::registry::FromSpec;
 use crate::spec::SpecArgs;
 use crate::state::{RuleState, StateReader, StateWriter};
 use crate::transforms::{decoupled_weight_decay, l2_weight_decay};
-use crate::{Driver, Element, OptimError, UpdateRule, validate, vectorized};
-use rayon::prelude::*;
+use crate::{Driver, Element, OptimError, UpdateRule, for_each_element, validate};
 
 /// Adam hyperparameters; `Default` is PyTorch's defaults.
 #[derive(Debug, Clone, PartialEq)]
@@ -129,27 +128,37 @@ impl AdamConfig {
             max_exp_avg_sq,
         } = state;
         if self.amsgrad {
-            vectorized(
-                #[inline(always)]
-                || amsgrad_loop(params, &grads, exp_avg, exp_avg_sq, max_exp_avg_sq, h),
+            let lanes = (
+                params,
+                &grads[..],
+                &mut exp_avg[..],
+                &mut exp_avg_sq[..],
+                &mut max_exp_avg_sq[..],
             );
-            return;
-        }
-        let run = |p: &mut [T], g: &[T], m: &mut [T], v: &mut [T]| {
-            vectorized(
+            for_each_element(
+                lanes,
                 #[inline(always)]
-                || adam_loop(p, g, m, v, h),
-            )
-        };
-        if parallel(params.len()) {
-            params
-                .par_chunks_mut(CHUNK)
-                .zip(grads.par_chunks(CHUNK))
-                .zip(exp_avg.par_chunks_mut(CHUNK))
-                .zip(exp_avg_sq.par_chunks_mut(CHUNK))
-                .for_each(|(((p, g), m), v)| run(p, g, m, v));
+                move |(p, &g, m, v, v_max)| {
+                    *m = h.lerp.apply(*m, g);
+                    *v = addcmul(*v * h.beta2, h.one_minus_beta2, g, g);
+                    *v_max = v_max.max(*v);
+                    *p = h.step(*p, *m, *v_max);
+                },
+            );
         } else {
-            run(params, &grads, exp_avg, exp_avg_sq);
+            for_each_element(
+                (params, &grads[..], &mut exp_avg[..], &mut exp_avg_sq[..]),
+                #[inline(always)]
+                move |(p, &g, m, v)| {
+                    // New moments stay in registers: reading `*m` back after storing `v`
+                    // made LLVM reload it from memory (it cannot prove the slices apart).
+                    let m_new = h.lerp.apply(*m, g);
+                    let v_new = addcmul(*v * h.beta2, h.one_minus_beta2, g, g);
+                    *m = m_new;
+                    *v = v_new;
+                    *p = h.step(*p, m_new, v_new);
+                },
+            );
         }
     }
 }
@@ -164,48 +173,13 @@ struct Hyper<T> {
     eps: T,
 }
 
-/// The hot loop: zipped slices (no bounds checks), no branches, two divisions and a
-/// square root per element, as PyTorch. Auto-vectorises under [`vectorized`].
-#[inline(always)]
-fn adam_loop<T: Element>(
-    params: &mut [T],
-    grads: &[T],
-    exp_avg: &mut [T],
-    exp_avg_sq: &mut [T],
-    h: Hyper<T>,
-) {
-    let moments = exp_avg.iter_mut().zip(exp_avg_sq.iter_mut());
-    for ((p, &g), (m, v)) in params.iter_mut().zip(grads).zip(moments) {
-        // New moments stay in registers: reading `*m` back after storing `v` made LLVM
-        // reload it from memory (it cannot prove the slices apart inside the closure).
-        let m_new = h.lerp.apply(*m, g);
-        let v_new = addcmul(*v * h.beta2, h.one_minus_beta2, g, g);
-        *m = m_new;
-        *v = v_new;
-        let denom = v_new.sqrt() / h.bias_correction2_sqrt + h.eps;
-        *p = addcdiv(*p, h.neg_step_size, m_new, denom);
-    }
-}
-
-#[inline(always)]
-fn amsgrad_loop<T: Element>(
-    params: &mut [T],
-    grads: &[T],
-    exp_avg: &mut [T],
-    exp_avg_sq: &mut [T],
-    max_exp_avg_sq: &mut [T],
-    h: Hyper<T>,
-) {
-    let moments = exp_avg
-        .iter_mut()
-        .zip(exp_avg_sq.iter_mut())
-        .zip(max_exp_avg_sq.iter_mut());
-    for ((p, &g), ((m, v), v_max)) in params.iter_mut().zip(grads).zip(moments) {
-        *m = h.lerp.apply(*m, g);
-        *v = addcmul(*v * h.beta2, h.one_minus_beta2, g, g);
-        *v_max = v_max.max(*v);
-        let denom = v_max.sqrt() / h.bias_correction2_sqrt + h.eps;
-        *p = addcdiv(*p, h.neg_step_size, *m, denom);
+impl<T: Element> Hyper<T> {
+    /// `p + (-lr / bc1) m / (sqrt(v) / sqrt(bc2) + eps)`: two divisions and a square root
+    /// per element, as PyTorch (no reciprocal, which would change the rounding).
+    #[inline(always)]
+    fn step(self, p: T, m: T, v: T) -> T {
+        let denom = v.sqrt() / self.bias_correction2_sqrt + self.eps;
+        addcdiv(p, self.neg_step_size, m, denom)
     }
 }
 

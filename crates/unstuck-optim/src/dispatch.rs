@@ -29,15 +29,6 @@ pub fn vectorized<R>(f: impl FnOnce() -> R) -> R {
     pulp::Arch::new().dispatch(f)
 }
 
-/// Elements per task when an update loop runs on several threads. Fixed, and every
-/// element is computed on its own, so the values never depend on the thread count.
-pub(crate) const CHUNK: usize = 1 << 14;
-
-/// Whether a loop over `len` elements is worth spreading over rayon's threads.
-pub(crate) fn parallel(len: usize) -> bool {
-    len >= 4 * CHUNK && rayon::current_num_threads() > 1
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,7 +18,7 @@ use crate::ops::add_scaled;
 use crate::registry::FromSpec;
 use crate::spec::SpecArgs;
 use crate::state::{RuleState, StateReader, StateWriter};
-use crate::{Driver, Element, OptimError, UpdateRule, validate, vectorized};
+use crate::{Driver, Element, OptimError, UpdateRule, for_each_element, validate};
 
 /// Hyperparameters of the lecture's root-mean-square rule.
 #[derive(Debug, Clone, PartialEq)]
@@ -90,19 +90,17 @@ impl<T: Element> UpdateRule<T> for LectureAdagradConfig {
         let eta = T::from_f64(lr);
         // `step` gradients so far, including this one (the lecture's i + 1).
         let n_grads = T::from_f64(step as f64);
-        let sum_sq = &mut state.sum_sq;
-        vectorized(|| rms_loop(params, grads, sum_sq, eta, n_grads));
-    }
-}
-
-#[inline(always)]
-fn rms_loop<T: Element>(params: &mut [T], grads: &[T], sum_sq: &mut [T], eta: T, n_grads: T) {
-    for ((p, &g), s) in params.iter_mut().zip(grads).zip(sum_sq.iter_mut()) {
-        *s = add_scaled(*s, g, g);
-        let sigma = (*s / n_grads).sqrt();
-        // sigma = 0 means g = 0 (see the module docs): leave the parameter unchanged.
-        let moved = *p - eta / sigma * g;
-        *p = if sigma > T::ZERO { moved } else { *p };
+        for_each_element(
+            (params, grads, &mut state.sum_sq[..]),
+            #[inline(always)]
+            move |(p, &g, s)| {
+                *s = add_scaled(*s, g, g);
+                let sigma = (*s / n_grads).sqrt();
+                // sigma = 0 means g = 0 (see the module docs): leave the parameter unchanged.
+                let moved = *p - eta / sigma * g;
+                *p = if sigma > T::ZERO { moved } else { *p };
+            },
+        );
     }
 }
 

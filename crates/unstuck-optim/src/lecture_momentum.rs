@@ -14,7 +14,7 @@
 use crate::registry::FromSpec;
 use crate::spec::SpecArgs;
 use crate::state::{RuleState, StateReader, StateWriter};
-use crate::{Driver, Element, OptimError, UpdateRule, validate, vectorized};
+use crate::{Driver, Element, OptimError, UpdateRule, for_each_element, validate};
 
 /// Hyperparameters of the lecture's momentum.
 #[derive(Debug, Clone, PartialEq)]
@@ -83,17 +83,15 @@ impl<T: Element> UpdateRule<T> for LectureMomentumConfig {
     ) {
         let lambda = T::from_f64(self.momentum);
         let eta = T::from_f64(lr);
-        let movement = &mut state.movement;
-        vectorized(|| momentum_loop(params, grads, movement, lambda, eta));
-    }
-}
-
-/// The formula as written, unfused: `m = lambda m - eta g; theta = theta + m`.
-#[inline(always)]
-fn momentum_loop<T: Element>(params: &mut [T], grads: &[T], movement: &mut [T], lambda: T, eta: T) {
-    for ((p, &g), m) in params.iter_mut().zip(grads).zip(movement.iter_mut()) {
-        *m = lambda * *m - eta * g;
-        *p += *m;
+        // The formula as written, unfused: `m = lambda m - eta g; theta = theta + m`.
+        for_each_element(
+            (params, grads, &mut state.movement[..]),
+            #[inline(always)]
+            move |(p, &g, m)| {
+                *m = lambda * *m - eta * g;
+                *p += *m;
+            },
+        );
     }
 }
 

@@ -15,7 +15,7 @@
 use crate::registry::FromSpec;
 use crate::spec::SpecArgs;
 use crate::state::{RuleState, StateReader, StateWriter};
-use crate::{Driver, Element, OptimError, UpdateRule, validate, vectorized};
+use crate::{Driver, Element, OptimError, UpdateRule, for_each_element, validate};
 
 /// Hyperparameters of the lecture's RMSProp.
 #[derive(Debug, Clone, PartialEq)]
@@ -80,13 +80,27 @@ impl<T: Element> UpdateRule<T> for LectureRmsPropConfig {
         step: u64,
     ) {
         let eta = T::from_f64(lr);
-        let sigma = &mut state.sigma;
+        let lanes = (params, grads, &mut state.sigma[..]);
         if step == 1 {
-            vectorized(|| first_loop(params, grads, sigma, eta));
+            for_each_element(
+                lanes,
+                #[inline(always)]
+                move |(p, &g, s)| {
+                    *s = g.abs();
+                    *p = descend(*p, g, *s, eta);
+                },
+            );
         } else {
             let k = T::from_f64(self.k);
             let one_minus_k = T::from_f64(1.0 - self.k);
-            vectorized(|| rms_loop(params, grads, sigma, eta, k, one_minus_k));
+            for_each_element(
+                lanes,
+                #[inline(always)]
+                move |(p, &g, s)| {
+                    *s = (k * *s * *s + one_minus_k * g * g).sqrt();
+                    *p = descend(*p, g, *s, eta);
+                },
+            );
         }
     }
 }
@@ -96,29 +110,6 @@ impl<T: Element> UpdateRule<T> for LectureRmsPropConfig {
 fn descend<T: Element>(p: T, g: T, sigma: T, eta: T) -> T {
     let moved = p - eta / sigma * g;
     if sigma > T::ZERO { moved } else { p }
-}
-
-#[inline(always)]
-fn first_loop<T: Element>(params: &mut [T], grads: &[T], sigma: &mut [T], eta: T) {
-    for ((p, &g), s) in params.iter_mut().zip(grads).zip(sigma.iter_mut()) {
-        *s = g.abs();
-        *p = descend(*p, g, *s, eta);
-    }
-}
-
-#[inline(always)]
-fn rms_loop<T: Element>(
-    params: &mut [T],
-    grads: &[T],
-    sigma: &mut [T],
-    eta: T,
-    k: T,
-    one_minus_k: T,
-) {
-    for ((p, &g), s) in params.iter_mut().zip(grads).zip(sigma.iter_mut()) {
-        *s = (k * *s * *s + one_minus_k * g * g).sqrt();
-        *p = descend(*p, g, *s, eta);
-    }
 }
 
 impl FromSpec for LectureRmsPropConfig {

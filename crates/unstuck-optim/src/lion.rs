@@ -15,7 +15,7 @@ use unstuck_optim::ops::add_scaled;
 use unstuck_optim::transforms::decoupled_weight_decay;
 use unstuck_optim::{
     Driver, Element, FromSpec, OptimError, RuleState, SpecArgs, StateReader, StateWriter,
-    UpdateRule, validate, vectorized,
+    UpdateRule, for_each_element, validate,
 };
 
 /// Lion hyperparameters; `Default` is the paper's (lr 1e-4, betas 0.9 and 0.99).
@@ -92,18 +92,17 @@ impl<T: Element> UpdateRule<T> for LionConfig {
             T::from_f64(1.0 - self.beta2),
             T::from_f64(-lr),
         ];
-        let exp_avg = &mut state.exp_avg;
-        vectorized(|| lion_loop(params, grads, exp_avg, h));
-    }
-}
-
-#[inline(always)]
-fn lion_loop<T: Element>(params: &mut [T], grads: &[T], exp_avg: &mut [T], h: [T; 5]) {
-    let [beta1, one_minus_beta1, beta2, one_minus_beta2, neg_lr] = h;
-    for ((p, &g), m) in params.iter_mut().zip(grads).zip(exp_avg.iter_mut()) {
-        let direction = add_scaled(*m * beta1, one_minus_beta1, g).sign();
-        *p = add_scaled(*p, neg_lr, direction);
-        *m = add_scaled(*m * beta2, one_minus_beta2, g);
+        let [beta1, one_minus_beta1, beta2, one_minus_beta2, neg_lr] = h;
+        // One element's math; the helper runs it vectorised on rayon's threads.
+        for_each_element(
+            (params, grads, &mut state.exp_avg[..]),
+            #[inline(always)]
+            move |(p, &g, m)| {
+                let direction = add_scaled(*m * beta1, one_minus_beta1, g).sign();
+                *p = add_scaled(*p, neg_lr, direction);
+                *m = add_scaled(*m * beta2, one_minus_beta2, g);
+            },
+        );
     }
 }
 

@@ -16,7 +16,7 @@ use crate::registry::FromSpec;
 use crate::spec::SpecArgs;
 use crate::state::{RuleState, StateReader, StateWriter};
 use crate::transforms::{decoupled_weight_decay, l2_weight_decay};
-use crate::{Driver, Element, OptimError, UpdateRule, validate, vectorized};
+use crate::{Driver, Element, OptimError, UpdateRule, for_each_element, validate};
 
 /// NAdam hyperparameters; `Default` is PyTorch's defaults.
 #[derive(Debug, Clone, PartialEq)]
@@ -134,8 +134,23 @@ impl<T: Element> UpdateRule<T> for NAdamConfig {
             grad_coeff: T::from_f64(-lr * (1.0 - mu) / (1.0 - mu_product)),
             moment_coeff: T::from_f64((-lr * mu_next) / (1.0 - mu_product_next)),
         };
-        let (m, v) = (&mut state.exp_avg, &mut state.exp_avg_sq);
-        vectorized(|| nadam_loop(params, &grads, m, v, h));
+        let lanes = (
+            params,
+            &grads[..],
+            &mut state.exp_avg[..],
+            &mut state.exp_avg_sq[..],
+        );
+        for_each_element(
+            lanes,
+            #[inline(always)]
+            move |(p, &g, m, v)| {
+                *m = h.lerp.apply(*m, g);
+                *v = addcmul(*v * h.beta2, h.one_minus_beta2, g, g);
+                let denom = (*v / h.bias_correction2).sqrt() + h.eps;
+                *p = addcdiv(*p, h.grad_coeff, g, denom);
+                *p = addcdiv(*p, h.moment_coeff, *m, denom);
+            },
+        );
     }
 }
 
@@ -148,24 +163,6 @@ struct Hyper<T> {
     eps: T,
     grad_coeff: T,
     moment_coeff: T,
-}
-
-#[inline(always)]
-fn nadam_loop<T: Element>(
-    params: &mut [T],
-    grads: &[T],
-    exp_avg: &mut [T],
-    exp_avg_sq: &mut [T],
-    h: Hyper<T>,
-) {
-    let moments = exp_avg.iter_mut().zip(exp_avg_sq.iter_mut());
-    for ((p, &g), (m, v)) in params.iter_mut().zip(grads).zip(moments) {
-        *m = h.lerp.apply(*m, g);
-        *v = addcmul(*v * h.beta2, h.one_minus_beta2, g, g);
-        let denom = (*v / h.bias_correction2).sqrt() + h.eps;
-        *p = addcdiv(*p, h.grad_coeff, g, denom);
-        *p = addcdiv(*p, h.moment_coeff, *m, denom);
-    }
 }
 
 impl FromSpec for NAdamConfig {

@@ -9,7 +9,7 @@
 //!
 //! These are the shared pieces of the update rules (optax-style transforms at element
 //! level): a named optimizer is a loop that combines them. They are `#[inline(always)]`
-//! so they vectorise inside [`crate::vectorized`].
+//! so they vectorise inside [`crate::for_each_element`].
 
 use crate::Element;
 

@@ -9,7 +9,7 @@
 
 use std::fmt::Debug;
 
-use crate::dispatch::{CHUNK, parallel};
+use crate::elementwise::{CHUNK, parallel};
 use crate::schedule::{Constant, Schedule};
 use crate::state::{OptimizerState, RuleState, StateReader, StateWriter};
 use crate::{Element, OptimError, vectorized};

@@ -13,7 +13,7 @@ use crate::registry::FromSpec;
 use crate::spec::SpecArgs;
 use crate::state::{RuleState, StateReader, StateWriter};
 use crate::transforms::l2_weight_decay;
-use crate::{Driver, Element, OptimError, UpdateRule, validate, vectorized};
+use crate::{Driver, Element, OptimError, UpdateRule, for_each_element, validate};
 
 /// RMSprop hyperparameters; `Default` is PyTorch's defaults.
 #[derive(Debug, Clone, PartialEq)]
@@ -115,13 +115,43 @@ impl<T: Element> UpdateRule<T> for RmsPropConfig {
             momentum: T::from_f64(self.momentum),
             neg_lr: T::from_f64(-lr),
         };
-        let s = state;
-        vectorized(|| match (self.centered, self.momentum > 0.0) {
-            (false, false) => rmsprop_loop::<T, false, false>(params, &grads, s, h),
-            (false, true) => rmsprop_loop::<T, false, true>(params, &grads, s, h),
-            (true, false) => rmsprop_loop::<T, true, false>(params, &grads, s, h),
-            (true, true) => rmsprop_loop::<T, true, true>(params, &grads, s, h),
-        });
+        let RmsPropState {
+            square_avg,
+            grad_avg,
+            momentum_buffer,
+        } = state;
+        let (sq, ga, buf) = (
+            &mut square_avg[..],
+            &mut grad_avg[..],
+            &mut momentum_buffer[..],
+        );
+        let g = &grads[..];
+        // One loop per option set, so the element loop has no branch; buffers that are off
+        // are empty and not walked.
+        match (self.centered, self.momentum > 0.0) {
+            (false, false) => for_each_element(
+                (params, g, sq),
+                #[inline(always)]
+                move |(p, &g, sq)| h.descend(p, g, h.average(sq, g)),
+            ),
+            (false, true) => for_each_element(
+                (params, g, sq, buf),
+                #[inline(always)]
+                move |(p, &g, sq, buf)| h.descend_with_momentum(p, buf, g, h.average(sq, g)),
+            ),
+            (true, false) => for_each_element(
+                (params, g, sq, ga),
+                #[inline(always)]
+                move |(p, &g, sq, ga)| h.descend(p, g, h.centered_average(sq, ga, g)),
+            ),
+            (true, true) => for_each_element(
+                (params, g, sq, ga, buf),
+                #[inline(always)]
+                move |(p, &g, sq, ga, buf)| {
+                    h.descend_with_momentum(p, buf, g, h.centered_average(sq, ga, g));
+                },
+            ),
+        }
     }
 }
 
@@ -135,41 +165,32 @@ struct Hyper<T> {
     neg_lr: T,
 }
 
-/// One element of RMSprop. `CENTERED` and `MOMENTUM` are compile-time, so the loop
-/// has no branch; unused buffers are empty and indexed only when their flag is on.
-#[inline(always)]
-fn rmsprop_loop<T: Element, const CENTERED: bool, const MOMENTUM: bool>(
-    params: &mut [T],
-    grads: &[T],
-    state: &mut RmsPropState<T>,
-    h: Hyper<T>,
-) {
-    let RmsPropState {
-        square_avg,
-        grad_avg,
-        momentum_buffer,
-    } = state;
-    for (i, ((p, &g), sq)) in params
-        .iter_mut()
-        .zip(grads)
-        .zip(square_avg.iter_mut())
-        .enumerate()
-    {
-        *sq = addcmul(*sq * h.alpha, h.one_minus_alpha, g, g);
-        let avg = if CENTERED {
-            let ga = &mut grad_avg[i];
-            *ga = h.lerp.apply(*ga, g);
-            addcmul(*sq, -T::ONE, *ga, *ga).sqrt() + h.eps
-        } else {
-            sq.sqrt() + h.eps
-        };
-        if MOMENTUM {
-            let buf = &mut momentum_buffer[i];
-            *buf = addcdiv(*buf * h.momentum, T::ONE, g, avg);
-            *p = add_scaled(*p, h.neg_lr, *buf);
-        } else {
-            *p = addcdiv(*p, h.neg_lr, g, avg);
-        }
+/// The pieces of one element's step, combined per option set in `update`.
+impl<T: Element> Hyper<T> {
+    /// Updates `sq` and returns `sqrt(sq) + eps`.
+    #[inline(always)]
+    fn average(self, sq: &mut T, g: T) -> T {
+        *sq = addcmul(*sq * self.alpha, self.one_minus_alpha, g, g);
+        sq.sqrt() + self.eps
+    }
+
+    /// Updates `sq` and `ga` and returns `sqrt(sq - ga^2) + eps`.
+    #[inline(always)]
+    fn centered_average(self, sq: &mut T, ga: &mut T, g: T) -> T {
+        *sq = addcmul(*sq * self.alpha, self.one_minus_alpha, g, g);
+        *ga = self.lerp.apply(*ga, g);
+        addcmul(*sq, -T::ONE, *ga, *ga).sqrt() + self.eps
+    }
+
+    #[inline(always)]
+    fn descend(self, p: &mut T, g: T, avg: T) {
+        *p = addcdiv(*p, self.neg_lr, g, avg);
+    }
+
+    #[inline(always)]
+    fn descend_with_momentum(self, p: &mut T, buf: &mut T, g: T, avg: T) {
+        *buf = addcdiv(*buf * self.momentum, T::ONE, g, avg);
+        *p = add_scaled(*p, self.neg_lr, *buf);
     }
 }
 

@@ -6,14 +6,12 @@
 //!
 //! Compare [`LectureMomentumConfig`](crate::LectureMomentumConfig), the lecture's form.
 
-use crate::dispatch::{CHUNK, parallel};
 use crate::ops::add_scaled;
 use crate::registry::FromSpec;
 use crate::spec::SpecArgs;
 use crate::state::{RuleState, StateReader, StateWriter};
 use crate::transforms::l2_weight_decay;
-use crate::{Driver, Element, OptimError, UpdateRule, validate, vectorized};
-use rayon::prelude::*;
+use crate::{Driver, Element, OptimError, UpdateRule, for_each_element, validate};
 
 /// SGD hyperparameters; `Default` is PyTorch's defaults (`lr` 1e-3, as PyTorch >= 2.6).
 #[derive(Debug, Clone, PartialEq)]
@@ -94,77 +92,51 @@ impl<T: Element> UpdateRule<T> for SgdConfig {
         let grads = l2_weight_decay(grads, params, self.weight_decay);
         let neg_lr = T::from_f64(-lr);
         if self.momentum == 0.0 {
-            return vectorized(
+            return for_each_element(
+                (params, &grads[..]),
                 #[inline(always)]
-                || plain_loop(params, &grads, neg_lr),
+                move |(p, &g)| *p = add_scaled(*p, neg_lr, g),
             );
         }
         let momentum = T::from_f64(self.momentum);
         let keep = T::from_f64(1.0 - self.dampening);
-        let buf = &mut state.momentum_buffer;
+        let buf = &mut state.momentum_buffer[..];
         // PyTorch starts the buffer as a copy of the first gradient (no dampening).
         if step == 1 {
             buf.copy_from_slice(&grads);
         }
-        // Const generics pick the loop at compile time: no per-element branch. The closure
-        // is inlined into the dispatched function, so `mul_add` is one FMA instruction.
-        let (first, nesterov) = (step == 1, self.nesterov);
-        let run = |p: &mut [T], g: &[T], b: &mut [T]| {
-            vectorized(
-                #[inline(always)]
-                || match (first, nesterov) {
-                    (true, true) => momentum_loop::<T, true, true>(p, g, b, neg_lr, momentum, keep),
-                    (true, false) => {
-                        momentum_loop::<T, true, false>(p, g, b, neg_lr, momentum, keep)
-                    }
-                    (false, true) => {
-                        momentum_loop::<T, false, true>(p, g, b, neg_lr, momentum, keep)
-                    }
-                    (false, false) => {
-                        momentum_loop::<T, false, false>(p, g, b, neg_lr, momentum, keep)
-                    }
-                },
-            )
-        };
-        if parallel(params.len()) {
-            params
-                .par_chunks_mut(CHUNK)
-                .zip(grads.par_chunks(CHUNK))
-                .zip(buf.par_chunks_mut(CHUNK))
-                .for_each(|((p, g), b)| run(p, g, b));
-        } else {
-            run(params, &grads, buf);
+        // Const generics pick the loop at compile time: no per-element branch.
+        let lanes = (params, &grads[..], buf);
+        match (step == 1, self.nesterov) {
+            (true, true) => momentum_loop::<T, true, true>(lanes, neg_lr, momentum, keep),
+            (true, false) => momentum_loop::<T, true, false>(lanes, neg_lr, momentum, keep),
+            (false, true) => momentum_loop::<T, false, true>(lanes, neg_lr, momentum, keep),
+            (false, false) => momentum_loop::<T, false, false>(lanes, neg_lr, momentum, keep),
         }
     }
 }
 
-#[inline(always)]
-fn plain_loop<T: Element>(params: &mut [T], grads: &[T], neg_lr: T) {
-    for (p, &g) in params.iter_mut().zip(grads) {
-        *p = add_scaled(*p, neg_lr, g);
-    }
-}
-
-#[inline(always)]
 fn momentum_loop<T: Element, const FIRST: bool, const NESTEROV: bool>(
-    params: &mut [T],
-    grads: &[T],
-    buf: &mut [T],
+    lanes: (&mut [T], &[T], &mut [T]),
     neg_lr: T,
     momentum: T,
     keep: T,
 ) {
-    for ((p, &g), b) in params.iter_mut().zip(grads).zip(buf.iter_mut()) {
-        if !FIRST {
-            *b = add_scaled(*b * momentum, keep, g);
-        }
-        let direction = if NESTEROV {
-            add_scaled(g, momentum, *b)
-        } else {
-            *b
-        };
-        *p = add_scaled(*p, neg_lr, direction);
-    }
+    for_each_element(
+        lanes,
+        #[inline(always)]
+        move |(p, &g, b)| {
+            if !FIRST {
+                *b = add_scaled(*b * momentum, keep, g);
+            }
+            let direction = if NESTEROV {
+                add_scaled(g, momentum, *b)
+            } else {
+                *b
+            };
+            *p = add_scaled(*p, neg_lr, direction);
+        },
+    );
 }
 
 impl FromSpec for SgdConfig {

@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 
 use crate::ops::add_scaled;
-use crate::{Element, vectorized};
+use crate::{Element, for_each_element};
 
 /// L2 weight decay as PyTorch applies it: the gradient becomes `grad + wd * param`.
 ///
@@ -18,16 +18,13 @@ pub fn l2_weight_decay<'g, T: Element>(
         return Cow::Borrowed(grads);
     }
     let wd = T::from_f64(weight_decay);
-    Cow::Owned(vectorized(|| l2_loop(grads, params, wd)))
-}
-
-#[inline(always)]
-fn l2_loop<T: Element>(grads: &[T], params: &[T], wd: T) -> Vec<T> {
-    grads
-        .iter()
-        .zip(params)
-        .map(|(&g, &p)| add_scaled(g, wd, p))
-        .collect()
+    let mut decayed = grads.to_vec();
+    for_each_element(
+        (&mut decayed[..], params),
+        #[inline(always)]
+        move |(g, &p)| *g = add_scaled(*g, wd, p),
+    );
+    Cow::Owned(decayed)
 }
 
 /// Decoupled weight decay (AdamW, Lion): `param *= 1 - lr * wd`, before the update.
@@ -36,14 +33,11 @@ pub fn decoupled_weight_decay<T: Element>(params: &mut [T], lr: f64, weight_deca
         return;
     }
     let factor = T::from_f64(1.0 - lr * weight_decay);
-    vectorized(|| scale_loop(params, factor));
-}
-
-#[inline(always)]
-fn scale_loop<T: Element>(params: &mut [T], factor: T) {
-    for p in params.iter_mut() {
-        *p *= factor;
-    }
+    for_each_element(
+        (params,),
+        #[inline(always)]
+        move |(p,)| *p *= factor,
+    );
 }
 
 #[cfg(test)]

@@ -127,15 +127,15 @@ pub fn torch_peak_mib(python: &Path) -> Result<f64> {
 fn kernels(python: &Path, benches: &[Bench], threads: usize) -> Result<Vec<(String, f64)>> {
     let mut out = Vec::new();
     let threads_arg = threads.to_string();
-    if !wanted(benches, "optim/adam-1M").is_empty() {
+    if !wanted(benches, super::kernels::ADAM_NAME).is_empty() {
         let json = script(python, "torch_adam.py", &["--threads", &threads_arg])?;
         for r in results(&json)? {
             if text(r, "method")? == "fused" {
-                out.push(("optim/adam-1M-f32".into(), number(r, "ms")? * 1e-3));
+                out.push((super::kernels::ADAM_NAME.into(), number(r, "ms")? * 1e-3));
             }
         }
     }
-    if !wanted(benches, "linalg/eigh").is_empty() {
+    if !wanted(benches, super::kernels::EIGH_NAME).is_empty() {
         let n = super::kernels::EIGH_N.to_string();
         let args = [
             "--sizes",
@@ -151,7 +151,7 @@ fn kernels(python: &Path, benches: &[Bench], threads: usize) -> Result<Vec<(Stri
         ];
         for r in results(&script(python, "numpy_eigh.py", &args)?)? {
             if text(r, "method")? == "numpy_eigh" {
-                out.push((format!("linalg/eigh-{n}"), number(r, "ms")? * 1e-3));
+                out.push((super::kernels::EIGH_NAME.into(), number(r, "ms")? * 1e-3));
             }
         }
     }

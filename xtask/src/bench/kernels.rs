@@ -14,6 +14,9 @@ use unstuck::optim::{Adam, AdamConfig, Optimizer};
 const ADAM_PARAMS: usize = 1_000_000;
 /// Size of the eigendecomposition.
 pub const EIGH_N: usize = 2000;
+/// The benchmarks' names (`--only kernels/` runs both).
+pub const ADAM_NAME: &str = "kernels/adam-1M-f32";
+pub const EIGH_NAME: &str = "kernels/eigh-2000";
 
 fn normal(n: usize, seed: u64) -> Vec<f64> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -23,7 +26,7 @@ fn normal(n: usize, seed: u64) -> Vec<f64> {
 pub fn benches() -> Vec<Bench> {
     vec![
         Bench {
-            name: "optim/adam-1M-f32".into(),
+            name: ADAM_NAME.into(),
             what: "step",
             run: Box::new(|budget: Budget| {
                 let mut theta: Vec<f32> =
@@ -39,7 +42,7 @@ pub fn benches() -> Vec<Bench> {
             }),
         },
         Bench {
-            name: format!("linalg/eigh-{EIGH_N}"),
+            name: EIGH_NAME.into(),
             what: "values + vectors",
             run: Box::new(|budget: Budget| {
                 // S = (A + A^T) / 2, A standard normal, as the anchor's matrix.
