@@ -51,7 +51,7 @@ pub use error::AutodiffError;
 pub use mask::Mask;
 pub use op::BiasActivation;
 pub use shape::{MAX_RANK, Shape};
-pub use sites::LinearSite;
+pub use sites::{ConvSite, LinearSite};
 pub use tape::{Tape, Var};
 pub use tensor::Tensor;
 pub use unstuck_core::{DType, Element};

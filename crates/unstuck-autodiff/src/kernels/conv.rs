@@ -40,11 +40,11 @@ impl ConvGeom {
         [size(0), size(1)]
     }
 
-    fn unfold_rows(&self, channels: usize) -> usize {
+    pub(super) fn unfold_rows(&self, channels: usize) -> usize {
         channels * self.kernel[0] * self.kernel[1]
     }
 
-    fn out_len(&self) -> usize {
+    pub(super) fn out_len(&self) -> usize {
         let [h, w] = self.output();
         h * w
     }
@@ -82,7 +82,7 @@ fn source_row(g: &ConvGeom, oh: usize, i: usize) -> Option<usize> {
 
 /// Unfolds one image `[C, H, W]` into columns `col0..col0 + Ho·Wo` of `cols`, a
 /// `[C·KH·KW, ld]` matrix (zeros where the window hangs over the padding).
-fn unfold_into<T: Element>(
+pub(super) fn unfold_into<T: Element>(
     image: &[T],
     channels: usize,
     g: &ConvGeom,
@@ -172,7 +172,7 @@ const GROUP_COLUMNS: usize = 2048;
 
 /// How many images go into one product: fixed by the shapes alone, so the work (and
 /// the rounding) is split the same way whatever the number of threads.
-fn group_size(n: usize, out_len: usize) -> usize {
+pub(super) fn group_size(n: usize, out_len: usize) -> usize {
     (GROUP_COLUMNS / out_len.max(1)).clamp(1, n.max(1))
 }
 

@@ -4,6 +4,7 @@
 //! batched Hessian-vector sweep all reach them through `op::forward`.
 
 pub(crate) mod conv;
+pub(crate) mod conv_per_example;
 pub(crate) mod elementwise;
 pub(crate) mod index;
 pub(crate) mod layout;
