@@ -305,7 +305,7 @@ impl<'m> Trainer<'m> {
         let sites = (self.instruments.as_ref())
             .map(|instruments| instruments.sites(&tape, theta_var, self.step))
             .unwrap_or_default();
-        let mut grads = tape.grad(loss_var, &crate::instruments::wrt_vars(theta_var, &sites));
+        let mut grads = tape.grad(loss_var, &sites.wrt(theta_var));
         let output_grads = grads.split_off(1);
         let grad = grads.pop().expect("theta's gradient").into_data();
         if grad.iter().any(|g| !g.is_finite()) {

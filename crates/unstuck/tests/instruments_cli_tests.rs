@@ -1,6 +1,7 @@
 //! `unstuck train --instruments`: the records reach history.jsonl, run.json keeps the
-//! spec for --resume, and a bad spec or a model the noise instrument cannot measure is a
-//! one-line error before anything is written.
+//! spec for --resume, the noise of every parameter of a CNN is measured, and a bad spec
+//! or a model the noise instrument cannot measure is a one-line error before anything
+//! is written.
 
 use assert_cmd::cargo::cargo_bin_cmd;
 use std::path::Path;
@@ -68,6 +69,44 @@ fn instrument_records_reach_history_jsonl_and_survive_a_resume() {
         kinds.iter().filter(|k| *k == "norms").count(),
     );
     assert_eq!(norms, steps, "the resumed epoch kept its instruments");
+}
+
+#[test]
+fn the_noise_instrument_measures_every_parameter_of_a_cnn_on_the_digits() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "digits",
+        "--model",
+        "1x8x8/conv(6,k=3,pad=1)-relu-maxpool(2)-conv(12,k=3)-relu-flatten-linear(32)-relu-linear(10)",
+        "--batch",
+        "128",
+        "--epochs",
+        "1",
+        "--instruments",
+        "noise:every=4",
+        "--out",
+        "run",
+    ];
+    let output = train(dir.path(), &args);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let history = std::fs::read_to_string(dir.path().join("run/history.jsonl")).unwrap();
+    let records: Vec<serde_json::Value> = history
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+        .filter_map(|value| value.get("noise").cloned())
+        .collect();
+    let steps = kinds(&history).iter().filter(|k| *k == "step").count();
+    assert!(steps >= 8, "{history}");
+    assert_eq!(records.len(), steps.div_ceil(4));
+    for record in &records {
+        assert_eq!(record["excluded"], serde_json::json!([]), "{record}");
+        assert!(record["snr/0.weight"].as_f64().unwrap() > 0.0);
+        assert!(record["variance/3.bias"].as_f64().unwrap() > 0.0);
+    }
 }
 
 fn check_refused(args: &[&str], expected: &str) {

@@ -144,17 +144,94 @@ fn per_example_moments_match_single_example_backward_passes() {
     check_per_sample("3x1x2/flatten-linear(4)-gelu-linear(2)", 4);
 }
 
+/// A small CNN whose convolutions have padding, a stride, a rectangular input, two
+/// input channels and no bias on one of them: a rule that mishandles any of these gives
+/// other per-example products, off by O(1) relative. Checked by breaking the per-example
+/// kernel by hand: with the width padding one short, or the strided windows read one
+/// column late, the check fails on `0.weight` (0.0169 and 0.0162 against 0.00169).
+const CNN: &str = "2x9x8/conv(3,k=3,stride=2,pad=1)-relu-maxpool(2)-conv(4,k=2,pad=1,bias=false)-tanh-flatten-linear(5)-relu-linear(3)";
+
 #[test]
-fn parameters_outside_a_linear_product_are_listed_and_batch_norm_is_refused() {
-    let registry = ModelRegistry::builtin();
-    let conv = registry
-        .build("1x4x4/conv(2,k=3)-tanh-flatten-linear(3)")
+fn per_example_moments_of_a_cnn_match_single_example_backward_passes() {
+    check_per_sample(CNN, 7);
+}
+
+#[test]
+fn squaring_each_output_position_instead_of_each_example_is_caught() {
+    // The tempting wrong rule (a linear layer's outer-product trick applied position by
+    // position, as if each of the L positions were an example) gives Σ_i Σ_l (ĝ_il x_il)²
+    // instead of Σ_i (Σ_l ĝ_il x_il)². On this CNN it is far outside check_close's 1e-12,
+    // so the test above can tell the two apart.
+    let model = ModelRegistry::builtin()
+        .build("1x4x4/conv(1,k=3,bias=false)-tanh-flatten-linear(2)")
         .unwrap();
-    let conv: &dyn Model<f64> = conv.as_ref();
+    let model: &dyn Model<f64> = model.as_ref();
+    let theta = model.init(3);
     let x = inputs(3, 16);
-    let moments = per_sample_gradients(&objective(conv, &x, 3, &[0, 1, 2]), &conv.init(0)).unwrap();
-    assert_eq!(moments.excluded, vec!["0.weight", "0.bias"]);
-    assert_eq!(moments.blocks.len(), 2);
+    let labels = [0, 1, 1];
+    let moments = per_sample_gradients(&objective(model, &x, 3, &labels), &theta).unwrap();
+    let right = &moments.blocks[0];
+    assert_eq!(right.name, "0.weight");
+    // The network by hand: z = conv(x) (2x2 positions l, 9 taps k), h = tanh z, logits
+    // W2 h + b2; example i's ĝ_il = Σ_j W2[j, l] (p_ij - y_ij) (1 - h_il²).
+    let (w1, w2) = (&theta[0..9], &theta[9..17]);
+    let (mut right_by_hand, mut wrong) = (vec![0.0; 9], vec![0.0; 9]);
+    for (i, &label) in labels.iter().enumerate() {
+        let image = &x[i * 16..(i + 1) * 16];
+        let tap = |l: usize, k: usize| image[(l / 2 + k / 3) * 4 + l % 2 + k % 3];
+        let z: Vec<f64> = (0..4)
+            .map(|l| (0..9).map(|k| w1[k] * tap(l, k)).sum::<f64>())
+            .collect();
+        let h: Vec<f64> = z.iter().map(|v| v.tanh()).collect();
+        let logits: Vec<f64> = (0..2)
+            .map(|j| theta[17 + j] + (0..4).map(|l| w2[j * 4 + l] * h[l]).sum::<f64>())
+            .collect();
+        let top = logits[0].max(logits[1]);
+        let e: Vec<f64> = logits.iter().map(|v| (v - top).exp()).collect();
+        let p: Vec<f64> = e.iter().map(|v| v / (e[0] + e[1])).collect();
+        let dz: Vec<f64> = (0..4)
+            .map(|l| {
+                let dh: f64 = (0..2)
+                    .map(|j| w2[j * 4 + l] * (p[j] - f64::from(u8::from(j == label))))
+                    .sum();
+                dh * (1.0 - h[l] * h[l])
+            })
+            .collect();
+        for k in 0..9 {
+            let terms = (0..4).map(|l| dz[l] * tap(l, k));
+            right_by_hand[k] += terms.clone().sum::<f64>().powi(2);
+            wrong[k] += terms.map(|t| t * t).sum::<f64>();
+        }
+    }
+    // The hand derivation is the instrument's (so the wrong rule below is built on the
+    // right ĝ), ...
+    for (got, want) in right.sum_sq_per_param.iter().zip(&right_by_hand) {
+        check_close(*got, *want, "conv weight by hand");
+    }
+    let gap = right
+        .sum_sq_per_param
+        .iter()
+        .zip(&wrong)
+        .map(|(r, w)| (r - w).abs() / r)
+        .fold(0.0, f64::max);
+    // ... and the wrong rule misses it by far more than check_close's 1e-12.
+    assert!(
+        gap > 1e-3,
+        "the wrong rule is within {gap} of the right one"
+    );
+}
+
+#[test]
+fn parameters_outside_a_supported_product_are_listed_and_batch_norm_is_refused() {
+    let registry = ModelRegistry::builtin();
+    let norm = registry
+        .build("4/linear(6)-layernorm-tanh-linear(3)")
+        .unwrap();
+    let norm: &dyn Model<f64> = norm.as_ref();
+    let x = inputs(3, 4);
+    let moments = per_sample_gradients(&objective(norm, &x, 3, &[0, 1, 2]), &norm.init(0)).unwrap();
+    assert_eq!(moments.excluded, vec!["1.weight", "1.bias"]);
+    assert_eq!(moments.blocks.len(), 4);
 
     let bn = registry
         .build("4/linear(3)-batchnorm-tanh-linear(2)")

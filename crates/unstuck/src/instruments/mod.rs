@@ -13,7 +13,7 @@
 //! | instrument | what | extra work per measured step |
 //! |---|---|---|
 //! | `norms` | per-tensor gradient and weight norms, update-to-weight ratio, dead ReLU fraction, logit scale | one pass over theta and its gradient, one over the update, one over the ReLU outputs (read in place); no extra forward or backward, no copy |
-//! | `noise` | per-example gradient variance, GSNR per tensor, noise scale `B_simple` | the gradient with respect to each layer's output (same backward), and one product as large as each weight gradient |
+//! | `noise` | per-example gradient variance, GSNR per tensor, noise scale `B_simple`, for the weights and biases of `linear` and `conv` layers (the others are listed as excluded, see [`per_sample_gradients`]) | the gradient with respect to each layer's output (same backward), and one product as large as each weight gradient (for a convolution: the per-example products over its unfolded input, one more weight gradient's work) |
 //! | `alpha` | Cockpit's α of the step | one forward and backward pass at the new point |
 //! | `curvature` | `λ_max` (warm-started Lanczos), Hessian trace (Hutchinson), `λ_max · lr` | up to `iters` + `probes` Hessian-vector products |
 //!
@@ -29,16 +29,17 @@ mod curvature;
 pub mod layers;
 mod noise;
 mod per_sample;
+mod per_sample_conv;
 mod spec;
 
 pub use alpha::step_alpha;
 pub use curvature::{CurvatureConfig, CurvatureTracker};
 pub use noise::{NoiseScale, critical_batch_size, noise_record, noise_scale};
-pub(crate) use per_sample::wrt_vars;
+pub(crate) use per_sample::Sites;
 pub use per_sample::{BlockMoments, PerSampleGradients, per_sample_gradients};
 
 use crate::history::{History, NormsRecord};
-use unstuck_autodiff::{LinearSite, Tape, Tensor, Var};
+use unstuck_autodiff::{Tape, Tensor, Var};
 use unstuck_models::{Model, Objective, Pass};
 
 /// Which instruments run, and how often (every `n` steps, starting at step 0).
@@ -130,7 +131,7 @@ pub(crate) struct StepView<'a> {
     pub step: u64,
     pub tape: &'a Tape<f64>,
     pub logits: Var,
-    pub sites: &'a [LinearSite],
+    pub sites: &'a Sites,
     pub output_grads: &'a [Tensor<f64>],
     pub theta: &'a [f64],
     pub grad: &'a [f64],
@@ -167,11 +168,11 @@ impl Instruments {
     }
 
     /// The sites whose output gradients the step's backward pass must also return.
-    pub(crate) fn sites(&self, tape: &Tape<f64>, theta: Var, step: u64) -> Vec<LinearSite> {
+    pub(crate) fn sites(&self, tape: &Tape<f64>, theta: Var, step: u64) -> Sites {
         if due(self.config.noise, step) {
-            tape.linear_sites(theta)
+            Sites::find(tape, theta)
         } else {
-            Vec::new()
+            Sites::default()
         }
     }
 

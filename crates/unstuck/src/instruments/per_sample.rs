@@ -6,16 +6,23 @@
 //! `(Ĝ∘Ĝ)ᵀ (X∘X)`; the bias's is the rows `ĝ_i`. `∂L/∂z` comes from the same reverse sweep
 //! that gives `∂L/∂theta` (BackPACK's approach); since `L` is the mean of the `ℓ_i`,
 //! `ĝ_i = B · (∂L/∂z)_i`. Nothing is computed per example beyond these row sums.
+//! A convolution is the same product over the unfolded input, one per example
+//! (see [`super::per_sample_conv`]).
 //!
-//! Only the parameters that enter through such a product ([`unstuck_autodiff::LinearSite`])
-//! are covered; the others (convolutions, attention, normalisation scales) are listed in
-//! [`PerSampleGradients::excluded`]. A model with buffers (batch norm in training mode)
-//! mixes the examples of a batch, so per-example gradients do not exist for it: it is
-//! refused with [`InstrumentError::BatchMixing`].
+//! The parameters covered are those that enter through a linear product of a
+//! `[batch, fan_in]` input ([`unstuck_autodiff::LinearSite`]: `linear` layers) or through
+//! a convolution ([`unstuck_autodiff::ConvSite`]: `conv` layers), with their biases. The
+//! others are listed in [`PerSampleGradients::excluded`]: attention's projections (a
+//! product of a `[batch, tokens, width]` input), layer norm's scale and shift,
+//! embeddings and position embeddings, and any weight used by more than one product. A
+//! model with buffers (batch norm in training mode) mixes the examples of a batch, so
+//! per-example gradients do not exist for it: it is refused with
+//! [`InstrumentError::BatchMixing`].
 
 use super::InstrumentError;
+use super::per_sample_conv::conv_sums;
 use std::ops::Range;
-use unstuck_autodiff::{LinearSite, Tape, Tensor, Var};
+use unstuck_autodiff::{ConvSite, LinearSite, Tape, Tensor, Var};
 use unstuck_models::{Model, Objective, ParamSpec, Pass};
 
 /// The per-example gradient moments of one parameter tensor (a `state_dict` entry).
@@ -45,6 +52,32 @@ pub struct PerSampleGradients {
     /// The `state_dict` names of the tensors not covered (no supported site, or a weight
     /// shared by several products).
     pub excluded: Vec<String>,
+}
+
+/// The products per-example gradients are computed at, found on a recorded pass.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Sites {
+    linear: Vec<LinearSite>,
+    conv: Vec<ConvSite>,
+}
+
+impl Sites {
+    /// The sites of the parameters carved from `theta` on `tape`.
+    pub(crate) fn find(tape: &Tape<f64>, theta: Var) -> Sites {
+        Sites {
+            linear: tape.linear_sites(theta),
+            conv: tape.conv_sites(theta),
+        }
+    }
+
+    /// `theta` then every site's output: what one reverse sweep differentiates, in the
+    /// order [`from_recorded`] reads the gradients.
+    pub(crate) fn wrt(&self, theta: Var) -> Vec<Var> {
+        std::iter::once(theta)
+            .chain(self.linear.iter().map(|site| site.output))
+            .chain(self.conv.iter().map(|site| site.output))
+            .collect()
+    }
 }
 
 /// Refuses a model whose training pass mixes the examples of a batch.
@@ -94,9 +127,8 @@ pub fn per_sample_gradients(
     let tape = Tape::<f64>::new();
     let theta_var = tape.leaf_from(theta, &[theta.len()]);
     let loss = objective.record_pass(&tape, theta_var, &mut Pass::train(0, &buffers));
-    let sites = tape.linear_sites(theta_var);
-    let wrt = wrt_vars(theta_var, &sites);
-    let mut grads = tape.grad(loss, &wrt);
+    let sites = Sites::find(&tape, theta_var);
+    let mut grads = tape.grad(loss, &sites.wrt(theta_var));
     let output_grads = grads.split_off(1);
     let grad = grads.pop().expect("theta's gradient").into_data();
     Ok(from_recorded(
@@ -109,19 +141,12 @@ pub fn per_sample_gradients(
     ))
 }
 
-/// `theta` then every site's output: what one reverse sweep differentiates.
-pub(crate) fn wrt_vars(theta: Var, sites: &[LinearSite]) -> Vec<Var> {
-    std::iter::once(theta)
-        .chain(sites.iter().map(|site| site.output))
-        .collect()
-}
-
 /// The moments from a recorded pass: the sites, the loss's gradient with respect to
-/// each site's output (in the same order), the gradient with respect to theta, the
-/// model's layout and the batch size.
+/// each site's output (in the order of [`Sites::wrt`], after theta's), the gradient with
+/// respect to theta, the model's layout and the batch size.
 pub(crate) fn from_recorded(
     tape: &Tape<f64>,
-    sites: &[LinearSite],
+    sites: &Sites,
     output_grads: &[Tensor<f64>],
     grad: &[f64],
     layout: &[ParamSpec],
@@ -139,7 +164,8 @@ pub(crate) fn from_recorded(
         }
     };
     let scale = batch_size as f64;
-    for (site, dz) in sites.iter().zip(output_grads) {
+    let (linear_grads, conv_grads) = output_grads.split_at(sites.linear.len());
+    for (site, dz) in sites.linear.iter().zip(linear_grads) {
         let x = tape.value(site.input);
         let per_example = dz.data().iter().map(|g| g * scale).collect::<Vec<_>>();
         let [rows, fan_out] = [dz.dims()[0], dz.dims()[1]];
@@ -158,6 +184,13 @@ pub(crate) fn from_recorded(
                 }
             }
             add(bias, column_sums);
+        }
+    }
+    for (site, dz) in sites.conv.iter().zip(conv_grads) {
+        let (weight, bias) = conv_sums(tape, site, dz.data(), scale);
+        add(&site.weight, weight);
+        if let (Some(range), Some(sums)) = (&site.bias, bias) {
+            add(range, sums);
         }
     }
     let mut blocks = Vec::new();
