@@ -15,13 +15,16 @@ use crate::tensor::{Tensor, View};
 use crate::{Conv2dOptions, Element};
 use std::ops::Range;
 
-/// A matrix product `z = x W` or `z = x Wᵀ` of a `[batch, fan_in]` input with a weight
-/// that is a contiguous run of `theta`, and the bias added to it, if any.
+/// A matrix product `z = x W` or `z = x Wᵀ` of a `[batch, fan_in]` input (or a
+/// `[batch, tokens, fan_in]` one, every token times the same weight, as attention's
+/// projections) with a weight that is a contiguous run of `theta`, and the bias added to
+/// it, if any.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LinearSite {
-    /// The input `x`, `[batch, fan_in]`.
+    /// The input `x`, `[batch, fan_in]` or `[batch, tokens, fan_in]`.
     pub input: Var,
-    /// The product `z` before the bias, `[batch, fan_out]`: the gradient of the loss with
+    /// The product `z` before the bias, `[batch, fan_out]` or `[batch, tokens, fan_out]`:
+    /// the gradient of the loss with
     /// respect to it is the same as with respect to `z + b`.
     pub output: Var,
     /// Where the weight lies inside `theta`.
@@ -61,8 +64,8 @@ enum SiteOf {
 
 impl<T: Element> Tape<T> {
     /// Every [`LinearSite`] recorded on this tape whose weight is a view of `theta` (a
-    /// flat vector), in recording order. Products of a higher-rank input (a sequence's
-    /// tokens), convolutions (see [`Tape::conv_sites`]), and weights reached through
+    /// flat vector), in recording order. Products of batches of matrices (attention's
+    /// scores), convolutions (see [`Tape::conv_sites`]), and weights reached through
     /// anything but a narrow or a reshape are not sites: their parameters are left to
     /// the caller to report.
     pub fn linear_sites(&self, theta: Var) -> Vec<LinearSite> {
@@ -87,7 +90,7 @@ impl<T: Element> Tape<T> {
                 Op::MatMul { ta: false, tb } if node.n_inputs() == 2 => {
                     let [x, w] = node.inputs();
                     let (x_shape, w_shape) = (nodes[x].shape, nodes[w].shape);
-                    if x_shape.rank() != 2 || w_shape.rank() != 2 {
+                    if !(2..=3).contains(&x_shape.rank()) || w_shape.rank() != 2 {
                         continue;
                     }
                     let Some(offset) = theta_offset(&nodes, w, theta) else {
@@ -127,14 +130,17 @@ impl<T: Element> Tape<T> {
                     let Some(site) = site_of_node[a] else {
                         continue;
                     };
-                    // `[batch, channels]` or `[batch, channels, Ho, Wo]`: the bias is one
-                    // value per channel, broadcast over the rest.
-                    let channels = nodes[a].shape.dims()[1];
-                    let per_channel = &[1, channels, 1, 1][..nodes[a].shape.rank()];
-                    let slot = match site {
-                        SiteOf::Linear(k) => &mut linear[k].bias,
-                        SiteOf::Conv(k) => &mut conv[k].bias,
+                    // The bias is one value per output channel, broadcast over the rest:
+                    // the last axis of a product, axis 1 of a convolution.
+                    let dims = nodes[a].shape.dims();
+                    let (slot, axis) = match site {
+                        SiteOf::Linear(k) => (&mut linear[k].bias, dims.len() - 1),
+                        SiteOf::Conv(k) => (&mut conv[k].bias, 1),
                     };
+                    let channels = dims[axis];
+                    let mut per_channel = [1; 4];
+                    per_channel[axis] = channels;
+                    let per_channel = &per_channel[..dims.len()];
                     if slot.is_some() || !is_broadcast_of(nodes[b].shape.dims(), per_channel) {
                         continue;
                     }
@@ -361,5 +367,19 @@ mod tests {
         let y = tape.conv2d(x, w, None, Conv2dOptions::new(1, 1));
         let _ = tape.add(y, tape.slice(theta, 27, 3));
         assert_eq!(tape.conv_sites(theta)[0].bias, None);
+    }
+
+    #[test]
+    fn a_product_of_every_token_with_one_weight_is_a_site_with_its_bias() {
+        let tape = Tape::<f64>::new();
+        let theta = tape.leaf(Tensor::vector(vec![0.5; 6 + 2]));
+        let w = tape.reshape(tape.slice(theta, 0, 6), &[2, 3]);
+        let x = tape.constant(Tensor::new(vec![1.0; 4 * 5 * 3], &[4, 5, 3]).unwrap());
+        let z = tape.matmul_t(x, w, false, true);
+        let _ = tape.add(z, tape.slice(theta, 6, 2));
+        let sites = tape.linear_sites(theta);
+        assert_eq!(sites.len(), 1);
+        assert_eq!((sites[0].input, sites[0].output), (x, z));
+        assert_eq!(sites[0].bias, Some(6..8));
     }
 }

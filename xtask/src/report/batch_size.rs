@@ -42,8 +42,9 @@ pub(super) struct Study {
     pub model: &'static str,
     pub optimizer: &'static str,
     pub target_loss: f64,
-    /// Whether each run records the gradient noise scale. Per-example gradients cover
-    /// linear products only, so a CNN's conv weights would be left out of it.
+    /// Whether each run records the gradient noise scale (it costs per-example
+    /// gradients every few steps; the CNN study leaves it off, its table has no column
+    /// for it).
     pub noise_scale: bool,
 }
 

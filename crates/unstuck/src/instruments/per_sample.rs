@@ -6,21 +6,23 @@
 //! `(Ĝ∘Ĝ)ᵀ (X∘X)`; the bias's is the rows `ĝ_i`. `∂L/∂z` comes from the same reverse sweep
 //! that gives `∂L/∂theta` (BackPACK's approach); since `L` is the mean of the `ℓ_i`,
 //! `ĝ_i = B · (∂L/∂z)_i`. Nothing is computed per example beyond these row sums.
-//! A convolution is the same product over the unfolded input, one per example
-//! (see [`super::per_sample_conv`]).
+//! A product over a sequence's tokens, or a convolution's over the unfolded input, sums
+//! over tokens or positions, so its per-example products are formed one by one.
 //!
 //! The parameters covered are those that enter through a linear product of a
-//! `[batch, fan_in]` input ([`unstuck_autodiff::LinearSite`]: `linear` layers) or through
-//! a convolution ([`unstuck_autodiff::ConvSite`]: `conv` layers), with their biases. The
-//! others are listed in [`PerSampleGradients::excluded`]: attention's projections (a
-//! product of a `[batch, tokens, width]` input), layer norm's scale and shift,
-//! embeddings and position embeddings, and any weight used by more than one product. A
-//! model with buffers (batch norm in training mode) mixes the examples of a batch, so
+//! `[batch, fan_in]` or `[batch, tokens, fan_in]` input ([`unstuck_autodiff::LinearSite`]:
+//! `linear` layers, attention's four projections) or through a convolution
+//! ([`unstuck_autodiff::ConvSite`]: `conv` layers), with their biases
+//! ([`super::per_sample_linear`], [`super::per_sample_conv`]). The others are listed in
+//! [`PerSampleGradients::excluded`]: layer norm's scale and shift, embeddings and
+//! position embeddings, and any weight used by more than one product. A model with
+//! buffers (batch norm in training mode) mixes the examples of a batch, so
 //! per-example gradients do not exist for it: it is refused with
 //! [`InstrumentError::BatchMixing`].
 
 use super::InstrumentError;
 use super::per_sample_conv::conv_sums;
+use super::per_sample_linear::linear_sums;
 use std::ops::Range;
 use unstuck_autodiff::{ConvSite, LinearSite, Tape, Tensor, Var};
 use unstuck_models::{Model, Objective, ParamSpec, Pass};
@@ -166,24 +168,10 @@ pub(crate) fn from_recorded(
     let scale = batch_size as f64;
     let (linear_grads, conv_grads) = output_grads.split_at(sites.linear.len());
     for (site, dz) in sites.linear.iter().zip(linear_grads) {
-        let x = tape.value(site.input);
-        let per_example = dz.data().iter().map(|g| g * scale).collect::<Vec<_>>();
-        let [rows, fan_out] = [dz.dims()[0], dz.dims()[1]];
-        let fan_in = x.dims()[1];
-        let g_sq: Vec<f64> = per_example.iter().map(|g| g * g).collect();
-        let x_sq: Vec<f64> = x.data().iter().map(|v| v * v).collect();
-        add(
-            &site.weight,
-            sum_of_outer_squares(&g_sq, &x_sq, rows, fan_out, fan_in, site.transposed),
-        );
-        if let Some(bias) = &site.bias {
-            let mut column_sums = vec![0.0; fan_out];
-            for row in g_sq.chunks_exact(fan_out) {
-                for (sum, g) in column_sums.iter_mut().zip(row) {
-                    *sum += g;
-                }
-            }
-            add(bias, column_sums);
+        let (weight, bias) = linear_sums(tape, site, dz, scale);
+        add(&site.weight, weight);
+        if let (Some(range), Some(sums)) = (&site.bias, bias) {
+            add(range, sums);
         }
     }
     for (site, dz) in sites.conv.iter().zip(conv_grads) {
@@ -217,28 +205,6 @@ pub(crate) fn from_recorded(
         blocks,
         excluded,
     }
-}
-
-/// `Σ_i (ĝ_i x_iᵀ)²` entry by entry: `(Ĝ∘Ĝ)ᵀ (X∘X)` in `[fan_out, fan_in]` layout for
-/// a transposed weight, `(X∘X)ᵀ (Ĝ∘Ĝ)` in `[fan_in, fan_out]` otherwise; computed with
-/// the tape's matrix product (fixed blocks, so the same bits on any thread count).
-fn sum_of_outer_squares(
-    g_sq: &[f64],
-    x_sq: &[f64],
-    rows: usize,
-    fan_out: usize,
-    fan_in: usize,
-    transposed: bool,
-) -> Vec<f64> {
-    let tape = Tape::<f64>::new();
-    let g = tape.constant_from(g_sq, &[rows, fan_out]);
-    let x = tape.constant_from(x_sq, &[rows, fan_in]);
-    let product = if transposed {
-        tape.matmul_t(g, x, true, false)
-    } else {
-        tape.matmul_t(x, g, true, false)
-    };
-    tape.value(product).into_data()
 }
 
 impl PerSampleGradients {
