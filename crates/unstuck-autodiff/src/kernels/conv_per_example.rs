@@ -61,14 +61,17 @@ pub(crate) fn conv2d_weight_grad_squares<T: Element>(
             partial
         })
         .collect();
+    add_in_order(partials, o * k)
+}
+
+/// The sum of `partials` (each of length `len`), added in their order.
+fn add_in_order<T: Element>(partials: Vec<Vec<T>>, len: usize) -> Vec<T> {
     let mut parts = partials.into_iter();
-    let mut out = parts.next().unwrap_or_else(|| buffers::zeros(o * k));
-    for part in parts {
-        for (a, b) in out.iter_mut().zip(&part) {
-            *a += *b;
-        }
+    let mut out = parts.next().unwrap_or_else(|| buffers::zeros(len));
+    parts.for_each(|part| {
+        out.iter_mut().zip(&part).for_each(|(a, b)| *a += *b);
         buffers::give(part);
-    }
+    });
     out
 }
 
