@@ -31,9 +31,9 @@ pub(crate) fn linear_sums(
     let tokens = dz.numel() / (batch * fan_out).max(1);
     let per_example: Vec<f64> = dz.data().iter().map(|g| g * scale).collect();
     // Each example's bias gradient: its rows of Ĝ summed over the tokens.
-    let mut bias_sums = vec![0.0; fan_out];
+    let (mut bias_sums, mut row) = (vec![0.0; fan_out], vec![0.0; fan_out]);
     for example in per_example.chunks_exact(tokens * fan_out) {
-        let mut row = vec![0.0; fan_out];
+        row.fill(0.0);
         for token in example.chunks_exact(fan_out) {
             for (r, g) in row.iter_mut().zip(token) {
                 *r += g;
