@@ -5,6 +5,12 @@
 //! per-example gradients with the noise scale (`noise`) at most 2x a plain step on the
 //! 784-256-256-10 network at batch 128; `curvature` every 50 steps under 20% of a step
 //! of the digits model (64-32-10, batch 32). Divide a row's figure by its `plain` row.
+//!
+//! With `UNSTUCK_ANCHOR_PYTHON`, each row's anchor is Cockpit's counterpart on the same
+//! network in PyTorch (`anchors/torch_cockpit.py`: `plain` is a plain PyTorch step, `norms`
+//! Cockpit's GradNorm, Distance and UpdateSize, `noise` its NormTest, InnerTest and
+//! OrthoTest, `alpha` its Alpha, `curvature-every-50` HessMaxEV and HessTrace every 50
+//! steps), so the ratio column says how many times cheaper unstuck's step is.
 
 use super::Bench;
 use super::timing::{Budget, Summary, measure};
