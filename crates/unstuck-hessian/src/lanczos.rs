@@ -53,6 +53,11 @@ impl<'a, O: HvpOperator + ?Sized> LanczosProcess<'a, O> {
         self.alpha.len()
     }
 
+    /// The orthonormal basis vectors, one after another.
+    pub fn basis(&self) -> &[f64] {
+        &self.basis
+    }
+
     /// Basis vector `j`.
     pub fn basis_vector(&self, j: usize) -> &[f64] {
         &self.basis[j * self.dim..(j + 1) * self.dim]
@@ -273,26 +278,43 @@ pub fn lanczos_from<O: HvpOperator + ?Sized>(
     config: LanczosConfig,
     start: Vec<f64>,
 ) -> Result<LanczosResult, HessianError> {
-    let n = norm(&start);
-    if start.len() != op.dim() || !(n > 0.0 && n.is_finite()) {
+    check_start(op.dim(), &start)?;
+    lanczos_from_rng(op, config, start, rng(config.seed))
+}
+
+/// A warm start must be a non-zero, finite vector of the operator's dimension.
+pub(crate) fn check_start(dim: usize, start: &[f64]) -> Result<(), HessianError> {
+    let n = norm(start);
+    if start.len() != dim || !(n > 0.0 && n.is_finite()) {
         return Err(HessianError::InvalidConfig {
             field: "start",
             reason: format!(
-                "must be a non-zero finite vector of length {}, got length {} and norm {n}",
-                op.dim(),
+                "must be a non-zero finite vector of length {dim}, got length {} and norm {n}",
                 start.len()
             ),
         });
     }
-    lanczos_from_rng(op, config, start, rng(config.seed))
+    Ok(())
 }
 
 fn lanczos_from_rng<O: HvpOperator + ?Sized>(
     op: &O,
     config: LanczosConfig,
     start: Vec<f64>,
-    mut rng: ChaCha8Rng,
+    rng: ChaCha8Rng,
 ) -> Result<LanczosResult, HessianError> {
+    let process = iterate(op, config, start, rng)?;
+    finish(&process, &config)
+}
+
+/// Runs Lanczos from `start` until the wanted pairs converge or the budget is spent, and
+/// returns the process (its basis and T) for [`finish`] or for the trace's deflation.
+pub(crate) fn iterate<O: HvpOperator + ?Sized>(
+    op: &O,
+    config: LanczosConfig,
+    start: Vec<f64>,
+    mut rng: ChaCha8Rng,
+) -> Result<LanczosProcess<'_, O>, HessianError> {
     let dim = op.dim();
     validate(dim, &config)?;
     let mut process = LanczosProcess::new(op, start);
@@ -327,7 +349,7 @@ fn lanczos_from_rng<O: HvpOperator + ?Sized>(
         }
         block_start = process.steps();
     }
-    finish(&process, &config)
+    Ok(process)
 }
 
 /// The wanted Ritz values (top k, then bottom k) of the leading `m x m` part of T.
@@ -378,7 +400,7 @@ fn block_converged<O: HvpOperator + ?Sized>(
 }
 
 /// Ritz pairs from one full eigendecomposition of T.
-fn finish<O: HvpOperator + ?Sized>(
+pub(crate) fn finish<O: HvpOperator + ?Sized>(
     process: &LanczosProcess<'_, O>,
     config: &LanczosConfig,
 ) -> Result<LanczosResult, HessianError> {

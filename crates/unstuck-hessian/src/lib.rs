@@ -10,7 +10,8 @@
 //!   [`classify_critical_point`], [`minimum_ratio`], [`analyze_critical_point`].
 //! * Matrix-free, all seeded: [`lanczos`] (both ends, full reorthogonalisation),
 //!   [`power_iteration`] (PyHessian's baseline), [`hutchinson_trace`] and
-//!   [`hutch_plus_plus_trace`], [`spectral_density`] (stochastic Lanczos quadrature).
+//!   [`hutch_plus_plus_trace`], [`spectral_density`] (stochastic Lanczos quadrature),
+//!   [`track_curvature`] (`λ_max` and the trace from one Krylov space, for curves).
 //! * [`summarize`] under a [`SpectrumPolicy`]: the one choice between the two (dense up to
 //!   [`DENSE_MAX_DIM`], Lanczos above), with one tolerance for Ritz values.
 //! * Moving the point ([`LossSurface`]): [`escape_step`] / [`escape_saddle`],
@@ -40,6 +41,7 @@ mod sharpness;
 mod summary;
 mod surface;
 mod trace;
+mod tracking;
 mod tridiag;
 mod vector;
 
@@ -68,3 +70,4 @@ pub use summary::{
 };
 pub use surface::{ExplicitObjective, LossSurface};
 pub use trace::{TraceConfig, TraceEstimate, hutch_plus_plus_trace, hutchinson_trace};
+pub use tracking::{CurvatureSnapshot, TrackingConfig, track_curvature};

@@ -2,7 +2,9 @@
 
 use crate::error::HessianError;
 use crate::operator::{HvpOperator, apply_checked};
-use crate::vector::{dot, gaussian, norm, orthogonalize, rademacher, rng, scale};
+use crate::vector::{
+    dot, gaussian, norm, orthogonalize, project_out, rademacher, rng, rng_stream, scale,
+};
 
 /// Settings for [`hutchinson_trace`] and [`hutch_plus_plus_trace`].
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -135,6 +137,39 @@ pub fn hutchinson_trace<O: HvpOperator + ?Sized>(
     let (estimate, std_error) = mean_and_std_error(&forms);
     Ok(TraceEstimate {
         estimate,
+        std_error,
+        n_samples: forms.len(),
+        n_hvp: config.n_hvp,
+    })
+}
+
+/// Hutchinson's estimator deflated by an orthonormal `basis` `Q` (vectors one after
+/// another) whose `tr(Qᵀ H Q)` is already known as `known_part` (a Lanczos run's `tr(T)`):
+/// `tr(H) = tr(Qᵀ H Q) + tr(P H P)` with `P = I - QQᵀ`, and the second term is estimated
+/// from `config.n_hvp` projected Rademacher probes `P z` (stream 1 of `config.seed`).
+///
+/// Unbiased for any `Q` drawn independently of the probes; when `Q` holds the directions
+/// of the largest eigenvalues, as a Krylov space does, the probes no longer see them and
+/// the spread falls (Hutch++'s idea, with the sketch bought by Lanczos already).
+pub(crate) fn deflated_hutchinson<O: HvpOperator + ?Sized>(
+    op: &O,
+    basis: &[f64],
+    known_part: f64,
+    config: TraceConfig,
+) -> Result<TraceEstimate, HessianError> {
+    validate(op, &config, 2)?;
+    let n = op.dim();
+    // Stream 1: the basis may come from a Lanczos run seeded with stream 0 of the same
+    // seed, and the estimate is unbiased only if the probes are independent of it.
+    let mut probes = rademacher(&mut rng_stream(config.seed, 1), n * config.n_hvp);
+    // One pass: the estimate needs `P z` to rounding of `‖z‖`, not a basis vector.
+    project_out(&mut probes, basis, n);
+    let forms = quadratic_forms(op, &probes, config.block)?;
+    let (mean, std_error) = mean_and_std_error(&forms);
+    // When Q spans everything the remainder is exactly zero, not unknown.
+    let std_error = if basis.len() >= n * n { 0.0 } else { std_error };
+    Ok(TraceEstimate {
+        estimate: known_part + mean,
         std_error,
         n_samples: forms.len(),
         n_hvp: config.n_hvp,

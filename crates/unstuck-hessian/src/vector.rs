@@ -1,5 +1,7 @@
 //! Small dense-vector helpers and seeded random probes, shared by the matrix-free tools.
 
+use faer::linalg::matmul::matmul;
+use faer::{Accum, MatMut, MatRef, Par};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
@@ -35,6 +37,14 @@ pub(crate) fn rng(seed: u64) -> ChaCha8Rng {
     ChaCha8Rng::seed_from_u64(seed)
 }
 
+/// Stream `stream` of the ChaCha8 generator seeded by `seed`: independent of stream 0
+/// (what [`rng`] gives), for draws that must not be correlated with it.
+pub(crate) fn rng_stream(seed: u64, stream: u64) -> ChaCha8Rng {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(stream);
+    rng
+}
+
 /// `n` independent standard normal draws.
 pub(crate) fn gaussian(rng: &mut ChaCha8Rng, n: usize) -> Vec<f64> {
     (0..n)
@@ -51,18 +61,41 @@ pub(crate) fn rademacher(rng: &mut ChaCha8Rng, n: usize) -> Vec<f64> {
 
 /// Removes from `w` its components along the orthonormal vectors `basis` (each of length
 /// `w.len()`, stored one after another), twice: one classical Gram-Schmidt pass loses
-/// orthogonality when `w` is nearly in the span, and "twice is enough" (Parlett).
+/// orthogonality when `w` is nearly in the span, and "twice is enough" (Parlett; the DGKS
+/// form). Each pass is two matrix-vector products (`c = Qᵀ w`, `w -= Q c`) on one thread,
+/// so the bits do not depend on the thread count.
 pub(crate) fn orthogonalize(w: &mut [f64], basis: &[f64]) {
-    let n = w.len();
-    if n == 0 {
+    for _pass in 0..2 {
+        project_out(w, basis, w.len());
+    }
+}
+
+/// `V -= Q (Qᵀ V)` for the vectors `vs` (each of length `n`, one after another) and the
+/// orthonormal `basis` `Q` stored the same way: one classical Gram-Schmidt pass for all of
+/// them, as two sequential matrix products.
+pub(crate) fn project_out(vs: &mut [f64], basis: &[f64], n: usize) {
+    if n == 0 || basis.is_empty() || vs.is_empty() {
         return;
     }
-    for _pass in 0..2 {
-        for q in basis.chunks_exact(n) {
-            let c = dot(q, w);
-            axpy(-c, q, w);
-        }
-    }
+    let (m, k) = (basis.len() / n, vs.len() / n);
+    let q = MatRef::from_column_major_slice(basis, n, m);
+    let mut c = vec![0.0; m * k];
+    matmul(
+        MatMut::from_column_major_slice_mut(&mut c, m, k),
+        Accum::Replace,
+        q.transpose(),
+        MatRef::from_column_major_slice(vs, n, k),
+        1.0,
+        Par::Seq,
+    );
+    matmul(
+        MatMut::from_column_major_slice_mut(vs, n, k),
+        Accum::Add,
+        q,
+        MatRef::from_column_major_slice(&c, m, k),
+        -1.0,
+        Par::Seq,
+    );
 }
 
 /// Flips `v` so that its largest-magnitude entry is positive (ties go to the lowest index);

@@ -1,4 +1,4 @@
-//! The PyTorch/JAX anchors (`xtask/anchors/`, adapted from the shared reference scripts):
+//! The PyTorch/JAX/Cockpit anchors (`xtask/anchors/`, adapted from the shared reference scripts):
 //! which script measures which benchmark, running it, and reading its one JSON line.
 
 use super::Bench;
@@ -111,6 +111,56 @@ pub fn run(
         }
     }
     out.extend(kernels(python, benches, threads)?);
+    out.extend(cockpit(python, benches, threads, rep_seconds)?);
+    Ok(out)
+}
+
+/// The networks `torch_cockpit.py` builds; the other instrument rows (LeNet) have no anchor.
+const COCKPIT_CONFIGS: [&str; 2] = ["mnist", "digits"];
+
+/// Cockpit's counterpart of each instrument row (`torch_cockpit.py`, f64 like ours): the
+/// `plain` row is the same step in plain PyTorch. A Python without cockpit times `plain`
+/// alone, and the instrument rows print unstuck's figures alone.
+fn cockpit(
+    python: &Path,
+    benches: &[Bench],
+    threads: usize,
+    rep_seconds: &str,
+) -> Result<Vec<(String, f64)>> {
+    let rows = wanted(benches, "instruments/");
+    let pairs: Vec<(&str, &str)> = rows
+        .iter()
+        .filter_map(|row| row.split_once('-'))
+        .filter(|(config, _)| COCKPIT_CONFIGS.contains(config))
+        .collect();
+    let mut configs: Vec<&str> = pairs.iter().map(|(c, _)| *c).collect();
+    let mut sets: Vec<&str> = pairs.iter().map(|(_, s)| *s).collect();
+    if configs.is_empty() {
+        return Ok(Vec::new());
+    }
+    configs.dedup();
+    sets.sort_unstable();
+    sets.dedup();
+    let (configs, sets, threads) = (configs.join(","), sets.join(","), threads.to_string());
+    let args = [
+        "--configs",
+        &configs,
+        "--sets",
+        &sets,
+        "--threads",
+        &threads,
+        "--target-rep-s",
+        rep_seconds,
+        "--reps",
+        "7",
+        "--warmup",
+        "2",
+    ];
+    let mut out = Vec::new();
+    for r in results(&script(python, "torch_cockpit.py", &args)?)? {
+        let name = format!("instruments/{}-{}", text(r, "config")?, text(r, "set")?);
+        out.push((name, number(r, "ms_per_step")? * 1e-3));
+    }
     Ok(out)
 }
 

@@ -7,6 +7,12 @@
 //! of the digits model (64-32-10, batch 32). Divide a row's figure by its `plain` row.
 //! The `lenet` rows time the same on the anchors' LeNet, whose `noise` row adds the
 //! per-example products of its two convolutions.
+//!
+//! With `UNSTUCK_ANCHOR_PYTHON`, each row's anchor is Cockpit's counterpart on the same
+//! network in PyTorch (`anchors/torch_cockpit.py`: `plain` is a plain PyTorch step, `norms`
+//! Cockpit's GradNorm, Distance and UpdateSize, `noise` its NormTest, InnerTest and
+//! OrthoTest, `alpha` its Alpha, `curvature-every-50` HessMaxEV and HessTrace every 50
+//! steps), so the ratio column says how many times cheaper unstuck's step is.
 
 use super::Bench;
 use super::timing::{Budget, Summary, measure};

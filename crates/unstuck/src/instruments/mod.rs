@@ -15,13 +15,13 @@
 //! | `norms` | per-tensor gradient and weight norms, update-to-weight ratio, dead ReLU fraction, logit scale | one pass over theta and its gradient, one over the update, one over the ReLU outputs (read in place); no extra forward or backward, no copy |
 //! | `noise` | per-example gradient variance, GSNR per tensor, noise scale `B_simple`, for the weights and biases of `linear` and `conv` layers and attention's projections (the others are listed as excluded, see [`per_sample_gradients`]) | the gradient with respect to each layer's output (same backward), and one product as large as each weight gradient (for a convolution or a product over tokens: each example's product, one more weight gradient's work) |
 //! | `alpha` | Cockpit's α of the step | one forward and backward pass at the new point |
-//! | `curvature` | `λ_max` (warm-started Lanczos), Hessian trace (Hutchinson), `λ_max · lr` | up to `iters` + `probes` Hessian-vector products |
+//! | `curvature` | `λ_max` (warm-started Lanczos), Hessian trace (Hutchinson deflated by the Lanczos basis), `λ_max · lr` | one recording of the gradient graph, up to `iters` + `probes` Hessian-vector products (about 5 + 4) |
 //!
 //! `cargo xtask bench instruments` measures these costs against a plain step.
 //!
 //! The spec (`unstuck train --instruments`) lists instruments separated by commas, each
 //! in core's spec grammar with its keys following it:
-//! `norms,noise:every=10,alpha,curvature:every=50,iters=20,probes=10`. Every
+//! `norms,noise:every=10,alpha,curvature:every=50,iters=20,probes=4`. Every
 //! instrument takes `every` (default 1; 50 for `curvature`).
 
 mod alpha;
