@@ -390,7 +390,7 @@ impl<'a, T: Element> Batched<'a, T> {
             let a = self.all(inputs[0]);
             if !ta {
                 // [rows, k, inner] is [rows·k, inner]: the result is [rows, k, n].
-                let mut out = buffers::zeros(rows * k * n);
+                let mut out = buffers::overwritten(rows * k * n);
                 let ad = Operand {
                     rows: rows * k,
                     cols: inner,
@@ -402,7 +402,7 @@ impl<'a, T: Element> Batched<'a, T> {
                 return Some(Self::wrap(out, Shape::of("batched matmul", &dims)));
             }
             // [rows, k·inner] transposed is [k·inner, rows]: the result comes in blocks.
-            let mut out = buffers::zeros(k * inner * n);
+            let mut out = buffers::overwritten(k * inner * n);
             let ad = Operand {
                 rows,
                 cols: k * inner,
@@ -415,7 +415,7 @@ impl<'a, T: Element> Batched<'a, T> {
         let ad = operand(sa, ta);
         let m = if ta { sa.dims()[1] } else { sa.dims()[0] };
         let (br, bc) = sb.as_matrix();
-        let mut out = buffers::zeros(m * k * n);
+        let mut out = buffers::overwritten(m * k * n);
         if !tb {
             // [br, k, bc] is [br, k·bc]: the result is [m, k, bc].
             let bd = Operand {

@@ -38,10 +38,11 @@ impl<E> Pool<E> {
         Some(v)
     }
 
-    fn give(&mut self, mut v: Vec<E>) {
+    /// Keeps `v` with its elements (stale values that [`overwritten`] hands out again
+    /// without zeroing them).
+    fn give(&mut self, v: Vec<E>) {
         let bytes = v.capacity() * std::mem::size_of::<E>();
         if self.bytes + bytes <= MAX_POOLED_BYTES {
-            v.clear();
             self.bytes += bytes;
             self.free.push(v);
         }
@@ -67,6 +68,27 @@ fn fresh<T>(n: usize) -> Vec<T> {
 
 /// An empty buffer with room for at least `n` elements.
 pub(crate) fn take<T: Element>(n: usize) -> Vec<T> {
+    let mut v = pooled(n);
+    v.clear();
+    v
+}
+
+/// `n` elements of unspecified (finite or not) values, for a kernel that writes every
+/// one of them before anything reads it: a recycled buffer keeps its old values instead
+/// of being zeroed first. Only the part beyond what the buffer held before is zeroed.
+pub(crate) fn overwritten<T: Element>(n: usize) -> Vec<T> {
+    let mut v = pooled(n);
+    if v.len() >= n {
+        v.truncate(n);
+    } else {
+        v.resize(n, T::ZERO);
+    }
+    v
+}
+
+/// A buffer with room for at least `n` elements, from the pool when it has one; it may
+/// hold stale elements.
+fn pooled<T: Element>(n: usize) -> Vec<T> {
     if n < MIN_POOLED {
         return Vec::with_capacity(n);
     }

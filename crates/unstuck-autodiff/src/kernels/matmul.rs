@@ -30,14 +30,20 @@ impl Operand {
 
 /// Products with fewer multiply-adds than this run on one thread: a task costs more.
 const PARALLEL_MATMUL_WORK: usize = 1 << 19;
-/// Output rows per task of a parallel product.
-const ROWS_PER_TASK: usize = 64;
+/// Blocks of a parallel product start at multiples of this many rows or columns (whole
+/// SIMD registers of f32 and f64 on AVX2 and AVX-512).
+const BLOCK_ALIGN: usize = 16;
+/// The fewest rows or columns in a block of a parallel product.
+const MIN_BLOCK: usize = 64;
 
 /// `out = op(a) · op(b)` (or `out += ...` when `accumulate`), row-major.
 ///
-/// A large product is cut into blocks of [`ROWS_PER_TASK`] output rows, each computed
-/// on its own by faer on one thread, on rayon's threads. The cut depends on the shapes
-/// alone, so every entry is computed the same way whatever the thread count.
+/// On one thread the product is one call to faer. With more, a large product is cut
+/// into one block of output rows (or columns) per thread, each computed by faer on its
+/// own thread. faer computes every entry the same way wherever it sits in the output
+/// (the depth is cut in fixed blocks of 512, each summed in order), so the bits do not
+/// depend on the cut nor on the thread count; `a_product_is_the_same_bits_however_it_is_cut`
+/// checks it on the shapes we use.
 pub(crate) fn gemm<T: Element>(
     a: &[T],
     ad: Operand,
@@ -46,7 +52,14 @@ pub(crate) fn gemm<T: Element>(
     out: &mut [T],
     accumulate: bool,
 ) {
-    product(a, ad, b, bd, out, accumulate, true);
+    let (m, k) = ad.used();
+    let n = bd.used().1;
+    let parts = if m * n * k >= PARALLEL_MATMUL_WORK {
+        rayon::current_num_threads()
+    } else {
+        1
+    };
+    product(a, ad, b, bd, out, accumulate, parts);
 }
 
 /// `out = op(a) · op(b)` (or `out += ...`) on the calling thread, for callers that
@@ -59,7 +72,7 @@ pub(crate) fn gemm_seq<T: Element>(
     out: &mut [T],
     accumulate: bool,
 ) {
-    product(a, ad, b, bd, out, accumulate, false);
+    product(a, ad, b, bd, out, accumulate, 1);
 }
 
 fn product<T: Element>(
@@ -69,7 +82,7 @@ fn product<T: Element>(
     bd: Operand,
     out: &mut [T],
     accumulate: bool,
-    may_split: bool,
+    parts: usize,
 ) {
     let (m, k) = ad.used();
     let (_, n) = bd.used();
@@ -82,13 +95,12 @@ fn product<T: Element>(
         }
         return;
     }
-    let split = may_split && m * n * k >= PARALLEL_MATMUL_WORK && m >= 2 * ROWS_PER_TASK;
     match (T::as_typed(a), T::as_typed(b), T::as_typed_mut(out)) {
         (ElementSlice::F32(x), ElementSlice::F32(y), ElementSliceMut::F32(dst)) => {
-            typed_gemm(x, ad, y, bd, dst, accumulate, split)
+            typed_gemm(x, ad, y, bd, dst, accumulate, parts)
         }
         (ElementSlice::F64(x), ElementSlice::F64(y), ElementSliceMut::F64(dst)) => {
-            typed_gemm(x, ad, y, bd, dst, accumulate, split)
+            typed_gemm(x, ad, y, bd, dst, accumulate, parts)
         }
         _ => unreachable!("one element type for all three slices"),
     }
@@ -99,7 +111,22 @@ fn operand<E: faer::traits::RealField>(data: &[E], d: Operand) -> MatRef<'_, E> 
     if d.transposed { m.transpose() } else { m }
 }
 
-/// The product on faer, whole or in row blocks on rayon's threads.
+/// Where `len` rows (or columns) are cut into at most `parts` blocks, each at least
+/// about [`MIN_BLOCK`] long, starting at multiples of [`BLOCK_ALIGN`].
+fn cuts(len: usize, parts: usize) -> Vec<usize> {
+    let blocks = parts.min(len / MIN_BLOCK).max(1);
+    let mut bounds: Vec<usize> = (0..blocks)
+        .map(|i| (i * len / blocks + BLOCK_ALIGN / 2) / BLOCK_ALIGN * BLOCK_ALIGN)
+        .collect();
+    bounds.push(len);
+    bounds
+}
+
+/// The product on faer, whole or in `parts` blocks on rayon's threads.
+///
+/// The blocks cut the output along the side whose operand is smaller to pack again: by
+/// rows (each block reads all of `op(b)`) when `op(b)` is the smaller operand, else by
+/// columns.
 fn typed_gemm<E: faer::traits::RealField + Copy>(
     a: &[E],
     ad: Operand,
@@ -107,27 +134,44 @@ fn typed_gemm<E: faer::traits::RealField + Copy>(
     bd: Operand,
     out: &mut [E],
     accumulate: bool,
-    split: bool,
+    parts: usize,
 ) {
     let (lhs, rhs) = (operand(a, ad), operand(b, bd));
-    let n = rhs.ncols();
+    let (m, n) = (lhs.nrows(), rhs.ncols());
     let accum = if accumulate {
         Accum::Add
     } else {
         Accum::Replace
     };
-    let one_thread = |rows: MatRef<'_, E>, dst: &mut [E]| {
-        let dst = MatMut::from_row_major_slice_mut(dst, rows.nrows(), n);
-        faer_matmul(dst, accum, rows, rhs, E::one_impl(), Par::Seq);
+    let dst = MatMut::from_row_major_slice_mut(out, m, n);
+    let one_thread = |lhs: MatRef<'_, E>, rhs: MatRef<'_, E>, dst: MatMut<'_, E>| {
+        faer_matmul(dst, accum, lhs, rhs, E::one_impl(), Par::Seq);
     };
-    if !split {
-        return one_thread(lhs, out);
+    let by_rows = n <= m;
+    let bounds = cuts(if by_rows { m } else { n }, parts);
+    if bounds.len() <= 2 {
+        return one_thread(lhs, rhs, dst);
     }
-    out.par_chunks_mut(ROWS_PER_TASK * n)
-        .enumerate()
-        .for_each(|(block, dst)| {
-            one_thread(lhs.subrows(block * ROWS_PER_TASK, dst.len() / n), dst)
-        });
+    let mut blocks = Vec::with_capacity(bounds.len() - 1);
+    let mut rest = dst;
+    for w in bounds.windows(2).rev() {
+        let (start, len) = (w[0], w[1] - w[0]);
+        let (head, block) = if by_rows {
+            rest.split_at_row_mut(start)
+        } else {
+            rest.split_at_col_mut(start)
+        };
+        let (l, r) = if by_rows {
+            (lhs.subrows(start, len), rhs)
+        } else {
+            (lhs, rhs.subcols(start, len))
+        };
+        blocks.push((l, r, block));
+        rest = head;
+    }
+    blocks
+        .into_par_iter()
+        .for_each(|(l, r, block)| one_thread(l, r, block));
 }
 
 fn last_two(op: &str, s: Shape) -> (usize, usize) {
@@ -169,7 +213,7 @@ pub(crate) fn matmul<T: Element>(a: View<'_, T>, b: View<'_, T>, ta: bool, tb: b
     let mut out_dims = a_batch.to_vec();
     out_dims.extend([m, n]);
     let out_shape = Shape::of("matmul", &out_dims);
-    let mut out = buffers::zeros(out_shape.numel());
+    let mut out = buffers::overwritten(out_shape.numel());
     let batches: usize = a_batch.iter().product();
     if b_batch.is_empty() && !ta {
         // One product of the stacked rows of every matrix of `a`.
@@ -285,6 +329,57 @@ mod tests {
                 }
             }
         }
+    }
+
+    fn check_same_bits_however_cut<T: Element>() {
+        for (m, k, n) in SHAPES.into_iter().chain([(130, 600, 70), (50, 1100, 200)]) {
+            for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
+                let (ad, bd) = (operand_of((m, k), ta), operand_of((k, n), tb));
+                let (a, b): (Vec<T>, Vec<T>) = (fill(m * k, 37), fill(k * n, 53));
+                let start: Vec<T> = fill(m * n, 11);
+                for accumulate in [false, true] {
+                    let run = |parts: usize| {
+                        let mut out = start.clone();
+                        product(&a, ad, &b, bd, &mut out, accumulate, parts);
+                        out.iter().map(|x| x.to_f64().to_bits()).collect::<Vec<_>>()
+                    };
+                    let whole = run(1);
+                    for parts in [2, 3, 5] {
+                        assert_eq!(
+                            whole,
+                            run(parts),
+                            "{m}x{k}x{n} ta={ta} tb={tb} accumulate={accumulate}: {parts} blocks differ from one"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_product_is_the_same_bits_however_it_is_cut() {
+        check_same_bits_however_cut::<f32>();
+        check_same_bits_however_cut::<f64>();
+    }
+
+    #[test]
+    fn cuts_are_aligned_and_cover_everything() {
+        assert_eq!(cuts(128, 2), vec![0, 64, 128]);
+        assert_eq!(cuts(256, 3), vec![0, 80, 176, 256]);
+        assert_eq!(cuts(130, 2), vec![0, 64, 130]);
+        assert_eq!(cuts(100, 4), vec![0, 100]);
+        assert_eq!(cuts(0, 2), vec![0, 0]);
+    }
+
+    #[test]
+    fn a_recycled_output_buffer_full_of_nan_is_overwritten() {
+        let (a, b): (Vec<f32>, Vec<f32>) = (fill(128 * 70, 37), fill(70 * 40, 53));
+        let a = Tensor::new(a, &[128, 70]).expect("fills the shape");
+        let b = Tensor::new(b, &[70, 40]).expect("fills the shape");
+        let clean = matmul(a.view(), b.view(), false, false);
+        buffers::give(vec![f32::NAN; 128 * 40]);
+        let reused = matmul(a.view(), b.view(), false, false);
+        assert_eq!(clean.data(), reused.data());
     }
 
     #[test]
