@@ -11,10 +11,11 @@
 use faer::diag::Diag;
 use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::linalg::evd::{self, ComputeEigenvectors};
-use faer::{Mat, Par};
+use faer::{ColRef, Mat, Par};
 
 use crate::dense::DenseHessian;
 use crate::error::HessianError;
+use crate::householder::tridiagonalize;
 use crate::vector::normalize_sign;
 
 /// How many parts faer splits the dense eigensolver's parallel work into, whatever the
@@ -23,6 +24,17 @@ use crate::vector::normalize_sign;
 /// (n = 2000, `cargo bench -p unstuck-hessian -- eigen_n2000`), while `Par::Seq` is about
 /// twice as slow on 2 cores.
 pub const EIGEN_SPLIT: usize = 8;
+
+/// From this dimension on, [`DenseHessian::eigen`] and [`DenseHessian::eigenvalues`] reduce
+/// the matrix with our blocked Householder tridiagonalisation (LAPACK's `dsytrd` scheme,
+/// see `householder.rs`) instead of faer's column-at-a-time reduction, and hand the
+/// tridiagonal matrix to faer's solver. faer's reduction reads and writes the whole trailing
+/// matrix once per column; the blocked one reads it once per column and updates it once per
+/// 32 columns as a matrix product, which wins once the matrix outgrows the caches: at
+/// n = 2000 (values and vectors, 1 thread) about 1.1-1.25x faster, while at 200-1000 it was
+/// 0.5-1.1x in the same runs (`eigen_sweep`, see the branch report). Below, faer's own
+/// solver stays, so the report's Hessians (at most [`crate::DENSE_MAX_DIM`]) keep their bits.
+pub const BLOCKED_MIN_DIM: usize = 1536;
 
 /// Eigenvalues in ascending order and their unit eigenvectors.
 ///
@@ -105,8 +117,54 @@ impl DenseHessian {
         Ok(self.solve(ComputeEigenvectors::No)?.0)
     }
 
-    /// faer's self-adjoint solver on the lower triangle, with the fixed split.
-    fn solve(
+    /// The one place that picks the solver: the blocked reduction from
+    /// [`BLOCKED_MIN_DIM`] on, faer's own solver below it.
+    pub(crate) fn solve(
+        &self,
+        compute: ComputeEigenvectors,
+    ) -> Result<(Vec<f64>, Option<Mat<f64>>), HessianError> {
+        if self.dim() >= BLOCKED_MIN_DIM {
+            self.solve_blocked(compute)
+        } else {
+            self.solve_with_faer(compute)
+        }
+    }
+
+    /// Our blocked tridiagonalisation, then faer's tridiagonal solver (divide and conquer
+    /// with vectors, QR without) and its blocked Householder product for `U <- Q U`.
+    pub(crate) fn solve_blocked(
+        &self,
+        compute: ComputeEigenvectors,
+    ) -> Result<(Vec<f64>, Option<Mat<f64>>), HessianError> {
+        let dim = self.dim();
+        let reduced = tridiagonalize(dim, self.data());
+        let par = Par::rayon(EIGEN_SPLIT);
+        let mut values = Diag::<f64>::zeros(dim);
+        let mut u = (compute == ComputeEigenvectors::Yes).then(|| Mat::<f64>::zeros(dim, dim));
+        let mut scratch = MemBuffer::new(evd::self_adjoint_evd_scratch::<f64>(
+            dim,
+            compute,
+            par,
+            Default::default(),
+        ));
+        evd::tridiagonal_self_adjoint_evd(
+            ColRef::from_slice(&reduced.diag).as_diagonal(),
+            ColRef::from_slice(&reduced.offdiag).as_diagonal(),
+            values.as_mut(),
+            u.as_mut().map(|u| u.as_mut()),
+            par,
+            MemStack::new(&mut scratch),
+            Default::default(),
+        )
+        .map_err(|_| HessianError::EigenNoConvergence { dim })?;
+        if let Some(u) = u.as_mut() {
+            reduced.apply_q(u.as_mut(), par);
+        }
+        Ok((values.column_vector().iter().copied().collect(), u))
+    }
+
+    /// faer's own self-adjoint solver on the lower triangle, with the fixed split.
+    pub(crate) fn solve_with_faer(
         &self,
         compute: ComputeEigenvectors,
     ) -> Result<(Vec<f64>, Option<Mat<f64>>), HessianError> {
@@ -132,6 +190,10 @@ impl DenseHessian {
         Ok((values.column_vector().iter().copied().collect(), u))
     }
 }
+
+#[cfg(test)]
+#[path = "eigen_tests.rs"]
+mod blocked_tests;
 
 #[cfg(test)]
 mod tests {

@@ -33,6 +33,7 @@ mod density;
 mod eigen;
 mod error;
 mod escape;
+mod householder;
 mod lanczos;
 mod operator;
 mod power;
@@ -40,6 +41,7 @@ mod refine;
 mod sharpness;
 mod summary;
 mod surface;
+mod symv;
 mod trace;
 mod tracking;
 mod tridiag;
@@ -56,7 +58,7 @@ pub use dense::{DEFAULT_BLOCK_COLUMNS, DenseHessian, full_hessian, full_hessian_
 pub use density::{
     DensityCurve, DensityGrid, QuadratureRule, SlqConfig, SpectralDensity, spectral_density,
 };
-pub use eigen::{EIGEN_SPLIT, SymmetricEigen};
+pub use eigen::{BLOCKED_MIN_DIM, EIGEN_SPLIT, SymmetricEigen};
 pub use error::HessianError;
 pub use escape::{EscapeConfig, EscapeStep, escape_saddle, escape_step};
 pub use lanczos::{EigenPair, LanczosConfig, LanczosResult, SpectrumEnd, lanczos, lanczos_from};
