@@ -139,14 +139,7 @@ impl DenseHessian {
         let dim = self.dim();
         let reduced = tridiagonalize(dim, self.data());
         let par = Par::rayon(EIGEN_SPLIT);
-        let mut values = Diag::<f64>::zeros(dim);
-        let mut u = (compute == ComputeEigenvectors::Yes).then(|| Mat::<f64>::zeros(dim, dim));
-        let mut scratch = MemBuffer::new(evd::self_adjoint_evd_scratch::<f64>(
-            dim,
-            compute,
-            par,
-            Default::default(),
-        ));
+        let (mut values, mut u, mut scratch) = solver_buffers(dim, compute, par);
         evd::tridiagonal_self_adjoint_evd(
             ColRef::from_slice(&reduced.diag).as_diagonal(),
             ColRef::from_slice(&reduced.offdiag).as_diagonal(),
@@ -170,14 +163,7 @@ impl DenseHessian {
     ) -> Result<(Vec<f64>, Option<Mat<f64>>), HessianError> {
         let dim = self.dim();
         let par = Par::rayon(EIGEN_SPLIT);
-        let mut values = Diag::<f64>::zeros(dim);
-        let mut u = (compute == ComputeEigenvectors::Yes).then(|| Mat::<f64>::zeros(dim, dim));
-        let mut scratch = MemBuffer::new(evd::self_adjoint_evd_scratch::<f64>(
-            dim,
-            compute,
-            par,
-            Default::default(),
-        ));
+        let (mut values, mut u, mut scratch) = solver_buffers(dim, compute, par);
         evd::self_adjoint_evd(
             self.as_mat(),
             values.as_mut(),
@@ -189,6 +175,23 @@ impl DenseHessian {
         .map_err(|_| HessianError::EigenNoConvergence { dim })?;
         Ok((values.column_vector().iter().copied().collect(), u))
     }
+}
+
+/// The eigenvalues, the eigenvectors if wanted, and faer's scratch for one solve.
+fn solver_buffers(
+    dim: usize,
+    compute: ComputeEigenvectors,
+    par: Par,
+) -> (Diag<f64>, Option<Mat<f64>>, MemBuffer) {
+    let values = Diag::<f64>::zeros(dim);
+    let u = (compute == ComputeEigenvectors::Yes).then(|| Mat::<f64>::zeros(dim, dim));
+    let scratch = MemBuffer::new(evd::self_adjoint_evd_scratch::<f64>(
+        dim,
+        compute,
+        par,
+        Default::default(),
+    ));
+    (values, u, scratch)
 }
 
 #[cfg(test)]

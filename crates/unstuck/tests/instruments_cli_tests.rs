@@ -6,6 +6,16 @@
 use assert_cmd::cargo::cargo_bin_cmd;
 use std::path::Path;
 
+/// Runs `unstuck train` and requires it to succeed, showing its stderr if not.
+fn train_ok(dir: &Path, args: &[&str]) {
+    let output = train(dir, args);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 fn train(dir: &Path, args: &[&str]) -> std::process::Output {
     cargo_bin_cmd!("unstuck")
         .current_dir(dir)
@@ -43,12 +53,7 @@ fn instrument_records_reach_history_jsonl_and_survive_a_resume() {
         "--out",
         "run",
     ];
-    let output = train(dir.path(), &args);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    train_ok(dir.path(), &args);
     let history = std::fs::read_to_string(dir.path().join("run/history.jsonl")).unwrap();
     let count = |kind: &str| kinds(&history).iter().filter(|k| *k == kind).count();
     let steps = count("step");
@@ -56,12 +61,7 @@ fn instrument_records_reach_history_jsonl_and_survive_a_resume() {
     assert_eq!(count("norms"), steps);
     assert_eq!(count("noise"), steps.div_ceil(2));
     assert_eq!(count("curvature"), steps.div_ceil(3));
-    let resumed = train(dir.path(), &["--resume", "run", "--epochs", "2"]);
-    assert!(
-        resumed.status.success(),
-        "{}",
-        String::from_utf8_lossy(&resumed.stderr)
-    );
+    train_ok(dir.path(), &["--resume", "run", "--epochs", "2"]);
     let history = std::fs::read_to_string(dir.path().join("run/history.jsonl")).unwrap();
     let kinds = kinds(&history);
     let (steps, norms) = (
@@ -87,12 +87,7 @@ fn the_noise_instrument_measures_every_parameter_of_a_cnn_on_the_digits() {
         "--out",
         "run",
     ];
-    let output = train(dir.path(), &args);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    train_ok(dir.path(), &args);
     let history = std::fs::read_to_string(dir.path().join("run/history.jsonl")).unwrap();
     let records: Vec<serde_json::Value> = history
         .lines()
