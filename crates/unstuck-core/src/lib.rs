@@ -14,4 +14,4 @@ pub mod spec;
 
 pub use atomic::write_atomic;
 pub use batch::{Batch, BatchError, BatchTargets, Targets};
-pub use element::{DType, Element, ElementSlice, ElementSliceMut, ElementVec};
+pub use element::{DType, Element, ElementSlice, ElementSliceMut, ElementVec, first_non_finite};

@@ -165,7 +165,8 @@ impl<T: Element, R: UpdateRule<T>> Driver<T, R> {
     }
 }
 
-/// Index of the first NaN or infinite element, if any.
+/// Index of the first NaN or infinite element, if any: [`unstuck_core::first_non_finite`]
+/// behind a parallel test of the whole slice, for the optimizers' gradients.
 ///
 /// The common all-finite case is one vectorised pass (an OR over the whole slice, with no
 /// early exit to break vectorisation); only a failing slice is scanned again for the index.
@@ -182,7 +183,7 @@ pub fn first_non_finite<T: Element>(values: &[T]) -> Option<usize> {
         check(values)
     };
     if any_bad {
-        values.iter().position(|v| !v.is_finite())
+        unstuck_core::first_non_finite(values)
     } else {
         None
     }
