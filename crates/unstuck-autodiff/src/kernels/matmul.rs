@@ -147,6 +147,10 @@ fn typed_gemm<E: faer::traits::RealField + Copy>(
     let one_thread = |lhs: MatRef<'_, E>, rhs: MatRef<'_, E>, dst: MatMut<'_, E>| {
         faer_matmul(dst, accum, lhs, rhs, E::one_impl(), Par::Seq);
     };
+    if parts <= 1 {
+        // Most products (every small one) end here: no cut to compute or allocate.
+        return one_thread(lhs, rhs, dst);
+    }
     let by_rows = n <= m;
     let bounds = cuts(if by_rows { m } else { n }, parts);
     if bounds.len() <= 2 {
