@@ -319,14 +319,13 @@ impl<'m> Trainer<'m> {
             grad_norm,
             lr: self.optimizer.lr(),
         });
-        if let Some(instruments) = &self.instruments {
+        if let Some(instruments) = &mut self.instruments {
             let view = StepView {
                 step: self.step,
                 tape: &tape,
                 logits,
                 sites: &sites,
                 output_grads: &output_grads,
-                theta: &self.theta,
                 grad: &grad,
                 batch_size: objective.batch_size(),
             };

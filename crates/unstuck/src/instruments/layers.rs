@@ -8,39 +8,51 @@
 //! (the same bits on every run and thread count) instead of one dependent chain of
 //! additions, which is what lets a pass run at memory speed.
 
+use crate::history::NormsRecord;
 use std::collections::BTreeMap;
-use unstuck_autodiff::{Tape, Tensor};
+use unstuck_autodiff::{Tape, Tensor, Var};
 use unstuck_models::ParamSpec;
 
 /// Partial sums per pass: one AVX register pair, and enough independent chains to hide
 /// the latency of an addition.
 const LANES: usize = 8;
 
-/// `Σ f(a_i, b_i)` and `Σ g(a_i, b_i)` over two slices of equal length in one pass, each
-/// in `LANES` partial sums added in a fixed order at the end.
-fn two_sums(
-    a: &[f64],
-    b: &[f64],
-    f: impl Fn(f64, f64) -> f64,
-    g: impl Fn(f64, f64) -> f64,
-) -> (f64, f64) {
-    debug_assert_eq!(a.len(), b.len());
-    let (mut first, mut second) = ([0.0; LANES], [0.0; LANES]);
-    let (a_chunks, b_chunks) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
-    let (a_rest, b_rest) = (a_chunks.remainder(), b_chunks.remainder());
-    for (a, b) in a_chunks.zip(b_chunks) {
-        let a: &[f64; LANES] = a.try_into().expect("a chunk of LANES");
-        let b: &[f64; LANES] = b.try_into().expect("a chunk of LANES");
+/// `Σ f(a_i)` over a slice in `LANES` partial sums added in a fixed order at the end.
+fn one_sum(a: &[f64], f: impl Fn(f64) -> f64) -> f64 {
+    let mut sums = [0.0; LANES];
+    // `as_chunks` hands out whole arrays: no length check per chunk in the loop.
+    let (chunks, rest) = a.as_chunks::<LANES>();
+    for a in chunks {
         for lane in 0..LANES {
-            first[lane] += f(a[lane], b[lane]);
-            second[lane] += g(a[lane], b[lane]);
+            sums[lane] += f(a[lane]);
+        }
+    }
+    for (lane, a) in rest.iter().enumerate() {
+        sums[lane] += f(*a);
+    }
+    sums.iter().sum()
+}
+
+/// `Σ (a_i - b_i)²` over two slices of equal length, in the lanes of [`one_sum`].
+fn squared_distance(a: &[f64], b: &[f64]) -> f64 {
+    debug_assert_eq!(a.len(), b.len());
+    let mut sums = [0.0; LANES];
+    let (a_chunks, a_rest) = a.as_chunks::<LANES>();
+    let (b_chunks, b_rest) = b.as_chunks::<LANES>();
+    for (a, b) in a_chunks.iter().zip(b_chunks) {
+        for lane in 0..LANES {
+            sums[lane] += (a[lane] - b[lane]) * (a[lane] - b[lane]);
         }
     }
     for (lane, (a, b)) in a_rest.iter().zip(b_rest).enumerate() {
-        first[lane] += f(*a, *b);
-        second[lane] += g(*a, *b);
+        sums[lane] += (a - b) * (a - b);
     }
-    (first.iter().sum(), second.iter().sum())
+    sums.iter().sum()
+}
+
+/// `Σ x_i²` in the lanes of [`one_sum`].
+fn squared_norm(x: &[f64]) -> f64 {
+    one_sum(x, |x| x * x)
 }
 
 fn block<'a>(spec: &ParamSpec, values: &'a [f64]) -> &'a [f64] {
@@ -55,12 +67,8 @@ pub fn gradient_and_weight_norms(
 ) -> BTreeMap<String, f64> {
     let mut norms = BTreeMap::new();
     for spec in layout {
-        let (grad_sq, weight_sq) = two_sums(
-            block(spec, grad),
-            block(spec, theta),
-            |g, _| g * g,
-            |_, w| w * w,
-        );
+        let grad_sq = squared_norm(block(spec, grad));
+        let weight_sq = squared_norm(block(spec, theta));
         norms.insert(format!("grad_norm/{}", spec.name), grad_sq.sqrt());
         norms.insert(format!("weight_norm/{}", spec.name), weight_sq.sqrt());
     }
@@ -74,12 +82,8 @@ pub fn update_ratios(layout: &[ParamSpec], before: &[f64], after: &[f64]) -> BTr
     layout
         .iter()
         .filter_map(|spec| {
-            let (step_sq, weight_sq) = two_sums(
-                block(spec, after),
-                block(spec, before),
-                |a, b| (a - b) * (a - b),
-                |_, b| b * b,
-            );
+            let step_sq = squared_distance(block(spec, after), block(spec, before));
+            let weight_sq = squared_norm(block(spec, before));
             (weight_sq > 0.0).then(|| {
                 let ratio = (step_sq / weight_sq).sqrt();
                 (format!("update_ratio/{}", spec.name), ratio)
@@ -93,19 +97,22 @@ pub fn update_ratios(layout: &[ParamSpec], before: &[f64], after: &[f64]) -> BTr
 /// axis); `None` when there is no ReLU.
 pub fn dead_relu_fraction(tape: &Tape<f64>) -> Option<f64> {
     let (mut dead, mut units) = (0usize, 0usize);
-    let mut alive = Vec::new();
+    let mut largest = Vec::new();
     for output in tape.relu_outputs() {
         tape.read_value(output, |data, dims| {
             let rows = dims.first().copied().unwrap_or(1).max(1);
             let width = data.len() / rows;
-            alive.clear();
-            alive.resize(width, false);
+            // A unit is alive when some example's output is positive: its largest output
+            // over the batch is. `if v > m` (not `f64::max`) is one vector max
+            // instruction for two units at a time, and a NaN never counts as positive.
+            largest.clear();
+            largest.resize(width, 0.0f64);
             for row in data.chunks_exact(width.max(1)) {
-                for (a, v) in alive.iter_mut().zip(row) {
-                    *a |= *v > 0.0;
+                for (m, v) in largest.iter_mut().zip(row) {
+                    *m = if *v > *m { *v } else { *m };
                 }
             }
-            dead += alive.iter().filter(|a| !**a).count();
+            dead += largest.iter().filter(|m| !(**m > 0.0)).count();
             units += width;
         });
     }
@@ -123,7 +130,153 @@ pub(crate) fn logit_scale_of(data: &[f64], dims: &[usize]) -> f64 {
     let width = (data.len() / rows).max(1);
     let sum: f64 = data
         .chunks_exact(width)
-        .map(|row| row.iter().fold(0.0f64, |m, v| m.max(v.abs())))
+        // `if a > m` rather than `f64::max`: one max instruction, and a NaN is skipped
+        // all the same.
+        .map(|row| {
+            row.iter().fold(0.0f64, |m, v| {
+                let a = v.abs();
+                if a > m { a } else { m }
+            })
+        })
         .sum();
     sum / rows as f64
+}
+
+/// The names of one tensor's series: `grad_norm/NAME`, `weight_norm/NAME`,
+/// `update_ratio/NAME`.
+#[derive(Debug, Clone)]
+struct SeriesNames {
+    grad: String,
+    weight: String,
+    update: String,
+}
+
+/// What the measured step read before its update.
+#[derive(Debug, Clone)]
+struct BeforeUpdate {
+    step: u64,
+    logit_scale: f64,
+    dead_relu_fraction: Option<f64>,
+}
+
+/// The `norms` instrument in the trainer: the same numbers as
+/// [`gradient_and_weight_norms`], [`update_ratios`], [`dead_relu_fraction`] and
+/// [`logit_scale`], for a fraction of a small step's time.
+///
+/// A step of the digits network (64-32-10, batch 32) is about 400k instructions, so
+/// what is fixed per step counts: the series' names are made once per run (not
+/// formatted at every step), the gradient's sums of squares wait in a buffer for the
+/// update, and theta is read once, with the update, for both the weight norms and the
+/// update ratios. The record is made after the update in one go.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct NormsMeter {
+    names: Vec<SeriesNames>,
+    grad_sq: Vec<f64>,
+    before: Option<BeforeUpdate>,
+}
+
+impl NormsMeter {
+    /// Reads the step's gradient, ReLU outputs and logits (on its tape, in place).
+    pub(crate) fn before_update(
+        &mut self,
+        layout: &[ParamSpec],
+        step: u64,
+        tape: &Tape<f64>,
+        logits: Var,
+        grad: &[f64],
+    ) {
+        if self.names.len() != layout.len() {
+            self.names = layout
+                .iter()
+                .map(|spec| SeriesNames {
+                    grad: format!("grad_norm/{}", spec.name),
+                    weight: format!("weight_norm/{}", spec.name),
+                    update: format!("update_ratio/{}", spec.name),
+                })
+                .collect();
+        }
+        self.grad_sq.clear();
+        let sums = layout.iter().map(|spec| squared_norm(block(spec, grad)));
+        self.grad_sq.extend(sums);
+        self.before = Some(BeforeUpdate {
+            step,
+            logit_scale: tape.read_value(logits, logit_scale_of),
+            dead_relu_fraction: dead_relu_fraction(tape),
+        });
+    }
+
+    /// The step's record, from theta before and after its update; `None` when
+    /// [`NormsMeter::before_update`] did not measure this step.
+    pub(crate) fn after_update(
+        &mut self,
+        layout: &[ParamSpec],
+        before: &[f64],
+        after: &[f64],
+    ) -> Option<NormsRecord> {
+        let measured = self.before.take()?;
+        let mut series = Vec::with_capacity(3 * layout.len());
+        for ((spec, names), grad_sq) in layout.iter().zip(&self.names).zip(&self.grad_sq) {
+            let weight_sq = squared_norm(block(spec, before));
+            let step_sq = squared_distance(block(spec, after), block(spec, before));
+            series.push((names.grad.clone(), grad_sq.sqrt()));
+            series.push((names.weight.clone(), weight_sq.sqrt()));
+            if weight_sq > 0.0 {
+                series.push((names.update.clone(), (step_sq / weight_sq).sqrt()));
+            }
+        }
+        Some(NormsRecord {
+            step: measured.step,
+            logit_scale: measured.logit_scale,
+            dead_relu_fraction: measured.dead_relu_fraction,
+            blocks: series.into_iter().collect(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use unstuck_models::{Architecture, Loss, Mlp, Model, Objective, Targets};
+
+    /// The trainer's meter gives the bits of the public functions it stands for.
+    #[test]
+    fn the_meter_matches_the_public_functions_bit_for_bit() {
+        let mlp = Mlp::from_spec("3-9-4:relu").unwrap();
+        let theta: Vec<f64> = <Mlp as Model<f64>>::init(&mlp, 7);
+        let x = Tensor::matrix((0..15).map(|i| (i as f64 * 0.7).sin()).collect(), 5, 3).unwrap();
+        let targets = Targets::Classes {
+            labels: vec![0, 3, 1, 2, 3],
+            n_classes: 4,
+        };
+        let objective = Objective::new(&mlp, x, targets, Loss::CrossEntropy).unwrap();
+        let tape = Tape::<f64>::new();
+        let theta_var = tape.leaf_from(&theta, &[theta.len()]);
+        let mut pass = unstuck_models::Pass::train(0, &[]);
+        let (logits, loss) = objective.record_pass_with_logits(&tape, theta_var, &mut pass);
+        let grad = tape.grad(loss, &[theta_var]).pop().unwrap().into_data();
+        let after: Vec<f64> = theta.iter().zip(&grad).map(|(t, g)| t - 0.1 * g).collect();
+        let layout = mlp.layout();
+
+        let mut meter = NormsMeter::default();
+        assert!(meter.after_update(layout, &theta, &after).is_none());
+        meter.before_update(layout, 4, &tape, logits, &grad);
+        let record = meter.after_update(layout, &theta, &after).unwrap();
+
+        let mut blocks = gradient_and_weight_norms(layout, &theta, &grad);
+        blocks.extend(update_ratios(layout, &theta, &after));
+        assert_eq!(record.step, 4);
+        assert_eq!(record.blocks, blocks);
+        assert_eq!(record.logit_scale, logit_scale(&tape.value(logits)));
+        assert_eq!(record.dead_relu_fraction, dead_relu_fraction(&tape));
+        assert_eq!(record.blocks.len(), 3 * layout.len());
+    }
+
+    #[test]
+    fn a_unit_is_dead_only_when_no_example_makes_it_positive() {
+        let tape = Tape::<f64>::new();
+        let x = tape.leaf_from(&[-1.0, 2.0, -3.0, -4.0, 0.0, 5.0], &[2, 3]);
+        tape.relu(x);
+        // Units: max(0, 0) = 0 dead; max(2, 0) alive; max(0, 5) alive.
+        assert_eq!(dead_relu_fraction(&tape), Some(1.0 / 3.0));
+    }
 }

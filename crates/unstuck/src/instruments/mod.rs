@@ -12,7 +12,7 @@
 //!
 //! | instrument | what | extra work per measured step |
 //! |---|---|---|
-//! | `norms` | per-tensor gradient and weight norms, update-to-weight ratio, dead ReLU fraction, logit scale | one pass over theta and its gradient, one over the update, one over the ReLU outputs (read in place); no extra forward or backward, no copy |
+//! | `norms` | per-tensor gradient and weight norms, update-to-weight ratio, dead ReLU fraction, logit scale | one pass over the gradient, one over theta before and after the update, one over the ReLU outputs and logits (read in place); no extra forward or backward, no copy, the series' names made once per run |
 //! | `noise` | per-example gradient variance, GSNR per tensor, noise scale `B_simple`, for the weights and biases of `linear` and `conv` layers and attention's projections (the others are listed as excluded, see [`per_sample_gradients`]) | the gradient with respect to each layer's output (same backward), and one product as large as each weight gradient (for a convolution or a product over tokens: each example's product, one more weight gradient's work) |
 //! | `alpha` | Cockpit's α of the step | one forward and backward pass at the new point |
 //! | `curvature` | `λ_max` (warm-started Lanczos), Hessian trace (Hutchinson deflated by the Lanczos basis), `λ_max · lr` | one recording of the gradient graph, up to `iters` + `probes` Hessian-vector products (about 5 + 4) |
@@ -39,7 +39,7 @@ pub use noise::{NoiseScale, critical_batch_size, noise_record, noise_scale};
 pub(crate) use per_sample::Sites;
 pub use per_sample::{BlockMoments, PerSampleGradients, per_sample_gradients};
 
-use crate::history::{History, NormsRecord};
+use crate::history::History;
 use unstuck_autodiff::{Tape, Tensor, Var};
 use unstuck_models::{Model, Objective, Pass};
 
@@ -125,6 +125,7 @@ impl InstrumentConfig {
 pub(crate) struct Instruments {
     config: InstrumentConfig,
     tracker: CurvatureTracker,
+    norms: layers::NormsMeter,
 }
 
 /// What one training step hands the instruments before its update.
@@ -134,7 +135,6 @@ pub(crate) struct StepView<'a> {
     pub logits: Var,
     pub sites: &'a Sites,
     pub output_grads: &'a [Tensor<f64>],
-    pub theta: &'a [f64],
     pub grad: &'a [f64],
     pub batch_size: usize,
 }
@@ -155,7 +155,11 @@ pub(crate) struct UpdateView<'a, 'o> {
 impl Instruments {
     pub(crate) fn new(config: InstrumentConfig) -> Self {
         let tracker = CurvatureTracker::new(config.curvature.unwrap_or_default());
-        Instruments { config, tracker }
+        Instruments {
+            config,
+            tracker,
+            norms: layers::NormsMeter::default(),
+        }
     }
 
     /// The curvature tracker's warm start, for a checkpoint.
@@ -178,19 +182,14 @@ impl Instruments {
     }
 
     pub(crate) fn before_update(
-        &self,
+        &mut self,
         view: StepView<'_>,
         model: &dyn Model<f64>,
         history: &mut History,
     ) {
         let layout = model.layout();
         if due(self.config.norms, view.step) {
-            history.norms.push(NormsRecord {
-                step: view.step,
-                logit_scale: view.tape.read_value(view.logits, layers::logit_scale_of),
-                dead_relu_fraction: layers::dead_relu_fraction(view.tape),
-                blocks: layers::gradient_and_weight_norms(layout, view.theta, view.grad),
-            });
+            (self.norms).before_update(layout, view.step, view.tape, view.logits, view.grad);
         }
         if due(self.config.noise, view.step) {
             let moments = per_sample::from_recorded(
@@ -211,11 +210,8 @@ impl Instruments {
         history: &mut History,
     ) -> Result<(), InstrumentError> {
         let model = view.objective.model();
-        if due(self.config.norms, view.step)
-            && let Some(record) = history.norms.last_mut()
-        {
-            let ratios = layers::update_ratios(model.layout(), view.before, view.after);
-            record.blocks.extend(ratios);
+        if let Some(record) = (self.norms).after_update(model.layout(), view.before, view.after) {
+            history.norms.push(record);
         }
         if due(self.config.alpha, view.step) {
             let tape = Tape::<f64>::new();
