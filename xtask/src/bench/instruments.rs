@@ -8,6 +8,14 @@
 //! The `lenet` rows time the same on the anchors' LeNet, whose `noise` row adds the
 //! per-example products of its two convolutions.
 //!
+//! The `digits_run` rows time what a user runs instead of one step: a whole
+//! `unstuck train digits --model 64-32-10:relu --epochs 10` through the library as the
+//! CLI runs it without `--out` (split and standardised, Adam, batch 32, the stuck
+//! detector, evaluation after every epoch), plain and with
+//! `--instruments curvature:every=50`: the "adds under 20% to a digits run".
+//! With `--out` the CLI also writes and syncs files after every epoch, which only
+//! makes the instruments' share smaller.
+//!
 //! With `UNSTUCK_ANCHOR_PYTHON`, each row's anchor is Cockpit's counterpart on the same
 //! network in PyTorch (`anchors/torch_cockpit.py`: `plain` is a plain PyTorch step, `norms`
 //! Cockpit's GradNorm, Distance and UpdateSize, `noise` its NormTest, InnerTest and
@@ -22,7 +30,7 @@ use unstuck::data::{Batch, BatchTargets};
 use unstuck::instruments::InstrumentConfig;
 use unstuck::models::{Model, ModelRegistry};
 use unstuck::optim::Registry;
-use unstuck::{TrainConfig, Trainer};
+use unstuck::{StuckConfig, TrainConfig, Trainer};
 
 /// The networks: name, model spec, batch.
 const NETWORKS: [(&str, &str, usize); 3] = [
@@ -41,8 +49,21 @@ const SETTINGS: [(&str, &str); 5] = [
     ("curvature-every-50", "curvature:every=50"),
 ];
 
+/// The instrument settings timed on whole digits runs.
+const RUN_SETTINGS: [(&str, &str); 2] =
+    [("plain", ""), ("curvature-every-50", "curvature:every=50")];
+
 pub fn benches() -> Vec<Bench> {
     let mut out = Vec::new();
+    for (setting, instruments) in RUN_SETTINGS {
+        out.push(Bench {
+            // No `-` in the network's name: the anchors take the part before the first
+            // `-` as Cockpit's network, and PyTorch has no counterpart of a CLI run.
+            name: format!("instruments/digits_run-{setting}"),
+            what: "10-epoch digits run",
+            run: Box::new(move |budget| digits_run(instruments, budget)),
+        });
+    }
     for (network, spec, rows) in NETWORKS {
         for (setting, instruments) in SETTINGS {
             out.push(Bench {
@@ -89,6 +110,51 @@ fn step(spec: &str, rows: usize, instruments: &str, budget: Budget) -> Result<Su
     });
     match failed {
         Some(error) => Err(error.into()),
+        None => Ok(summary),
+    }
+}
+
+/// Times a whole 10-epoch digits run with the given instruments, as `unstuck train`
+/// runs it without `--out`: `Trainer::fit` on the standardised split, with the stuck
+/// detector and an evaluation of the training and validation sets after every epoch.
+fn digits_run(instruments: &str, budget: Budget) -> Result<Summary> {
+    let split = unstuck::data::SplitConfig {
+        validation: 0.2,
+        test: 0.0,
+        stratified: true,
+        seed: 0,
+    };
+    let parts = unstuck::task::prepare(&unstuck::data::digits(), &split, None, true)?;
+    let model = ModelRegistry::builtin().build("64-32-10:relu")?;
+    let model: &dyn Model<f64> = &*model;
+    let instruments = if instruments.is_empty() {
+        InstrumentConfig::default()
+    } else {
+        InstrumentConfig::from_spec(instruments)?
+    };
+    let run = || -> Result<()> {
+        let optimizer = Registry::<f64>::builtin().build("adam:lr=1e-3")?;
+        let config = TrainConfig {
+            batch_size: 32,
+            epochs: 10,
+            seed: 0,
+            stuck: Some(StuckConfig::default()),
+            progress: false,
+            ..TrainConfig::default()
+        };
+        let mut trainer = Trainer::new(model, optimizer, config, model.init(0))?
+            .with_instruments(instruments.clone())?;
+        trainer.fit(&parts.train, parts.validation.as_ref())?;
+        Ok(())
+    };
+    let mut failed = None;
+    let summary = measure(budget, || {
+        if let Err(error) = run() {
+            failed.get_or_insert(error);
+        }
+    });
+    match failed {
+        Some(error) => Err(error),
         None => Ok(summary),
     }
 }
