@@ -9,11 +9,13 @@
 //! `(2 + 2β) / lr`; the record keeps the plain-SGD limit 2 and says so.
 //!
 //! Cost per measurement: one recording of the gradient graph, `lanczos_steps` single
-//! Hessian-vector products (at most `iters`; about 5 with the warm start and
-//! its tolerance `1e-2 ‖T‖`) and `probes` more in one batched sweep. On the digits network
-//! (64-32-10, batch 32) a Hessian-vector product costs about one training step, so a
-//! measurement every 50 steps adds about a fifth to a third of the run (`cargo xtask
-//! bench --only instruments`).
+//! Hessian-vector products (at most `iters`; with the warm start and its tolerance
+//! `1e-2 ‖T‖`, about 5 on a fixed batch and 6-11 in a run, where each measurement sees a
+//! new batch) and `probes` more in one batched sweep. On the digits network (64-32-10,
+//! batch 32) a Hessian-vector product costs about one training step (callgrind: 358k
+//! against 423k instructions). A measurement every 50 steps adds about a quarter to the
+//! training steps alone and about a fifth to a whole 10-epoch `unstuck train digits`
+//! run with its evaluations (`cargo xtask bench --only instruments/digits`).
 
 use super::InstrumentError;
 use crate::history::CurvatureRecord;
