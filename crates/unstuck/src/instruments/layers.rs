@@ -112,7 +112,8 @@ pub fn dead_relu_fraction(tape: &Tape<f64>) -> Option<f64> {
                     *m = if *v > *m { *v } else { *m };
                 }
             }
-            dead += largest.iter().filter(|m| !(**m > 0.0)).count();
+            // `largest` starts at 0 and only grows, so it is never NaN.
+            dead += largest.iter().filter(|m| **m <= 0.0).count();
             units += width;
         });
     }
