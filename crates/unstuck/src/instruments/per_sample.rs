@@ -239,11 +239,14 @@ pub(crate) fn from_recorded(
     }
 }
 
+/// A product site's weight and bias sums.
+type WeightAndBias = (Vec<f64>, Option<Vec<f64>>);
+
 /// The sums of a product site's weight and bias, computed once for both.
 #[derive(Default)]
 struct ProductSums {
-    /// By the address of the site: weight then bias.
-    done: Vec<(usize, (Vec<f64>, Option<Vec<f64>>))>,
+    /// By the site's output.
+    done: Vec<(Var, WeightAndBias)>,
 }
 
 impl ProductSums {
@@ -252,14 +255,12 @@ impl ProductSums {
         let (key, weight) = match use_ {
             Use::Elementwise(site, dz) => return elementwise_sums(tape, site, dz, scale),
             Use::Gather(site, dz) => return gather_sums(site, dz, batch, scale),
-            Use::LinearWeight(site, _) | Use::LinearBias(site, _) => (
-                site as *const _ as usize,
-                matches!(use_, Use::LinearWeight(..)),
-            ),
-            Use::ConvWeight(site, _) | Use::ConvBias(site, _) => (
-                site as *const _ as usize,
-                matches!(use_, Use::ConvWeight(..)),
-            ),
+            Use::LinearWeight(site, _) | Use::LinearBias(site, _) => {
+                (site.output, matches!(use_, Use::LinearWeight(..)))
+            }
+            Use::ConvWeight(site, _) | Use::ConvBias(site, _) => {
+                (site.output, matches!(use_, Use::ConvWeight(..)))
+            }
         };
         let position = match self.done.iter().position(|(k, _)| *k == key) {
             Some(position) => position,

@@ -88,14 +88,14 @@ pub fn check_model(model: &dyn Model<f64>, theta: &[f64], x: &[f64], spec: &str)
     let rows = x.len() / model.input_width();
     let labels = labels(rows, model.output_width());
     let theta = theta.to_vec();
-    let moments = per_sample_gradients(&objective(model, &x, rows, &labels), &theta).unwrap();
+    let moments = per_sample_gradients(&objective(model, x, rows, &labels), &theta).unwrap();
     assert!(
         moments.excluded.is_empty(),
         "{spec}: {:?}",
         moments.excluded
     );
     assert_eq!(moments.blocks.len(), model.layout().len());
-    let examples = one_by_one(model, &theta, &x, &labels);
+    let examples = one_by_one(model, &theta, x, &labels);
     // A zero gradient's rounding noise is relative to the largest terms it sums: it is
     // checked to 1e-12 of the largest per-example gradient (or its square).
     let floor = examples
