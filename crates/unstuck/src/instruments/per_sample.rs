@@ -214,11 +214,18 @@ pub(crate) fn from_recorded(
         }
         let sum_sq_per_param = match block_uses[..] {
             [use_] => {
-                let mut sums = vec![0.0; block.len()];
                 let range = use_.range();
                 let values = product_sums.single(tape, use_, batch_size, scale);
-                sums[range.start - block.start..range.end - block.start].copy_from_slice(&values);
-                sums
+                if range == block {
+                    values
+                } else {
+                    // A use of part of the tensor (a position table longer than the
+                    // sequence): the rest has no gradient.
+                    let mut sums = vec![0.0; block.len()];
+                    sums[range.start - block.start..range.end - block.start]
+                        .copy_from_slice(&values);
+                    sums
+                }
             }
             _ => shared_sums(tape, &block_uses, block.clone(), batch_size, scale),
         };
