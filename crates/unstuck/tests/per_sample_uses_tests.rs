@@ -175,3 +175,22 @@ fn a_parameter_used_outside_every_site_is_listed_not_measured() {
     assert_eq!(moments.excluded, vec!["w", "s"]);
     assert!(moments.blocks.is_empty());
 }
+
+#[test]
+fn the_moments_of_a_transformer_and_a_tied_weight_are_the_same_bits_on_one_and_two_threads() {
+    let registry = unstuck::models::ModelRegistry::builtin();
+    let spec = "4/embedding(7,6)-posembed(max_len=6)-residual(attention(2)-gelu)-layernorm-tokenmean-linear(3)";
+    let transformer = registry.build(spec).unwrap();
+    let transformer: &dyn Model<f64> = transformer.as_ref();
+    let tokens = token_ids(9, 4, 7);
+    let tied = TiedNet::new(true);
+    let x: Vec<f64> = (0..27).map(|k| ((k * 5 % 7) as f64 - 3.0) / 3.0).collect();
+    let run = |threads| {
+        unstuck_test_support::threads::with_threads(threads, || {
+            (moments_of(transformer, &tokens), moments_of(&tied, &x))
+        })
+    };
+    let (one, two) = (run(1), run(2));
+    assert!(one.0.excluded.is_empty() && one.1.excluded.is_empty());
+    assert_eq!(one, two);
+}
