@@ -78,7 +78,7 @@ impl<T: Element> Tape<T> {
         self.sites(theta).1
     }
 
-    fn sites(&self, theta: Var) -> (Vec<LinearSite>, Vec<ConvSite>) {
+    pub(crate) fn sites(&self, theta: Var) -> (Vec<LinearSite>, Vec<ConvSite>) {
         self.check(theta);
         let nodes = self.nodes.borrow();
         let theta = theta.index();

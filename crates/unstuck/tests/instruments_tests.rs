@@ -3,166 +3,14 @@
 //! formula on explicit per-example gradients, and the trainer's records bit-identical on
 //! 1 and 2 threads.
 
-use unstuck::autodiff::Tensor;
-use unstuck::instruments::{
-    InstrumentConfig, InstrumentError, noise_record, noise_scale, per_sample_gradients,
-};
-use unstuck::models::{Loss, Model, ModelRegistry, Objective, Targets};
+mod per_sample_check;
+
+use per_sample_check::{check_close, check_per_sample, inputs, objective};
+use unstuck::instruments::{InstrumentConfig, InstrumentError, per_sample_gradients};
+use unstuck::models::{Model, ModelRegistry};
 use unstuck::optim::Registry;
 use unstuck::{Checkpoint, History, TrainConfig, Trainer, data};
 use unstuck_test_support::threads::with_threads;
-
-fn inputs(rows: usize, width: usize) -> Vec<f64> {
-    (0..rows * width)
-        .map(|k| ((k * 37 % 23) as f64 / 11.0 - 1.0) * 0.9)
-        .collect()
-}
-
-fn objective<'m>(
-    model: &'m dyn Model<f64>,
-    x: &[f64],
-    rows: usize,
-    labels: &[usize],
-) -> Objective<'m, f64> {
-    let x = Tensor::matrix(x.to_vec(), rows, model.input_width()).unwrap();
-    let targets = Targets::Classes {
-        labels: labels.to_vec(),
-        n_classes: model.output_width(),
-    };
-    Objective::new(model, x, targets, Loss::CrossEntropy).unwrap()
-}
-
-/// The per-example gradients, one backward pass per example.
-fn one_by_one(model: &dyn Model<f64>, theta: &[f64], x: &[f64], labels: &[usize]) -> Vec<Vec<f64>> {
-    let width = model.input_width();
-    labels
-        .iter()
-        .enumerate()
-        .map(|(i, &label)| {
-            let single = objective(model, &x[i * width..(i + 1) * width], 1, &[label]);
-            single.gradient(theta).unwrap().1
-        })
-        .collect()
-}
-
-/// Relative agreement to 1e-12: the two routes sum the same products in another order,
-/// so they differ by rounding (~1e-15 relative); a missing factor B, a dropped example or
-/// a wrong transpose is off by O(1).
-fn check_close(got: f64, want: f64, what: &str) {
-    check_close_above(got, want, 1e-300, what);
-}
-
-/// [`check_close`] relative to `want` or to `floor`, whichever is larger: for a
-/// parameter whose gradient is zero in exact arithmetic, both routes give rounding noise.
-fn check_close_above(got: f64, want: f64, floor: f64, what: &str) {
-    assert!(
-        (got - want).abs() <= 1e-12 * want.abs().max(floor),
-        "{what}: {got} against {want}"
-    );
-}
-
-/// The blocks whose gradient is zero in exact arithmetic: attention's key bias (adding
-/// `q·b` to every score of a query leaves its softmax unchanged), so its per-example
-/// gradients are rounding noise (~1e-18) in both routes, and its signal-to-noise ratio
-/// a ratio of noises.
-fn is_zero_in_exact_arithmetic(name: &str) -> bool {
-    name.ends_with(".k.bias")
-}
-
-fn check_per_sample(spec: &str, rows: usize) {
-    let model = ModelRegistry::builtin().build(spec).unwrap();
-    let model: &dyn Model<f64> = model.as_ref();
-    let theta = model.init(3);
-    let x = inputs(rows, model.input_width());
-    let labels: Vec<usize> = (0..rows).map(|i| (i * 7) % model.output_width()).collect();
-    let moments = per_sample_gradients(&objective(model, &x, rows, &labels), &theta).unwrap();
-    assert!(
-        moments.excluded.is_empty(),
-        "{spec}: {:?}",
-        moments.excluded
-    );
-    assert_eq!(moments.blocks.len(), model.layout().len());
-    let examples = one_by_one(model, &theta, &x, &labels);
-    // A zero gradient's rounding noise is relative to the largest terms it sums: it is
-    // checked to 1e-12 of the largest per-example gradient (or its square).
-    let floor = examples
-        .iter()
-        .flat_map(|g| g.iter().map(|v| v.abs()))
-        .fold(0.0, f64::max);
-    let floor_sq = floor * floor;
-    for block in &moments.blocks {
-        for (j, param) in block.range.clone().enumerate() {
-            let want: f64 = examples.iter().map(|g| g[param] * g[param]).sum();
-            check_close_above(
-                block.sum_sq_per_param[j],
-                want,
-                floor_sq,
-                &format!("{spec} {} [{j}]", block.name),
-            );
-            let mean = examples.iter().map(|g| g[param]).sum::<f64>() / rows as f64;
-            check_close_above(
-                block.mean[j],
-                mean,
-                floor,
-                &format!("{spec} {} mean [{j}]", block.name),
-            );
-        }
-        let want: f64 = examples
-            .iter()
-            .map(|g| g[block.range.clone()].iter().map(|v| v * v).sum::<f64>())
-            .sum();
-        check_close_above(
-            block.sum_example_sq,
-            want,
-            floor_sq,
-            &format!("{spec} {}", block.name),
-        );
-    }
-    // The noise scale from its definition on the explicit per-example gradients.
-    let b = rows as f64;
-    let mean: Vec<f64> = (0..theta.len())
-        .map(|p| examples.iter().map(|g| g[p]).sum::<f64>() / b)
-        .collect();
-    let trace: f64 = (0..theta.len())
-        .map(|p| {
-            examples
-                .iter()
-                .map(|g| (g[p] - mean[p]).powi(2))
-                .sum::<f64>()
-                / (b - 1.0)
-        })
-        .sum();
-    let mean_sq: f64 = mean.iter().map(|m| m * m).sum();
-    let scale = noise_scale(&moments).unwrap();
-    check_close(scale.trace_sigma, trace, "tr(Σ)");
-    check_close(scale.grad_sq, mean_sq - trace / b, "|G|²");
-    // The GSNR per tensor (Liu et al. 2020): the mean over its parameters of ḡ²/σ², with
-    // σ² the unbiased per-example variance, over the parameters whose variance is not 0.
-    let record = noise_record(0, &moments).unwrap();
-    for spec in model.layout() {
-        if is_zero_in_exact_arithmetic(&spec.name) {
-            continue;
-        }
-        let ratios: Vec<f64> = (spec.offset..spec.offset + spec.len())
-            .filter_map(|p| {
-                let variance = examples
-                    .iter()
-                    .map(|g| (g[p] - mean[p]).powi(2))
-                    .sum::<f64>()
-                    / (b - 1.0);
-                (variance > 0.0).then(|| mean[p] * mean[p] / variance)
-            })
-            .collect();
-        let want = ratios.iter().sum::<f64>() / ratios.len() as f64;
-        // ḡ²/σ² divides by a difference of sums (Σg² - Bḡ²), which loses digits where the
-        // noise is small: 1e-9 relative, still far below a missing or doubled factor.
-        let got = record.blocks[&format!("snr/{}", spec.name)];
-        assert!(
-            (got - want).abs() <= 1e-9 * want,
-            "{spec:?}: GSNR {got} against {want}"
-        );
-    }
-}
 
 #[test]
 fn per_example_moments_match_single_example_backward_passes() {
@@ -255,18 +103,8 @@ fn squaring_each_output_position_instead_of_each_example_is_caught() {
 }
 
 #[test]
-fn parameters_outside_a_supported_product_are_listed_and_batch_norm_is_refused() {
-    let registry = ModelRegistry::builtin();
-    let norm = registry
-        .build("4/linear(6)-layernorm-tanh-linear(3)")
-        .unwrap();
-    let norm: &dyn Model<f64> = norm.as_ref();
-    let x = inputs(3, 4);
-    let moments = per_sample_gradients(&objective(norm, &x, 3, &[0, 1, 2]), &norm.init(0)).unwrap();
-    assert_eq!(moments.excluded, vec!["1.weight", "1.bias"]);
-    assert_eq!(moments.blocks.len(), 4);
-
-    let bn = registry
+fn batch_norm_in_training_mode_is_refused() {
+    let bn = ModelRegistry::builtin()
         .build("4/linear(3)-batchnorm-tanh-linear(2)")
         .unwrap();
     let bn: &dyn Model<f64> = bn.as_ref();

@@ -10,6 +10,7 @@
 //! The whole spectrum and the per-tensor blocks then come from that matrix.
 
 use super::artifacts::Artifacts;
+use super::batch_noise;
 use super::batch_size::{
     Outcome, Study, best_batch_claim, interval, run_study, sharpness_claim, study_outcomes,
     study_units, summary,
@@ -41,7 +42,7 @@ fn study(plan: &Plan) -> Study {
         model: CNN,
         optimizer: "adam:lr=0.02",
         target_loss: if plan.quick { 0.3 } else { 0.1 },
-        noise_scale: false,
+        noise_scale: true,
     }
 }
 /// The spectra are taken where training at this batch size reaches the target loss.
@@ -262,6 +263,17 @@ fn assemble(plan: &Plan, results: &Results<'_>, artifacts: &mut Artifacts) -> Re
     finding
         .claims
         .push(sharpness_claim(&batch_sizes, &outcomes));
+    let estimates: Vec<Vec<Option<f64>>> = outcomes
+        .iter()
+        .map(|runs| runs.iter().map(|o| o.b_simple).collect())
+        .collect();
+    let updates: Vec<f64> = outcomes
+        .iter()
+        .map(|runs| summary(&runs.iter().map(|o| o.updates as f64).collect::<Vec<_>>()).0)
+        .collect();
+    finding
+        .claims
+        .push(batch_noise::claim(&batch_sizes, &estimates, &updates));
     finding.claims.extend(spectrum_claims(&cnn, &mlp));
 
     let svg = plot::lines(
@@ -276,7 +288,9 @@ fn assemble(plan: &Plan, results: &Results<'_>, artifacts: &mut Artifacts) -> Re
     let body = format!(
         "{}\n{}\n{}\n![density](figures/cnn-digits-density.svg)\n\n\
          The gap is train accuracy minus test accuracy; means over the seeds ± the half-width of \
-         the 95% Student-t interval (none with one seed). \"Near zero\" is |λ| < {NEAR_ZERO_REL} · \
+         the 95% Student-t interval (none with one seed). B_simple is the gradient noise scale \
+         of each run (the trainer's `noise` instrument on every parameter of the CNN), averaged \
+         over the seeds. \"Near zero\" is |λ| < {NEAR_ZERO_REL} · \
          λ_max. The density is floored at 1e-6 of its peak. Each tensor's row is its diagonal block of the Hessian (by Cauchy interlacing \
          its extremes lie inside the whole Hessian's).\n",
         batch_table(&batch_sizes, &outcomes),
@@ -306,6 +320,7 @@ fn batch_table(batch_sizes: &[usize], outcomes: &[Vec<Outcome>]) -> String {
                 interval(&column(i, &gap), 4),
                 interval(&column(i, &|o| o.lambda_max), 3),
                 interval(&column(i, &|o| o.sharpness), 4),
+                batch_noise::cell(&outcomes[i].iter().map(|o| o.b_simple).collect::<Vec<_>>()),
             ]
         })
         .collect();
@@ -319,6 +334,7 @@ fn batch_table(batch_sizes: &[usize], outcomes: &[Vec<Outcome>]) -> String {
             "gap",
             "λ_max (Lanczos)",
             "ε-sharpness",
+            "B_simple (critical batch)",
         ],
         &rows,
     )

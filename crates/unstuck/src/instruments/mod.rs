@@ -13,7 +13,7 @@
 //! | instrument | what | extra work per measured step |
 //! |---|---|---|
 //! | `norms` | per-tensor gradient and weight norms, update-to-weight ratio, dead ReLU fraction, logit scale | one pass over the gradient, one over theta before and after the update, one over the ReLU outputs and logits (read in place); no extra forward or backward, no copy, the series' names made once per run |
-//! | `noise` | per-example gradient variance, GSNR per tensor, noise scale `B_simple`, for the weights and biases of `linear` and `conv` layers and attention's projections (the others are listed as excluded, see [`per_sample_gradients`]) | the gradient with respect to each layer's output (same backward), and one product as large as each weight gradient (for a convolution or a product over tokens: each example's product, one more weight gradient's work) |
+//! | `noise` | per-example gradient variance, GSNR per tensor, noise scale `B_simple`, for the weights and biases of `linear` and `conv` layers and attention's projections, layer norm's scale and shift, embeddings and tied weights (any other use is listed as excluded, see [`per_sample_gradients`]) | the gradient with respect to each layer's output (same backward), and one product as large as each weight gradient (for a convolution or a product over tokens: each example's product, one more weight gradient's work) |
 //! | `alpha` | Cockpit's α of the step | one forward and backward pass at the new point |
 //! | `curvature` | `λ_max` (warm-started Lanczos), Hessian trace (Hutchinson deflated by the Lanczos basis), `λ_max · lr` | one recording of the gradient graph, up to `iters` + `probes` Hessian-vector products (about 5 + 4) |
 //!
@@ -31,6 +31,7 @@ mod noise;
 mod per_sample;
 mod per_sample_conv;
 mod per_sample_linear;
+mod per_sample_uses;
 mod spec;
 
 pub use alpha::step_alpha;

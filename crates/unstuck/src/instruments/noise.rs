@@ -52,22 +52,23 @@ pub fn noise_scale(moments: &PerSampleGradients) -> Option<NoiseScale> {
 /// al. 2020, over the parameters whose variance is not zero).
 pub fn noise_record(step: u64, moments: &PerSampleGradients) -> Option<NoiseRecord> {
     let scale = noise_scale(moments)?;
+    let b = moments.batch_size as f64;
     let mut blocks = BTreeMap::new();
     for block in &moments.blocks {
-        let variances = block.variances(moments.batch_size)?;
-        blocks.insert(
-            format!("variance/{}", block.name),
-            variances.iter().sum::<f64>(),
-        );
-        let ratios: Vec<f64> = variances
-            .iter()
-            .zip(&block.mean)
-            .filter(|(v, _)| **v > 0.0)
-            .map(|(v, m)| m * m / v)
-            .collect();
-        if !ratios.is_empty() {
-            let mean = ratios.iter().sum::<f64>() / ratios.len() as f64;
-            blocks.insert(format!("snr/{}", block.name), mean);
+        // One pass, nothing allocated: the same values, in the same order, as
+        // `BlockMoments::variances` then the mean of the ratios.
+        let (mut variance, mut ratio_sum, mut n_ratios) = (0.0, 0.0, 0usize);
+        for (s, m) in block.sum_sq_per_param.iter().zip(&block.mean) {
+            let v = ((s - b * m * m) / (b - 1.0)).max(0.0);
+            variance += v;
+            if v > 0.0 {
+                ratio_sum += m * m / v;
+                n_ratios += 1;
+            }
+        }
+        blocks.insert(format!("variance/{}", block.name), variance);
+        if n_ratios > 0 {
+            blocks.insert(format!("snr/{}", block.name), ratio_sum / n_ratios as f64);
         }
     }
     Some(NoiseRecord {

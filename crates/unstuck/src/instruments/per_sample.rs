@@ -13,9 +13,14 @@
 //! `[batch, fan_in]` or `[batch, tokens, fan_in]` input ([`unstuck_autodiff::LinearSite`]:
 //! `linear` layers, attention's four projections) or through a convolution
 //! ([`unstuck_autodiff::ConvSite`]: `conv` layers), with their biases
-//! ([`super::per_sample_linear`], [`super::per_sample_conv`]). The others are listed in
-//! [`PerSampleGradients::excluded`]: layer norm's scale and shift, embeddings and
-//! position embeddings, and any weight used by more than one product. A model with
+//! ([`super::per_sample_linear`], [`super::per_sample_conv`]), through a scale or shift
+//! shared by every example ([`unstuck_autodiff::ElementwiseSite`]: layer norm's weight and
+//! bias, position embeddings) or a row lookup ([`unstuck_autodiff::GatherSite`]:
+//! embeddings) ([`super::per_sample_uses`]), and any combination of these: a tensor used
+//! more than once (a tied weight) has as each example's gradient the sum of its uses'
+//! contributions, added before squaring. A tensor with any other use (an elementwise op
+//! with another parameter, a weight transformed before its product, theta in a penalty)
+//! is listed in [`PerSampleGradients::excluded`]. A model with
 //! buffers (batch norm in training mode) mixes the examples of a batch, so
 //! per-example gradients do not exist for it: it is refused with
 //! [`InstrumentError::BatchMixing`].
@@ -23,8 +28,9 @@
 use super::InstrumentError;
 use super::per_sample_conv::conv_sums;
 use super::per_sample_linear::linear_sums;
+use super::per_sample_uses::{Use, elementwise_sums, gather_sums, shared_sums};
 use std::ops::Range;
-use unstuck_autodiff::{ConvSite, LinearSite, Tape, Tensor, Var};
+use unstuck_autodiff::{ParameterSites, Tape, Tensor, Var};
 use unstuck_models::{Model, Objective, ParamSpec, Pass};
 
 /// The per-example gradient moments of one parameter tensor (a `state_dict` entry).
@@ -51,34 +57,58 @@ pub struct PerSampleGradients {
     pub batch_size: usize,
     /// The covered tensors, in layout order.
     pub blocks: Vec<BlockMoments>,
-    /// The `state_dict` names of the tensors not covered (no supported site, or a weight
-    /// shared by several products).
+    /// The `state_dict` names of the tensors not covered (a use that no per-example rule
+    /// covers, see the module's documentation).
     pub excluded: Vec<String>,
 }
 
-/// The products per-example gradients are computed at, found on a recorded pass.
+/// The uses of theta per-example gradients are computed at, found on a recorded pass.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Sites {
-    linear: Vec<LinearSite>,
-    conv: Vec<ConvSite>,
-}
+pub(crate) struct Sites(ParameterSites);
 
 impl Sites {
     /// The sites of the parameters carved from `theta` on `tape`.
     pub(crate) fn find(tape: &Tape<f64>, theta: Var) -> Sites {
-        Sites {
-            linear: tape.linear_sites(theta),
-            conv: tape.conv_sites(theta),
-        }
+        Sites(tape.parameter_sites(theta))
     }
 
     /// `theta` then every site's output: what one reverse sweep differentiates, in the
     /// order [`from_recorded`] reads the gradients.
     pub(crate) fn wrt(&self, theta: Var) -> Vec<Var> {
+        let sites = &self.0;
         std::iter::once(theta)
-            .chain(self.linear.iter().map(|site| site.output))
-            .chain(self.conv.iter().map(|site| site.output))
+            .chain(sites.linear.iter().map(|site| site.output))
+            .chain(sites.conv.iter().map(|site| site.output))
+            .chain(sites.elementwise.iter().map(|site| site.output))
+            .chain(sites.gather.iter().map(|site| site.output))
             .collect()
+    }
+
+    /// Every use of theta with the gradient of its output (`output_grads` in the order
+    /// of [`Sites::wrt`], after theta's).
+    fn uses<'a>(&'a self, output_grads: &'a [Tensor<f64>]) -> Vec<Use<'a>> {
+        let sites = &self.0;
+        let (linear, rest) = output_grads.split_at(sites.linear.len());
+        let (conv, rest) = rest.split_at(sites.conv.len());
+        let (elementwise, gather) = rest.split_at(sites.elementwise.len());
+        let mut uses = Vec::new();
+        for (site, dz) in sites.linear.iter().zip(linear) {
+            uses.push(Use::LinearWeight(site, dz));
+            if site.bias.is_some() {
+                uses.push(Use::LinearBias(site, dz));
+            }
+        }
+        for (site, dz) in sites.conv.iter().zip(conv) {
+            uses.push(Use::ConvWeight(site, dz));
+            if site.bias.is_some() {
+                uses.push(Use::ConvBias(site, dz));
+            }
+        }
+        let elementwise = sites.elementwise.iter().zip(elementwise);
+        uses.extend(elementwise.map(|(site, dz)| Use::Elementwise(site, dz)));
+        let gather = sites.gather.iter().zip(gather);
+        uses.extend(gather.map(|(site, dz)| Use::Gather(site, dz)));
+        uses
     }
 }
 
@@ -146,6 +176,11 @@ pub fn per_sample_gradients(
 /// The moments from a recorded pass: the sites, the loss's gradient with respect to
 /// each site's output (in the order of [`Sites::wrt`], after theta's), the gradient with
 /// respect to theta, the model's layout and the batch size.
+///
+/// A tensor is covered when every use of it is a site whose output splits by example;
+/// used once, its sums come from that site's rule (no per-example gradient is formed for
+/// a product); used more than once, each example's contributions are added before they
+/// are squared ([`shared_sums`]).
 pub(crate) fn from_recorded(
     tape: &Tape<f64>,
     sites: &Sites,
@@ -154,56 +189,108 @@ pub(crate) fn from_recorded(
     layout: &[ParamSpec],
     batch_size: usize,
 ) -> PerSampleGradients {
-    let mut sums: Vec<Option<Vec<f64>>> = vec![None; layout.len()];
-    let mut shared = vec![false; layout.len()];
-    let mut add = |range: &Range<usize>, values: Vec<f64>| {
-        if let Some(k) = layout
-            .iter()
-            .position(|spec| spec.offset == range.start && spec.len() == range.len())
-        {
-            shared[k] |= sums[k].is_some();
-            sums[k] = Some(values);
-        }
-    };
+    let uses = sites.uses(output_grads);
     let scale = batch_size as f64;
-    let (linear_grads, conv_grads) = output_grads.split_at(sites.linear.len());
-    for (site, dz) in sites.linear.iter().zip(linear_grads) {
-        let (weight, bias) = linear_sums(tape, site, dz, scale);
-        add(&site.weight, weight);
-        if let (Some(range), Some(sums)) = (&site.bias, bias) {
-            add(range, sums);
-        }
-    }
-    for (site, dz) in sites.conv.iter().zip(conv_grads) {
-        let (weight, bias) = conv_sums(tape, site, dz.data(), scale);
-        add(&site.weight, weight);
-        if let (Some(range), Some(sums)) = (&site.bias, bias) {
-            add(range, sums);
-        }
-    }
+    let mut product_sums = ProductSums::default();
     let mut blocks = Vec::new();
     let mut excluded = Vec::new();
-    for ((spec, sum), shared) in layout.iter().zip(sums).zip(shared) {
-        match sum {
-            Some(sum_sq_per_param) if !shared => {
-                let range = spec.offset..spec.offset + spec.len();
-                let mean = grad[range.clone()].to_vec();
-                blocks.push(BlockMoments {
-                    name: spec.name.clone(),
-                    mean_sq: mean.iter().map(|g| g * g).sum(),
-                    sum_example_sq: sum_sq_per_param.iter().sum(),
-                    sum_sq_per_param,
-                    mean,
-                    range,
-                });
-            }
-            _ => excluded.push(spec.name.clone()),
+    for spec in layout {
+        let block = spec.offset..spec.offset + spec.len();
+        let overlaps = |range: &Range<usize>| range.start < block.end && block.start < range.end;
+        let inside = |range: &Range<usize>| block.start <= range.start && range.end <= block.end;
+        let block_uses: Vec<Use<'_>> = uses
+            .iter()
+            .filter(|use_| overlaps(&use_.range()))
+            .copied()
+            .collect();
+        let known = !block_uses.is_empty()
+            && block_uses
+                .iter()
+                .all(|use_| inside(&use_.range()) && use_.splits_by_example(batch_size))
+            && !sites.0.other_uses.iter().any(overlaps);
+        if !known {
+            excluded.push(spec.name.clone());
+            continue;
         }
+        let sum_sq_per_param = match block_uses[..] {
+            [use_] => {
+                let range = use_.range();
+                let values = product_sums.single(tape, use_, batch_size, scale);
+                if range == block {
+                    values
+                } else {
+                    // A use of part of the tensor (a position table longer than the
+                    // sequence): the rest has no gradient.
+                    let mut sums = vec![0.0; block.len()];
+                    sums[range.start - block.start..range.end - block.start]
+                        .copy_from_slice(&values);
+                    sums
+                }
+            }
+            _ => shared_sums(tape, &block_uses, block.clone(), batch_size, scale),
+        };
+        let mean = grad[block.clone()].to_vec();
+        blocks.push(BlockMoments {
+            name: spec.name.clone(),
+            mean_sq: mean.iter().map(|g| g * g).sum(),
+            sum_example_sq: sum_sq_per_param.iter().sum(),
+            sum_sq_per_param,
+            mean,
+            range: block,
+        });
     }
     PerSampleGradients {
         batch_size,
         blocks,
         excluded,
+    }
+}
+
+/// A product site's weight and bias sums.
+type WeightAndBias = (Vec<f64>, Option<Vec<f64>>);
+
+/// The sums of a product site's weight and bias, computed once for both.
+#[derive(Default)]
+struct ProductSums {
+    /// By the site's output.
+    done: Vec<(Var, WeightAndBias)>,
+}
+
+impl ProductSums {
+    /// `Σ_i g_ij²` over the run of a use that is its tensor's only one.
+    fn single(&mut self, tape: &Tape<f64>, use_: Use<'_>, batch: usize, scale: f64) -> Vec<f64> {
+        let (key, weight) = match use_ {
+            Use::Elementwise(site, dz) => return elementwise_sums(tape, site, dz, scale),
+            Use::Gather(site, dz) => return gather_sums(site, dz, batch, scale),
+            Use::LinearWeight(site, _) | Use::LinearBias(site, _) => {
+                (site.output, matches!(use_, Use::LinearWeight(..)))
+            }
+            Use::ConvWeight(site, _) | Use::ConvBias(site, _) => {
+                (site.output, matches!(use_, Use::ConvWeight(..)))
+            }
+        };
+        let position = match self.done.iter().position(|(k, _)| *k == key) {
+            Some(position) => position,
+            None => {
+                let sums = match use_ {
+                    Use::LinearWeight(site, dz) | Use::LinearBias(site, dz) => {
+                        linear_sums(tape, site, dz, scale)
+                    }
+                    Use::ConvWeight(site, dz) | Use::ConvBias(site, dz) => {
+                        conv_sums(tape, site, dz.data(), scale)
+                    }
+                    _ => unreachable!("elementwise and gather uses returned above"),
+                };
+                self.done.push((key, sums));
+                self.done.len() - 1
+            }
+        };
+        let (weight_sums, bias_sums) = &mut self.done[position].1;
+        if weight {
+            std::mem::take(weight_sums)
+        } else {
+            bias_sums.take().expect("a bias use has bias sums")
+        }
     }
 }
 

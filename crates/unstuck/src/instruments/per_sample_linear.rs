@@ -25,9 +25,26 @@ pub(crate) fn linear_sums(
     dz: &Tensor<f64>,
     scale: f64,
 ) -> (Vec<f64>, Option<Vec<f64>>) {
-    let x = tape.value(site.input);
     let dims = dz.dims();
-    let (batch, fan_out, fan_in) = (dims[0], dims[dims.len() - 1], x.dims()[x.dims().len() - 1]);
+    let (batch, fan_out) = (dims[0], dims[dims.len() - 1]);
+    let x_dims = tape.dims(site.input);
+    let fan_in = x_dims[x_dims.len() - 1];
+    if x_dims.len() == 2 {
+        // One row per example: Ĝ∘Ĝ in one pass, whose rows are also the bias's squares.
+        let mut g_sq = Vec::with_capacity(dz.numel());
+        let mut bias_sums = vec![0.0; fan_out];
+        for row in dz.data().chunks_exact(fan_out) {
+            for (sum, &g) in bias_sums.iter_mut().zip(row) {
+                let g = g * scale;
+                g_sq.push(g * g);
+                *sum += g * g;
+            }
+        }
+        // Read in place: the input is not copied out of the tape.
+        let x_sq: Vec<f64> = tape.read_value(site.input, |x, _| x.iter().map(|v| v * v).collect());
+        let weight = sum_of_outer_squares(g_sq, x_sq, batch, [fan_out, fan_in], site.transposed);
+        return (weight, site.bias.as_ref().map(|_| bias_sums));
+    }
     let tokens = dz.numel() / (batch * fan_out).max(1);
     let per_example: Vec<f64> = dz.data().iter().map(|g| g * scale).collect();
     // Each example's bias gradient: its rows of Ĝ summed over the tokens.
@@ -44,19 +61,15 @@ pub(crate) fn linear_sums(
         }
     }
     let bias = site.bias.as_ref().map(|_| bias_sums);
-    let weight = if x.dims().len() == 2 {
-        let g_sq: Vec<f64> = per_example.iter().map(|g| g * g).collect();
-        let x_sq: Vec<f64> = x.data().iter().map(|v| v * v).collect();
-        sum_of_outer_squares(&g_sq, &x_sq, batch, [fan_out, fan_in], site.transposed)
-    } else {
+    let weight = tape.read_value(site.input, |x, _| {
         sum_of_token_products_squared(
             &per_example,
-            x.data(),
+            x,
             [batch, tokens],
             [fan_out, fan_in],
             site.transposed,
         )
-    };
+    });
     (weight, bias)
 }
 
@@ -64,15 +77,16 @@ pub(crate) fn linear_sums(
 /// a transposed weight, `(X∘X)ᵀ (Ĝ∘Ĝ)` in `[fan_in, fan_out]` otherwise; computed with
 /// the tape's matrix product (fixed blocks, so the same bits on any thread count).
 fn sum_of_outer_squares(
-    g_sq: &[f64],
-    x_sq: &[f64],
+    g_sq: Vec<f64>,
+    x_sq: Vec<f64>,
     rows: usize,
     [fan_out, fan_in]: [usize; 2],
     transposed: bool,
 ) -> Vec<f64> {
     let tape = Tape::<f64>::new();
-    let g = tape.constant_from(g_sq, &[rows, fan_out]);
-    let x = tape.constant_from(x_sq, &[rows, fan_in]);
+    let matrix = |values, cols| Tensor::matrix(values, rows, cols).expect("the product's shape");
+    let g = tape.constant(matrix(g_sq, fan_out));
+    let x = tape.constant(matrix(x_sq, fan_in));
     let product = if transposed {
         tape.matmul_t(g, x, true, false)
     } else {
