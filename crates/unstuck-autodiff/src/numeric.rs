@@ -108,6 +108,31 @@ pub(crate) fn add_into_block<T: Element>(
     }
 }
 
+/// Zeros of shape `shape` with `part` added at `start` along `axis`, in one pass: the
+/// block is written as `0 + part` (the very bits of adding it into zeros, `-0` included)
+/// and only the rest is zeroed.
+fn zeros_around_block<T: Element>(
+    shape: Shape,
+    part: View<'_, T>,
+    axis: usize,
+    start: usize,
+) -> Vec<T> {
+    let mut total = buffers::take(shape.numel());
+    let (outer, len, inner) = part.shape.split_at_axis(axis);
+    let row = shape.dims()[axis] * inner;
+    let (before, block) = (start * inner, len * inner);
+    if block > 0 {
+        for values in part.data.chunks_exact(block).take(outer) {
+            let at = total.len();
+            total.resize(at + before, T::ZERO);
+            total.extend(values.iter().map(|&v| T::ZERO + v));
+            total.resize(at + row, T::ZERO);
+        }
+    }
+    total.resize(shape.numel(), T::ZERO);
+    total
+}
+
 impl<T: Element> Algebra<T> for Numeric<'_, T> {
     type V = NumVal<T>;
 
@@ -180,12 +205,49 @@ impl<T: Element> Evaluator<T> for Numeric<'_, T> {
             }
             Placement::At { axis, start } => (axis, start),
         };
-        let mut total = match acc {
-            Some(acc) => self.take_tensor(acc),
-            None => Tensor::zeros(self.nodes[node].shape),
+        let shape = self.nodes[node].shape;
+        let total = match acc {
+            Some(acc) => {
+                let mut total = self.take_tensor(acc);
+                add_into_block(total.data_mut(), shape, self.get(&g), axis, start);
+                total
+            }
+            None => Tensor::from_parts(zeros_around_block(shape, self.get(&g), axis, start), shape),
         };
-        let shape = total.shape();
-        add_into_block(total.data_mut(), shape, self.get(&g), axis, start);
         NumVal::owned(total)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_block_in_zeros_has_the_bits_of_adding_it_into_zeros() {
+        // A [3, 5, 2] total, a [3, 2, 2] part at 1 along axis 1, with -0 and NaN in it.
+        let shape = Shape::of("test", &[3, 5, 2]);
+        let part_shape = Shape::of("test", &[3, 2, 2]);
+        let data: Vec<f64> = (0..12)
+            .map(|i| match i {
+                0 => -0.0,
+                5 => f64::NAN,
+                _ => f64::from(i) - 6.5,
+            })
+            .collect();
+        let part = View::new(&data, part_shape);
+        let mut added = vec![0.0; shape.numel()];
+        add_into_block(&mut added, shape, part, 1, 1);
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        // A recycled buffer full of NaN underneath changes nothing.
+        buffers::give(vec![f64::NAN; 4096]);
+        assert_eq!(bits(&zeros_around_block(shape, part, 1, 1)), bits(&added));
+        // Along the first axis, and an empty part.
+        let flat = Shape::of("test", &[30]);
+        let mut added = vec![0.0; 30];
+        let part = View::new(&data, Shape::of("test", &[12]));
+        add_into_block(&mut added, flat, part, 0, 17);
+        assert_eq!(bits(&zeros_around_block(flat, part, 0, 17)), bits(&added));
+        let empty = View::<f64>::new(&[], Shape::of("test", &[0]));
+        assert_eq!(zeros_around_block(flat, empty, 0, 3), vec![0.0; 30]);
     }
 }
