@@ -2,6 +2,7 @@
 
 use crate::Element;
 use crate::buffers;
+use crate::kernels::layout::place_in_zeros;
 use crate::op::{Algebra, Op, Placement, forward};
 use crate::shape::Shape;
 use crate::sweep::Evaluator;
@@ -108,31 +109,6 @@ pub(crate) fn add_into_block<T: Element>(
     }
 }
 
-/// Zeros of shape `shape` with `part` added at `start` along `axis`, in one pass: the
-/// block is written as `0 + part` (the very bits of adding it into zeros, `-0` included)
-/// and only the rest is zeroed.
-fn zeros_around_block<T: Element>(
-    shape: Shape,
-    part: View<'_, T>,
-    axis: usize,
-    start: usize,
-) -> Vec<T> {
-    let mut total = buffers::take(shape.numel());
-    let (outer, len, inner) = part.shape.split_at_axis(axis);
-    let row = shape.dims()[axis] * inner;
-    let (before, block) = (start * inner, len * inner);
-    if block > 0 {
-        for values in part.data.chunks_exact(block).take(outer) {
-            let at = total.len();
-            total.resize(at + before, T::ZERO);
-            total.extend(values.iter().map(|&v| T::ZERO + v));
-            total.resize(at + row, T::ZERO);
-        }
-    }
-    total.resize(shape.numel(), T::ZERO);
-    total
-}
-
 impl<T: Element> Algebra<T> for Numeric<'_, T> {
     type V = NumVal<T>;
 
@@ -212,7 +188,11 @@ impl<T: Element> Evaluator<T> for Numeric<'_, T> {
                 add_into_block(total.data_mut(), shape, self.get(&g), axis, start);
                 total
             }
-            None => Tensor::from_parts(zeros_around_block(shape, self.get(&g), axis, start), shape),
+            None => {
+                // `0 + g`: the very bits of adding `g` into zeros (`-0` included).
+                let placed = place_in_zeros(shape, self.get(&g), axis, start, |v| T::ZERO + v);
+                Tensor::from_parts(placed, shape)
+            }
         };
         NumVal::owned(total)
     }
@@ -221,6 +201,11 @@ impl<T: Element> Evaluator<T> for Numeric<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The first gradient of a slice, as [`Numeric::accumulate`] places it.
+    fn in_zeros(shape: Shape, part: View<'_, f64>, axis: usize, start: usize) -> Vec<f64> {
+        place_in_zeros(shape, part, axis, start, |v| 0.0 + v)
+    }
 
     #[test]
     fn a_block_in_zeros_has_the_bits_of_adding_it_into_zeros() {
@@ -240,14 +225,14 @@ mod tests {
         let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
         // A recycled buffer full of NaN underneath changes nothing.
         buffers::give(vec![f64::NAN; 4096]);
-        assert_eq!(bits(&zeros_around_block(shape, part, 1, 1)), bits(&added));
+        assert_eq!(bits(&in_zeros(shape, part, 1, 1)), bits(&added));
         // Along the first axis, and an empty part.
         let flat = Shape::of("test", &[30]);
         let mut added = vec![0.0; 30];
         let part = View::new(&data, Shape::of("test", &[12]));
         add_into_block(&mut added, flat, part, 0, 17);
-        assert_eq!(bits(&zeros_around_block(flat, part, 0, 17)), bits(&added));
+        assert_eq!(bits(&in_zeros(flat, part, 0, 17)), bits(&added));
         let empty = View::<f64>::new(&[], Shape::of("test", &[0]));
-        assert_eq!(zeros_around_block(flat, empty, 0, 3), vec![0.0; 30]);
+        assert_eq!(in_zeros(flat, empty, 0, 3), vec![0.0; 30]);
     }
 }
