@@ -127,6 +127,35 @@ pub(crate) fn give<T: Element>(v: Vec<T>) {
     }
 }
 
+/// Fills this thread's pool with NaN buffers of every power-of-two size the pool serves
+/// (up to 2^20 elements), so that the next [`overwritten`] buffers of those sizes hold
+/// NaN: a kernel that leaves an element unwritten shows it in its result.
+#[cfg(test)]
+pub(crate) fn poison<T: Element>() {
+    for log in 10..=20 {
+        give(vec![T::from_f64(f64::NAN); 1 << log]);
+    }
+}
+
+/// Checks that `run` gives the same bits from a thread whose pool is full of NaN as
+/// from a fresh one (and holds no NaN itself): every buffer it takes with
+/// [`overwritten`] is written in full.
+#[cfg(test)]
+pub(crate) fn check_overwrites_recycled<T: Element>(what: &str, run: impl Fn() -> Vec<T>) {
+    let bits = |v: Vec<T>| v.iter().map(|x| x.to_f64().to_bits()).collect::<Vec<_>>();
+    let clean = bits(run());
+    assert!(
+        clean.iter().all(|b| !f64::from_bits(*b).is_nan()),
+        "{what}: NaN from clean buffers"
+    );
+    poison::<T>();
+    assert_eq!(
+        clean,
+        bits(run()),
+        "{what}: a recycled buffer leaked into the result"
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,6 +2,7 @@
 
 use crate::Element;
 use crate::buffers;
+use crate::kernels::layout::place_in_zeros;
 use crate::op::{Algebra, Op, Placement, forward};
 use crate::shape::Shape;
 use crate::sweep::Evaluator;
@@ -180,12 +181,58 @@ impl<T: Element> Evaluator<T> for Numeric<'_, T> {
             }
             Placement::At { axis, start } => (axis, start),
         };
-        let mut total = match acc {
-            Some(acc) => self.take_tensor(acc),
-            None => Tensor::zeros(self.nodes[node].shape),
+        let shape = self.nodes[node].shape;
+        let total = match acc {
+            Some(acc) => {
+                let mut total = self.take_tensor(acc);
+                add_into_block(total.data_mut(), shape, self.get(&g), axis, start);
+                total
+            }
+            None => {
+                // `0 + g`: the very bits of adding `g` into zeros (`-0` included).
+                let placed = place_in_zeros(shape, self.get(&g), axis, start, |v| T::ZERO + v);
+                Tensor::from_parts(placed, shape)
+            }
         };
-        let shape = total.shape();
-        add_into_block(total.data_mut(), shape, self.get(&g), axis, start);
         NumVal::owned(total)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The first gradient of a slice, as [`Numeric::accumulate`] places it.
+    fn in_zeros(shape: Shape, part: View<'_, f64>, axis: usize, start: usize) -> Vec<f64> {
+        place_in_zeros(shape, part, axis, start, |v| 0.0 + v)
+    }
+
+    #[test]
+    fn a_block_in_zeros_has_the_bits_of_adding_it_into_zeros() {
+        // A [3, 5, 2] total, a [3, 2, 2] part at 1 along axis 1, with -0 and NaN in it.
+        let shape = Shape::of("test", &[3, 5, 2]);
+        let part_shape = Shape::of("test", &[3, 2, 2]);
+        let data: Vec<f64> = (0..12)
+            .map(|i| match i {
+                0 => -0.0,
+                5 => f64::NAN,
+                _ => f64::from(i) - 6.5,
+            })
+            .collect();
+        let part = View::new(&data, part_shape);
+        let mut added = vec![0.0; shape.numel()];
+        add_into_block(&mut added, shape, part, 1, 1);
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        // A recycled buffer full of NaN underneath changes nothing.
+        buffers::give(vec![f64::NAN; 4096]);
+        assert_eq!(bits(&in_zeros(shape, part, 1, 1)), bits(&added));
+        // Along the first axis, and an empty part.
+        let flat = Shape::of("test", &[30]);
+        let mut added = vec![0.0; 30];
+        let part = View::new(&data, Shape::of("test", &[12]));
+        add_into_block(&mut added, flat, part, 0, 17);
+        assert_eq!(bits(&in_zeros(flat, part, 0, 17)), bits(&added));
+        let empty = View::<f64>::new(&[], Shape::of("test", &[0]));
+        assert_eq!(in_zeros(flat, empty, 0, 3), vec![0.0; 30]);
     }
 }

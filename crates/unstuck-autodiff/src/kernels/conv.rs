@@ -180,7 +180,7 @@ pub(super) fn group_size(n: usize, out_len: usize) -> usize {
 fn group_columns<T: Element>(grad: &[T], o: usize, l: usize) -> Vec<T> {
     let images = grad.len() / (o * l).max(1);
     let ld = images * l;
-    let mut out = buffers::zeros(o * ld);
+    let mut out = buffers::overwritten(o * ld);
     for (s, image) in grad.chunks_exact(o * l).enumerate() {
         for (oc, part) in image.chunks_exact(l).enumerate() {
             out[oc * ld + s * l..oc * ld + (s + 1) * l].copy_from_slice(part);
@@ -195,7 +195,7 @@ fn unfold_group<T: Element>(images: &[T], c: usize, g: &ConvGeom) -> (Vec<T>, us
     let l = g.out_len();
     let count = images.len() / chw.max(1);
     let ld = count * l;
-    let mut cols = buffers::zeros(g.unfold_rows(c) * ld);
+    let mut cols = buffers::overwritten(g.unfold_rows(c) * ld);
     for (s, image) in images.chunks_exact(chw).enumerate() {
         unfold_into(image, c, g, &mut cols, ld, s * l);
     }
@@ -215,7 +215,7 @@ pub(crate) fn conv2d<T: Element>(x: View<'_, T>, w: View<'_, T>, g: &ConvGeom) -
     let [oh, ow] = g.output();
     let (k, l) = (g.unfold_rows(c), g.out_len());
     let group = group_size(n, l);
-    let mut out = buffers::zeros(n * o * l);
+    let mut out = buffers::overwritten(n * o * l);
     let weight = Operand {
         rows: o,
         cols: k,
@@ -225,7 +225,7 @@ pub(crate) fn conv2d<T: Element>(x: View<'_, T>, w: View<'_, T>, g: &ConvGeom) -
         .zip(x.data.par_chunks((group * c * h * wd).max(1)))
         .for_each(|(dst, images)| {
             let (cols, ld) = unfold_group(images, c, g);
-            let mut product = buffers::zeros(o * ld);
+            let mut product = buffers::overwritten(o * ld);
             let unfolded = Operand {
                 rows: k,
                 cols: ld,
@@ -275,7 +275,7 @@ pub(crate) fn conv2d_input_grad<T: Element>(
         .for_each(|(dst, grads)| {
             let gathered = group_columns(grads, o, l);
             let ld = gathered.len() / o.max(1);
-            let mut cols = buffers::zeros(k * ld);
+            let mut cols = buffers::overwritten(k * ld);
             let grad_op = Operand {
                 rows: o,
                 cols: ld,
@@ -316,7 +316,7 @@ pub(crate) fn conv2d_weight_grad<T: Element>(
         .map(|(images, grads)| {
             let (cols, ld) = unfold_group(images, c, g);
             let gathered = group_columns(grads, o, l);
-            let mut partial = buffers::zeros(o * k);
+            let mut partial = buffers::overwritten(o * k);
             let grad_op = Operand {
                 rows: o,
                 cols: ld,
@@ -368,6 +368,45 @@ mod tests {
         let w = Tensor::new(w, &[1, 1, 3, 3]).unwrap();
         let y = conv2d(x.view(), w.view(), &geom(5, 3, 1, 1));
         assert_eq!(y, x);
+    }
+
+    #[test]
+    fn recycled_buffers_full_of_nan_are_overwritten() {
+        use crate::buffers::check_overwrites_recycled;
+        let fill = |n: usize, k: usize| -> Vec<f32> {
+            (0..n)
+                .map(|i| ((i * k) % 13) as f32 * 0.125 - 0.75)
+                .collect()
+        };
+        // LeNet's two convolutions at batch 8, and a strided, padded one.
+        for (n, c, o, input, kernel, stride, padding) in [
+            (8, 1, 6, 28, 5, 1, 0),
+            (8, 6, 16, 12, 5, 1, 0),
+            (5, 3, 7, 11, 3, 2, 1),
+        ] {
+            let g = geom(input, kernel, stride, padding);
+            let [oh, ow] = g.output();
+            let x = Tensor::new(fill(n * c * input * input, 7), &[n, c, input, input]).unwrap();
+            let w = Tensor::new(fill(o * c * kernel * kernel, 5), &[o, c, kernel, kernel]).unwrap();
+            let gr = Tensor::new(fill(n * o * oh * ow, 3), &[n, o, oh, ow]).unwrap();
+            unstuck_test_support::threads::with_threads(1, || {
+                check_overwrites_recycled("conv2d", || conv2d(x.view(), w.view(), &g).into_data());
+                check_overwrites_recycled("conv2d_input_grad", || {
+                    conv2d_input_grad(gr.view(), w.view(), &g).into_data()
+                });
+                check_overwrites_recycled("conv2d_weight_grad", || {
+                    conv2d_weight_grad(x.view(), gr.view(), &g).into_data()
+                });
+                check_overwrites_recycled("conv2d_weight_grad_squares", || {
+                    super::super::conv_per_example::conv2d_weight_grad_squares(
+                        x.view(),
+                        gr.view(),
+                        &g,
+                        0.5,
+                    )
+                });
+            });
+        }
     }
 
     #[test]

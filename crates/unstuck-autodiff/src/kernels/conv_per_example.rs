@@ -35,8 +35,8 @@ pub(crate) fn conv2d_weight_grad_squares<T: Element>(
         .par_chunks((group * chw).max(1))
         .zip(grad.data.par_chunks((group * o * l).max(1)))
         .map(|(images, grads)| {
-            let mut cols = buffers::zeros(k * l);
-            let mut example = buffers::zeros(o * k);
+            let mut cols = buffers::overwritten(k * l);
+            let mut example = buffers::overwritten(o * k);
             let mut partial = buffers::zeros(o * k);
             for (image, image_grad) in images.chunks_exact(chw).zip(grads.chunks_exact(o * l)) {
                 unfold_into(image, c, g, &mut cols, l, 0);

@@ -17,9 +17,10 @@ fn threaded(len: usize) -> bool {
 }
 
 /// `out[i] = f(i, x)` over `out` in chunks of about [`MAP_CHUNK`] elements (whole runs of
-/// `run` elements each), on rayon's threads when it pays; `f` gets a chunk's offset.
+/// `run` elements each), on rayon's threads when it pays; `f` gets a chunk's offset and
+/// writes every element of its chunk (the buffer is recycled, not zeroed).
 fn fill<T: Element>(len: usize, run: usize, f: impl Fn(usize, &mut [T]) + Sync) -> Vec<T> {
-    let mut data = buffers::zeros(len);
+    let mut data = buffers::overwritten(len);
     let chunk = (MAP_CHUNK / run.max(1)).max(1) * run.max(1);
     if threaded(len) {
         data.par_chunks_mut(chunk)
@@ -301,6 +302,23 @@ mod tests {
 
     fn t(data: &[f64], dims: &[usize]) -> Tensor<f64> {
         Tensor::new(data.to_vec(), dims).unwrap()
+    }
+
+    #[test]
+    fn threaded_maps_overwrite_recycled_buffers_full_of_nan() {
+        use crate::buffers::check_overwrites_recycled;
+        let x: Vec<f32> = (0..300 * 130)
+            .map(|i| ((i * 7) % 23) as f32 - 11.0)
+            .collect();
+        let x = Tensor::new(x, &[300, 130]).unwrap();
+        let bias = Tensor::new((0..130).map(|i| i as f32 * 0.5).collect(), &[130]).unwrap();
+        assert!(x.data().len() >= 4 * MAP_CHUNK, "big enough to be threaded");
+        unstuck_test_support::threads::with_threads(2, || {
+            check_overwrites_recycled("map", || map(x.view(), |v| v * 2.0).into_data());
+            check_overwrites_recycled("bias_map", || {
+                bias_map(x.view(), bias.view(), |v| v.max(0.0)).into_data()
+            });
+        });
     }
 
     #[test]

@@ -121,15 +121,32 @@ pub(crate) fn pad<T: Element>(
         x.shape
     );
     let out = x.shape.with_dim(axis, total);
-    let (outer, len, inner) = x.shape.split_at_axis(axis);
-    let mut data = buffers::zeros(out.numel());
-    if len * inner > 0 {
-        for (o, block) in x.data.chunks_exact(len * inner).enumerate().take(outer) {
-            let at = o * total * inner + start * inner;
-            data[at..at + len * inner].copy_from_slice(block);
+    Tensor::from_parts(place_in_zeros(out, x, axis, start, |v| v), out)
+}
+
+/// `f` of each element of `part` placed at `start` along `axis` inside zeros of shape
+/// `shape` (which agrees with `part`'s elsewhere), in one pass: only what lies outside
+/// the block is zeroed.
+pub(crate) fn place_in_zeros<T: Element>(
+    shape: Shape,
+    part: View<'_, T>,
+    axis: usize,
+    start: usize,
+    f: impl Fn(T) -> T,
+) -> Vec<T> {
+    let mut data = buffers::take(shape.numel());
+    let (outer, len, inner) = part.shape.split_at_axis(axis);
+    let (before, block, row) = (start * inner, len * inner, shape.dims()[axis] * inner);
+    if block > 0 {
+        for values in part.data.chunks_exact(block).take(outer) {
+            let at = data.len();
+            data.resize(at + before, T::ZERO);
+            data.extend(values.iter().map(|&v| f(v)));
+            data.resize(at + row, T::ZERO);
         }
     }
-    Tensor::from_parts(data, out)
+    data.resize(shape.numel(), T::ZERO);
+    data
 }
 
 #[cfg(test)]

@@ -171,7 +171,7 @@ pub(crate) fn max_pool_select<T: Element>(
         values.shape,
         keys.shape
     );
-    let mut data = crate::buffers::zeros(out.numel());
+    let mut data = crate::buffers::overwritten(out.numel());
     g.argmax(keys.data, planes(keys.shape), |o, at| {
         data[o] = values.data[at]
     });
@@ -202,7 +202,7 @@ pub(crate) fn max_pool_scatter<T: Element>(
 pub(crate) fn avg_pool<T: Element>(x: View<'_, T>, g: &PoolGeom) -> Tensor<T> {
     let out = g.output_shape("avg_pool2d", x.shape);
     let count = T::from_f64((g.kernel[0] * g.kernel[1]) as f64);
-    let mut data = crate::buffers::zeros(out.numel());
+    let mut data = crate::buffers::overwritten(out.numel());
     g.for_each_window(planes(x.shape), |o, window| {
         data[o] = window.iter().fold(T::ZERO, |acc, &at| acc + x.data[at]) / count;
     });
@@ -258,6 +258,32 @@ mod tests {
         let back = max_pool_scatter(y.view(), x.view(), &geom());
         assert_eq!(back.data()[5], 15.0);
         assert_eq!(back.data().iter().filter(|&&v| v != 0.0).count(), 4);
+    }
+
+    #[test]
+    fn recycled_buffers_full_of_nan_are_overwritten() {
+        use crate::buffers::check_overwrites_recycled;
+        let x: Vec<f32> = (0..8 * 6 * 24 * 24)
+            .map(|i| ((i * 7) % 19) as f32 - 9.0)
+            .collect();
+        let x = Tensor::new(x, &[8, 6, 24, 24]).unwrap();
+        for g in [
+            PoolGeom {
+                kernel: [2, 2],
+                stride: [2, 2],
+                input: [24, 24],
+            },
+            PoolGeom {
+                kernel: [3, 2],
+                stride: [2, 1],
+                input: [24, 24],
+            },
+        ] {
+            check_overwrites_recycled("max_pool_select", || {
+                max_pool_select(x.view(), x.view(), &g).into_data()
+            });
+            check_overwrites_recycled("avg_pool", || avg_pool(x.view(), &g).into_data());
+        }
     }
 
     #[test]
