@@ -12,10 +12,6 @@ use crate::surface::{LossSurface, check_point};
 
 /// The recorded Hessian of a tape function: `H·V` is `Curvature::hvp_block`, which spreads
 /// the vectors over rayon's threads and is bit-identical for any thread count.
-///
-/// One vector (a Lanczos step) goes through `Curvature::hvp` instead: the same
-/// arithmetic and the same bits, without the k-wide sweep's interleaving (on the digits
-/// network, 64-32-10 at batch 32, 358k instructions against 430k).
 impl HvpOperator for Curvature<f64> {
     fn dim(&self) -> usize {
         Curvature::dim(self)
@@ -23,12 +19,7 @@ impl HvpOperator for Curvature<f64> {
 
     fn apply_block(&self, vs: &[f64], k: usize, out: &mut [f64]) -> Result<(), HessianError> {
         check_len("output", out, Curvature::dim(self) * k)?;
-        let products = if k == 1 {
-            self.hvp(vs)?
-        } else {
-            self.hvp_block(vs, k)?
-        };
-        out.copy_from_slice(&products);
+        out.copy_from_slice(&self.hvp_block(vs, k)?);
         Ok(())
     }
 }
