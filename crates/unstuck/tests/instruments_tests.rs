@@ -5,12 +5,11 @@
 
 mod per_sample_check;
 
-use per_sample_check::{check_close, check_per_sample, inputs, objective};
+use per_sample_check::{check_close, check_per_sample, inputs, instrumented_history, objective};
 use unstuck::instruments::{InstrumentConfig, InstrumentError, per_sample_gradients};
 use unstuck::models::{Model, ModelRegistry};
 use unstuck::optim::Registry;
 use unstuck::{Checkpoint, History, TrainConfig, Trainer, data};
-use unstuck_test_support::threads::with_threads;
 
 #[test]
 fn per_example_moments_match_single_example_backward_passes() {
@@ -117,33 +116,25 @@ fn batch_norm_in_training_mode_is_refused() {
 }
 
 fn instrumented_run(threads: usize) -> History {
-    with_threads(threads, || {
-        let train = data::generate::<f64>("blobs:n=256,classes=3,seed=4")
-            .unwrap()
-            .train;
-        let model = ModelRegistry::builtin().build("2-80-80-3:relu").unwrap();
-        let model: &dyn Model<f64> = model.as_ref();
-        let optimizer = Registry::builtin()
-            .build("sgd:lr=0.3,momentum=0.5")
-            .unwrap();
-        let config = TrainConfig {
-            // 128 rows and 80 units: the matrix products split into several tasks.
-            batch_size: 128,
-            epochs: 3,
-            progress: false,
-            stuck: None,
-            ..TrainConfig::default()
-        };
-        let instruments = InstrumentConfig::from_spec(
-            "norms,noise,alpha:every=2,curvature:every=4,iters=6,probes=4",
-        )
-        .unwrap();
-        let mut trainer = Trainer::new(model, optimizer, config, model.init(1))
-            .unwrap()
-            .with_instruments(instruments)
-            .unwrap();
-        trainer.fit(&train, None).unwrap().without_timings()
-    })
+    let config = TrainConfig {
+        // 128 rows and 80 units: the matrix products split into several tasks.
+        batch_size: 128,
+        epochs: 3,
+        progress: false,
+        stuck: None,
+        ..TrainConfig::default()
+    };
+    let train = data::generate::<f64>("blobs:n=256,classes=3,seed=4")
+        .unwrap()
+        .train;
+    instrumented_history(
+        threads,
+        &train,
+        "2-80-80-3:relu",
+        "sgd:lr=0.3,momentum=0.5",
+        config,
+        "norms,noise,alpha:every=2,curvature:every=4,iters=6,probes=4",
+    )
 }
 
 #[test]

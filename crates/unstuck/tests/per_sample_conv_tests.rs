@@ -3,11 +3,13 @@
 //! records are the same bits on 1 and 2 threads, and its noise scale agrees with the one
 //! `per_sample_gradients` gives for the same batch.
 
+mod per_sample_check;
+
+use per_sample_check::instrumented_history;
 use unstuck::instruments::{InstrumentConfig, noise_scale, per_sample_gradients};
 use unstuck::models::{Loss, Model, ModelRegistry, Objective};
 use unstuck::optim::Registry;
 use unstuck::{History, TrainConfig, Trainer, data};
-use unstuck_test_support::threads::with_threads;
 
 /// LeNet's shape on the 8x8 digits: two convolutions (the first padded), ReLU, pooling,
 /// two linear layers.
@@ -28,28 +30,23 @@ fn digits_batch(rows: usize) -> data::Dataset<f64> {
 }
 
 fn cnn_run(threads: usize) -> History {
-    with_threads(threads, || {
-        let train = digits_batch(384);
-        let model = ModelRegistry::builtin().build(LENET_8X8).unwrap();
-        let model: &dyn Model<f64> = model.as_ref();
-        let optimizer = Registry::builtin()
-            .build("sgd:lr=0.1,momentum=0.9")
-            .unwrap();
-        let config = TrainConfig {
-            // 128 images of 64 positions: the per-example products split into 4 groups.
-            batch_size: 128,
-            epochs: 2,
-            progress: false,
-            stuck: None,
-            ..TrainConfig::default()
-        };
-        let instruments = InstrumentConfig::from_spec("noise:every=2").unwrap();
-        let mut trainer = Trainer::new(model, optimizer, config, model.init(1))
-            .unwrap()
-            .with_instruments(instruments)
-            .unwrap();
-        trainer.fit(&train, None).unwrap().without_timings()
-    })
+    let config = TrainConfig {
+        // 128 images of 64 positions: the per-example products split into 4 groups.
+        batch_size: 128,
+        epochs: 2,
+        progress: false,
+        stuck: None,
+        ..TrainConfig::default()
+    };
+    let train = digits_batch(384);
+    instrumented_history(
+        threads,
+        &train,
+        LENET_8X8,
+        "sgd:lr=0.1,momentum=0.9",
+        config,
+        "noise:every=2",
+    )
 }
 
 #[test]

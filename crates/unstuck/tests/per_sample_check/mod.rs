@@ -176,3 +176,30 @@ pub fn check_model(model: &dyn Model<f64>, theta: &[f64], x: &[f64], spec: &str)
         );
     }
 }
+
+/// Trains `model_spec` with `optimizer_spec` and the instruments of `instruments_spec` on
+/// `threads` threads from `model.init(1)`, and returns its history without timings: the
+/// run every thread-count test of the instruments compares.
+pub fn instrumented_history(
+    threads: usize,
+    train: &unstuck::data::Dataset<f64>,
+    model_spec: &str,
+    optimizer_spec: &str,
+    config: unstuck::TrainConfig,
+    instruments_spec: &str,
+) -> unstuck::History {
+    unstuck_test_support::threads::with_threads(threads, || {
+        let model = ModelRegistry::builtin().build(model_spec).unwrap();
+        let model: &dyn Model<f64> = model.as_ref();
+        let optimizer = unstuck::optim::Registry::builtin()
+            .build(optimizer_spec)
+            .unwrap();
+        let instruments =
+            unstuck::instruments::InstrumentConfig::from_spec(instruments_spec).unwrap();
+        let mut trainer = unstuck::Trainer::new(model, optimizer, config, model.init(1))
+            .unwrap()
+            .with_instruments(instruments)
+            .unwrap();
+        trainer.fit(train, None).unwrap().without_timings()
+    })
+}
