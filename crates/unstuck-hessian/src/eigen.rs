@@ -14,6 +14,7 @@ use faer::linalg::evd::{self, ComputeEigenvectors};
 use faer::{ColRef, Mat, Par};
 
 use crate::dense::DenseHessian;
+use crate::divide_conquer::tridiagonal_eigen;
 use crate::error::HessianError;
 use crate::householder::tridiagonalize;
 use crate::vector::normalize_sign;
@@ -27,8 +28,9 @@ pub const EIGEN_SPLIT: usize = 8;
 
 /// From this dimension on, [`DenseHessian::eigen`] and [`DenseHessian::eigenvalues`] reduce
 /// the matrix with our blocked Householder tridiagonalisation (LAPACK's `dsytrd` scheme,
-/// see `householder.rs`) instead of faer's column-at-a-time reduction, and hand the
-/// tridiagonal matrix to faer's solver. faer's reduction reads and writes the whole trailing
+/// see `householder.rs`) instead of faer's column-at-a-time reduction, and solve the
+/// tridiagonal matrix by our divide and conquer (`divide_conquer.rs`), which skips the
+/// deflated columns in its merge products where faer's multiplies them all. faer's reduction reads and writes the whole trailing
 /// matrix once per column; the blocked one reads it once per column and updates it once per
 /// 32 columns as a matrix product, which wins once the matrix outgrows the caches: at
 /// n = 2000 (values and vectors, 1 thread) about 1.1-1.25x faster, while at 200-1000 it was
@@ -132,8 +134,9 @@ impl DenseHessian {
         }
     }
 
-    /// Our blocked tridiagonalisation, then faer's tridiagonal solver (divide and conquer
-    /// with vectors, QR without) and its blocked Householder product for `U <- Q U`.
+    /// Our blocked tridiagonalisation, then with vectors our divide and conquer
+    /// (`divide_conquer.rs`) and our blocked Householder product for `U <- Q U`; without
+    /// vectors faer's tridiagonal QR.
     pub(crate) fn solve_blocked(
         &self,
         compute: ComputeEigenvectors,
@@ -141,21 +144,25 @@ impl DenseHessian {
         let dim = self.dim();
         let reduced = tridiagonalize(dim, self.data());
         let par = Par::rayon(EIGEN_SPLIT);
-        let (mut values, mut u, mut scratch) = solver_buffers(dim, compute, par);
+        if compute == ComputeEigenvectors::Yes {
+            let mut u = Mat::<f64>::zeros(dim, dim);
+            let values = tridiagonal_eigen(&reduced.diag, &reduced.offdiag, u.as_mut(), par)
+                .map_err(|_| HessianError::EigenNoConvergence { dim })?;
+            reduced.apply_q(u.as_mut(), par);
+            return Ok((values, Some(u)));
+        }
+        let (mut values, _, mut scratch) = solver_buffers(dim, compute, par);
         evd::tridiagonal_self_adjoint_evd(
             ColRef::from_slice(&reduced.diag).as_diagonal(),
             ColRef::from_slice(&reduced.offdiag).as_diagonal(),
             values.as_mut(),
-            u.as_mut().map(|u| u.as_mut()),
+            None,
             par,
             MemStack::new(&mut scratch),
             Default::default(),
         )
         .map_err(|_| HessianError::EigenNoConvergence { dim })?;
-        if let Some(u) = u.as_mut() {
-            reduced.apply_q(u.as_mut(), par);
-        }
-        Ok((values.column_vector().iter().copied().collect(), u))
+        Ok((values.column_vector().iter().copied().collect(), None))
     }
 
     /// faer's own self-adjoint solver on the lower triangle, with the fixed split.

@@ -136,7 +136,7 @@ fn random_graded_and_repeated_spectra_decompose_and_match_faer() {
 #[test]
 fn a_diagonal_matrix_gives_its_sorted_diagonal_and_unit_vectors() {
     // No reflector changes anything (every column below the sub-diagonal is zero), so the
-    // only rounding is faer's divide and conquer on a diagonal T: n eps relative.
+    // only rounding is the divide and conquer (`divide_conquer.rs`) on a diagonal T: n eps relative.
     let diag: Vec<f64> = (0..N).map(|i| ((i * 37) % N) as f64 - 70.5).collect();
     let h = symmetric_from(N, |i, j| if i == j { diag[i] } else { 0.0 });
     let (values, u) = h.solve_blocked(ComputeEigenvectors::Yes).unwrap();
