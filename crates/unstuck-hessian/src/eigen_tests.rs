@@ -202,3 +202,60 @@ fn non_finite_input_is_a_typed_error() {
         ));
     }
 }
+
+#[test]
+fn the_public_path_decomposes_a_matrix_at_the_blocked_size() {
+    // Through `eigen()` at BLOCKED_MIN_DIM: the blocked reduction, the divide and conquer
+    // with several levels of merges (1536 = 12 leaves of 128) and the back-transform.
+    // Residuals are checked with faer's product (the O(n^3) check stays fast in the dev
+    // profile); the bounds are those of `check_decomposition`.
+    use faer::linalg::matmul::matmul;
+    use faer::{Accum, Mat, Par};
+    let n = BLOCKED_MIN_DIM;
+    let h = random(n, 21);
+    let eig = h.eigen().unwrap();
+    let v = Mat::from_fn(n, n, |i, j| eig.vector(j)[i]);
+    let tol = 4.0 * n as f64 * f64::EPSILON;
+    let mut av = Mat::<f64>::zeros(n, n);
+    matmul(
+        av.as_mut(),
+        Accum::Replace,
+        h.as_mat(),
+        v.as_ref(),
+        1.0,
+        Par::Seq,
+    );
+    let mut worst_residual = 0.0f64;
+    for j in 0..n {
+        for i in 0..n {
+            worst_residual = worst_residual.max((av[(i, j)] - eig.values()[j] * v[(i, j)]).abs());
+        }
+    }
+    assert!(
+        worst_residual <= tol * h.frobenius_norm(),
+        "|A v - lambda v| = {worst_residual:e}"
+    );
+    let mut gram = Mat::<f64>::zeros(n, n);
+    matmul(
+        gram.as_mut(),
+        Accum::Replace,
+        v.transpose(),
+        v.as_ref(),
+        1.0,
+        Par::Seq,
+    );
+    for j in 0..n {
+        for i in 0..n {
+            let want = if i == j { 1.0 } else { 0.0 };
+            assert!((gram[(i, j)] - want).abs() <= tol, "V^T V - I at ({i},{j})");
+        }
+    }
+    let faer_values = h.solve_with_faer(ComputeEigenvectors::No).unwrap().0;
+    let backward = 2.0 * tol * h.frobenius_norm();
+    for (k, (ours, theirs)) in eig.values().iter().zip(&faer_values).enumerate() {
+        assert!(
+            (ours - theirs).abs() <= backward,
+            "eigenvalue {k}: {ours} vs {theirs}"
+        );
+    }
+}
