@@ -11,24 +11,46 @@
 //! `linalg/evd/tridiag_evd.rs` `compute_eigenvalues`, MIT licence, Sarah Quinones),
 //! specialised to `f64`; the arithmetic is the same, operation for operation.
 
+use faer::traits::pulp::{Arch, Simd, WithSimd};
+
 /// Interleaved partial sums of [`secular`] and [`secular_batch`]: a fixed summation order
 /// in which the divisions vectorise.
 const LANES: usize = 8;
 
 /// `f(shift + mu)` over the non-deflated poles `d` with weights `z`.
 fn secular(shift: f64, mu: f64, d: &[f64], z: &[f64], rho_recip: f64) -> f64 {
-    let mut acc = [0.0; LANES];
-    let (d_chunks, z_chunks) = (d.chunks_exact(LANES), z.chunks_exact(LANES));
-    let (d_tail, z_tail) = (d_chunks.remainder(), z_chunks.remainder());
-    for (d, z) in d_chunks.zip(z_chunks) {
-        for l in 0..LANES {
-            acc[l] += z[l] * (z[l] / ((d[l] - shift) - mu));
+    rho_recip + Arch::new().dispatch(SecularSum { shift, mu, d, z })
+}
+
+/// `sum_i z_i^2 / ((d_i - shift) - mu)` as a unit of work for pulp's dispatch: compiled for
+/// the CPU's widest instruction set (AVX2 when it has it), where the lanes' divisions run
+/// as vector divisions. The lanes are explicit, so the bits do not depend on the set.
+struct SecularSum<'a> {
+    shift: f64,
+    mu: f64,
+    d: &'a [f64],
+    z: &'a [f64],
+}
+
+impl WithSimd for SecularSum<'_> {
+    type Output = f64;
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, _simd: S) -> f64 {
+        let Self { shift, mu, d, z } = self;
+        let mut acc = [0.0; LANES];
+        let (d_chunks, z_chunks) = (d.chunks_exact(LANES), z.chunks_exact(LANES));
+        let (d_tail, z_tail) = (d_chunks.remainder(), z_chunks.remainder());
+        for (d, z) in d_chunks.zip(z_chunks) {
+            for l in 0..LANES {
+                acc[l] += z[l] * (z[l] / ((d[l] - shift) - mu));
+            }
         }
+        for (l, (&d, &z)) in d_tail.iter().zip(z_tail).enumerate() {
+            acc[l] += z * (z / ((d - shift) - mu));
+        }
+        acc.iter().sum::<f64>()
     }
-    for (l, (&d, &z)) in d_tail.iter().zip(z_tail).enumerate() {
-        acc[l] += z * (z / ((d - shift) - mu));
-    }
-    rho_recip + acc.iter().sum::<f64>()
 }
 
 /// Four evaluations of [`secular`] in one pass over the poles.
