@@ -48,6 +48,15 @@ impl<'a, O: HvpOperator + ?Sized> LanczosProcess<'a, O> {
         }
     }
 
+    /// Makes room for the vectors of `steps` more steps at once (so the basis is not
+    /// copied as it grows), when they take at most [`RESERVE_BYTES`].
+    pub fn reserve(&mut self, steps: usize) {
+        let more = steps * self.dim;
+        if more * std::mem::size_of::<f64>() <= RESERVE_BYTES {
+            self.vectors.reserve_exact(more);
+        }
+    }
+
     /// Number of basis vectors (= size of T).
     pub fn steps(&self) -> usize {
         self.alpha.len()
@@ -149,6 +158,10 @@ impl<'a, O: HvpOperator + ?Sized> LanczosProcess<'a, O> {
         y
     }
 }
+
+/// The most memory [`LanczosProcess::reserve`] takes ahead of use; beyond it the basis
+/// grows as it goes (a long run on a large model should not hold its whole budget).
+const RESERVE_BYTES: usize = 16 << 20;
 
 /// Removes from `w` its components along the orthonormal `basis` (vectors of length `dim`
 /// one after another) and returns its norm: one classical Gram-Schmidt pass, and a second
@@ -342,6 +355,7 @@ pub(crate) fn iterate<O: HvpOperator + ?Sized>(
     validate(dim, &config)?;
     let mut process = LanczosProcess::new(op, start);
     let max_iter = config.max_iter.min(dim);
+    process.reserve(max_iter);
     let needed = config.k.min(dim);
     // Where the current Krylov block starts: T is block diagonal, with a zero coupling at
     // every restart, and the blocks before this one are exact invariant subspaces.
