@@ -22,6 +22,10 @@ impl HvpOperator for Curvature<f64> {
         out.copy_from_slice(&self.hvp_block(vs, k)?);
         Ok(())
     }
+
+    fn apply_owned(&self, vs: &[f64], k: usize) -> Result<Vec<f64>, HessianError> {
+        Ok(self.hvp_block(vs, k)?)
+    }
 }
 
 /// A loss written with tape ops, `f(&tape, theta) -> scalar`, as a [`LossSurface`].

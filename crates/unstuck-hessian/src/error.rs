@@ -119,7 +119,7 @@ pub(crate) fn check_eigenpairs(op: &'static str, k: usize, dim: usize) -> Result
 }
 
 pub(crate) fn check_finite(what: &'static str, xs: &[f64]) -> Result<(), HessianError> {
-    match xs.iter().position(|x| !x.is_finite()) {
+    match unstuck_core::first_non_finite(xs) {
         Some(index) => Err(HessianError::NonFinite { what, index }),
         None => Ok(()),
     }

@@ -8,7 +8,8 @@
 //! * Dense: [`full_hessian`] (parallel over column blocks, asymmetry reported),
 //!   [`DenseHessian::eigen`] / [`DenseHessian::eigenvalues`] (faer's self-adjoint solver),
 //!   [`classify_critical_point`], [`minimum_ratio`], [`analyze_critical_point`].
-//! * Matrix-free, all seeded: [`lanczos`] (both ends, full reorthogonalisation),
+//! * Matrix-free, all seeded: [`lanczos`] (both ends, full reorthogonalisation, a second
+//!   Gram-Schmidt pass only when DGKS asks for it),
 //!   [`power_iteration`] (PyHessian's baseline), [`hutchinson_trace`] and
 //!   [`hutch_plus_plus_trace`], [`spectral_density`] (stochastic Lanczos quadrature),
 //!   [`track_curvature`] (`λ_max` and the trace from one Krylov space, for curves).

@@ -21,6 +21,15 @@ pub trait HvpOperator: Sync {
 
     /// Writes `H v_j` into `out` for each of the `k` vectors of `vs`.
     fn apply_block(&self, vs: &[f64], k: usize, out: &mut [f64]) -> Result<(), HessianError>;
+
+    /// `H v_j` for each of the `k` vectors of `vs`, in a new vector. The default zeroes one
+    /// and calls [`HvpOperator::apply_block`]; an operator whose products come out as a
+    /// vector of their own (an autodiff sweep) returns that one instead of copying it.
+    fn apply_owned(&self, vs: &[f64], k: usize) -> Result<Vec<f64>, HessianError> {
+        let mut out = vec![0.0; self.dim() * k];
+        self.apply_block(vs, k, &mut out)?;
+        Ok(out)
+    }
 }
 
 impl<O: HvpOperator + ?Sized> HvpOperator for &O {
@@ -30,6 +39,9 @@ impl<O: HvpOperator + ?Sized> HvpOperator for &O {
     fn apply_block(&self, vs: &[f64], k: usize, out: &mut [f64]) -> Result<(), HessianError> {
         (**self).apply_block(vs, k, out)
     }
+    fn apply_owned(&self, vs: &[f64], k: usize) -> Result<Vec<f64>, HessianError> {
+        (**self).apply_owned(vs, k)
+    }
 }
 
 impl<O: HvpOperator + ?Sized> HvpOperator for Box<O> {
@@ -38,6 +50,9 @@ impl<O: HvpOperator + ?Sized> HvpOperator for Box<O> {
     }
     fn apply_block(&self, vs: &[f64], k: usize, out: &mut [f64]) -> Result<(), HessianError> {
         (**self).apply_block(vs, k, out)
+    }
+    fn apply_owned(&self, vs: &[f64], k: usize) -> Result<Vec<f64>, HessianError> {
+        (**self).apply_owned(vs, k)
     }
 }
 
@@ -52,8 +67,8 @@ pub fn apply_checked<O: HvpOperator + ?Sized>(
 ) -> Result<Vec<f64>, HessianError> {
     let dim = op.dim();
     check_len("vectors", vs, dim * k)?;
-    let mut out = vec![0.0; dim * k];
-    op.apply_block(vs, k, &mut out)?;
+    let out = op.apply_owned(vs, k)?;
+    check_len("hvp", &out, dim * k)?;
     check_finite("hvp", &out)?;
     Ok(out)
 }

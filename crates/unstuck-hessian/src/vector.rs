@@ -2,7 +2,7 @@
 
 use faer::linalg::matmul::matmul;
 use faer::{Accum, MatMut, MatRef, Par};
-use rand::{Rng, SeedableRng};
+use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 
@@ -52,11 +52,17 @@ pub(crate) fn gaussian(rng: &mut ChaCha8Rng, n: usize) -> Vec<f64> {
         .collect()
 }
 
-/// `n` independent Rademacher draws (+1 or -1 with probability 1/2).
+/// `n` independent Rademacher draws (+1 or -1 with probability 1/2), one bit of the
+/// generator's output each (64 signs per draw, where a `bool` per sign spent a draw on
+/// every one).
 pub(crate) fn rademacher(rng: &mut ChaCha8Rng, n: usize) -> Vec<f64> {
-    (0..n)
-        .map(|_| if rng.random::<bool>() { 1.0 } else { -1.0 })
-        .collect()
+    let mut signs = Vec::with_capacity(n);
+    while signs.len() < n {
+        let bits = rng.next_u64();
+        let take = (n - signs.len()).min(64);
+        signs.extend((0..take).map(|i| if bits >> i & 1 == 1 { 1.0 } else { -1.0 }));
+    }
+    signs
 }
 
 /// Removes from `w` its components along the orthonormal vectors `basis` (each of length
