@@ -1,5 +1,8 @@
 //! What a training run records.
 
+mod block_values;
+
+pub use block_values::BlockValues;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use unstuck_hessian::CriticalPointKind;
@@ -80,9 +83,9 @@ pub struct NormsRecord {
     pub logit_scale: f64,
     /// The fraction of ReLU units that are zero for the whole batch (`None` without ReLU).
     pub dead_relu_fraction: Option<f64>,
-    /// The per-tensor series, named `KIND/NAME`.
+    /// The per-tensor series, named `KIND/NAME` (in JSON, one key each beside `step`).
     #[serde(flatten)]
-    pub blocks: BTreeMap<String, f64>,
+    pub blocks: BlockValues,
 }
 
 /// The gradient noise of one step (`noise`), from per-example gradients: unbiased
@@ -374,7 +377,10 @@ mod tests {
                 step: 1,
                 logit_scale: 2.5,
                 dead_relu_fraction: Some(0.25),
-                blocks: BTreeMap::from([("grad_norm/0.weight".to_string(), 0.5)]),
+                blocks: BlockValues::from(BTreeMap::from([(
+                    "grad_norm/0.weight".to_string(),
+                    0.5,
+                )])),
             }],
             curvature: vec![CurvatureRecord {
                 step: 0,

@@ -45,8 +45,8 @@ pub use checkpoint::Checkpoint;
 pub use diagnose::{Diagnosis, Verdict, diagnose};
 pub use error::TrainError;
 pub use history::{
-    AlphaRecord, CurvatureRecord, EpochRecord, Event, History, HistoryLine, HistoryLineError,
-    HistoryMark, NoiseRecord, NormsRecord, StepRecord,
+    AlphaRecord, BlockValues, CurvatureRecord, EpochRecord, Event, History, HistoryLine,
+    HistoryLineError, HistoryMark, NoiseRecord, NormsRecord, StepRecord,
 };
 pub use stuck::StuckConfig;
 pub use trainer::{TrainConfig, Trainer};

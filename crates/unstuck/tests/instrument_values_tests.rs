@@ -97,18 +97,27 @@ fn a_norms_record_matches_the_layers_computed_by_hand() {
     for (k, spec) in layout.iter().enumerate() {
         let (g, w) = (norm(&block(&grad, k)), norm(&block(&theta, k)));
         close(
-            record.blocks[&format!("grad_norm/{}", spec.name)],
+            record
+                .blocks
+                .get(&format!("grad_norm/{}", spec.name))
+                .unwrap(),
             g,
             "grad",
         );
         close(
-            record.blocks[&format!("weight_norm/{}", spec.name)],
+            record
+                .blocks
+                .get(&format!("weight_norm/{}", spec.name))
+                .unwrap(),
             w,
             "weight",
         );
         // Plain SGD: the update is -lr g, so the ratio is lr |g_b| / |θ_b|; the
         // subtraction θ₁ - θ₀ rounds at 1e-16 |θ|, hence the looser 1e-9.
-        let ratio = record.blocks[&format!("update_ratio/{}", spec.name)];
+        let ratio = record
+            .blocks
+            .get(&format!("update_ratio/{}", spec.name))
+            .unwrap();
         assert!(
             (ratio - lr * g / w).abs() <= 1e-9 * ratio,
             "{}: {ratio}",

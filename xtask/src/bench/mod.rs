@@ -8,6 +8,7 @@
 //! prints unstuck's figures alone. It is a tool, not a test: CI does not run it.
 
 mod anchors;
+mod gemm;
 mod hessian;
 mod instruments;
 mod kernels;
@@ -81,6 +82,7 @@ fn all_benches() -> Vec<Bench> {
     out.extend(hessian::benches());
     out.extend(networks::benches());
     out.extend(kernels::benches());
+    out.extend(gemm::benches());
     out.extend(instruments::benches());
     out
 }
@@ -154,6 +156,17 @@ pub fn main(options: Options) -> Result<()> {
             "{}",
             report::table(&benches, &options.threads, &ours, &theirs)
         );
+        // The products' GFLOP/s and share of the peak, from the median over rounds.
+        let medians: BTreeMap<(String, usize), f64> = (ours.iter())
+            .map(|(key, runs)| {
+                let mut medians: Vec<f64> = runs.iter().map(|s| s.median).collect();
+                medians.sort_by(f64::total_cmp);
+                (key.clone(), medians[medians.len() / 2])
+            })
+            .collect();
+        if let Some(flops) = gemm::flops_table(&medians, &options.threads) {
+            println!("{flops}");
+        }
     }
     if let Some(memory) = memory {
         println!("{memory}");

@@ -2,22 +2,27 @@
 //! ratio, the fraction of dead ReLU units and the logit scale.
 //!
 //! They read what a training step has anyway (theta, its gradient, the update, the
-//! recorded activations and logits) in place, so they cost one pass over theta and its
-//! gradient, one over the update and one over the activations: no extra forward or
-//! backward pass, no copy. The sums of squares keep eight partial sums in a fixed order
-//! (the same bits on every run and thread count) instead of one dependent chain of
-//! additions, which is what lets a pass run at memory speed.
+//! recorded activations and logits) in place, so they cost one pass over the gradient,
+//! one over theta before and after the update together, and one over the activations:
+//! no extra forward or backward pass, no copy. The sums of squares keep eight partial
+//! sums in a fixed order (the same bits on every run, thread count and instruction set)
+//! instead of one dependent chain of additions, which is what lets a pass run at memory
+//! speed; the trainer's meter runs them through [`unstuck_optim::vectorized`], where the
+//! eight lanes are two AVX registers.
 
-use crate::history::NormsRecord;
+use crate::history::{BlockValues, NormsRecord};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use unstuck_autodiff::{Tape, Tensor, Var};
 use unstuck_models::ParamSpec;
+use unstuck_optim::vectorized;
 
 /// Partial sums per pass: one AVX register pair, and enough independent chains to hide
 /// the latency of an addition.
 const LANES: usize = 8;
 
 /// `Σ f(a_i)` over a slice in `LANES` partial sums added in a fixed order at the end.
+#[inline(always)]
 fn one_sum(a: &[f64], f: impl Fn(f64) -> f64) -> f64 {
     let mut sums = [0.0; LANES];
     // `as_chunks` hands out whole arrays: no length check per chunk in the loop.
@@ -33,24 +38,37 @@ fn one_sum(a: &[f64], f: impl Fn(f64) -> f64) -> f64 {
     sums.iter().sum()
 }
 
-/// `Σ (a_i - b_i)²` over two slices of equal length, in the lanes of [`one_sum`].
-fn squared_distance(a: &[f64], b: &[f64]) -> f64 {
+/// `(Σ b_i², Σ (a_i - b_i)²)` over `b` (before) and `a` (after), each in the lanes of
+/// [`one_sum`].
+#[inline(always)]
+fn weight_and_step_sq(b: &[f64], a: &[f64]) -> (f64, f64) {
     debug_assert_eq!(a.len(), b.len());
-    let mut sums = [0.0; LANES];
+    // Two passes, not one, and the tail padded with zeros into one more whole chunk: in
+    // either other form LLVM pairs the lanes into half-width vectors and scalars. The
+    // slices sit in cache, and a padded lane adds `0 * 0`, which leaves its sum's bits.
+    let mut step = [0.0; LANES];
     let (a_chunks, a_rest) = a.as_chunks::<LANES>();
     let (b_chunks, b_rest) = b.as_chunks::<LANES>();
     for (a, b) in a_chunks.iter().zip(b_chunks) {
-        for lane in 0..LANES {
-            sums[lane] += (a[lane] - b[lane]) * (a[lane] - b[lane]);
-        }
+        add_squared_differences(&mut step, a, b);
     }
-    for (lane, (a, b)) in a_rest.iter().zip(b_rest).enumerate() {
-        sums[lane] += (a - b) * (a - b);
+    let (mut a_last, mut b_last) = ([0.0; LANES], [0.0; LANES]);
+    a_last[..a_rest.len()].copy_from_slice(a_rest);
+    b_last[..b_rest.len()].copy_from_slice(b_rest);
+    add_squared_differences(&mut step, &a_last, &b_last);
+    (squared_norm(b), step.iter().sum())
+}
+
+#[inline(always)]
+fn add_squared_differences(sums: &mut [f64; LANES], a: &[f64; LANES], b: &[f64; LANES]) {
+    for lane in 0..LANES {
+        let difference = a[lane] - b[lane];
+        sums[lane] += difference * difference;
     }
-    sums.iter().sum()
 }
 
 /// `Σ x_i²` in the lanes of [`one_sum`].
+#[inline(always)]
 fn squared_norm(x: &[f64]) -> f64 {
     one_sum(x, |x| x * x)
 }
@@ -82,8 +100,7 @@ pub fn update_ratios(layout: &[ParamSpec], before: &[f64], after: &[f64]) -> BTr
     layout
         .iter()
         .filter_map(|spec| {
-            let step_sq = squared_distance(block(spec, after), block(spec, before));
-            let weight_sq = squared_norm(block(spec, before));
+            let (weight_sq, step_sq) = weight_and_step_sq(block(spec, before), block(spec, after));
             (weight_sq > 0.0).then(|| {
                 let ratio = (step_sq / weight_sq).sqrt();
                 (format!("update_ratio/{}", spec.name), ratio)
@@ -96,28 +113,42 @@ pub fn update_ratios(layout: &[ParamSpec], before: &[f64], after: &[f64]) -> BTr
 /// ReLU recorded on `tape` (a unit is one position of a ReLU's output past the batch
 /// axis); `None` when there is no ReLU.
 pub fn dead_relu_fraction(tape: &Tape<f64>) -> Option<f64> {
+    dead_relu_fraction_in(tape, &mut Vec::new())
+}
+
+/// [`dead_relu_fraction`] with the caller's scratch buffer for each unit's largest
+/// output.
+fn dead_relu_fraction_in(tape: &Tape<f64>, largest: &mut Vec<f64>) -> Option<f64> {
     let (mut dead, mut units) = (0usize, 0usize);
-    let mut largest = Vec::new();
     for output in tape.relu_outputs() {
         tape.read_value(output, |data, dims| {
             let rows = dims.first().copied().unwrap_or(1).max(1);
             let width = data.len() / rows;
-            // A unit is alive when some example's output is positive: its largest output
-            // over the batch is. `if v > m` (not `f64::max`) is one vector max
-            // instruction for two units at a time, and a NaN never counts as positive.
-            largest.clear();
-            largest.resize(width, 0.0f64);
-            for row in data.chunks_exact(width.max(1)) {
-                for (m, v) in largest.iter_mut().zip(row) {
-                    *m = if *v > *m { *v } else { *m };
-                }
-            }
-            // `largest` starts at 0 and only grows, so it is never NaN.
-            dead += largest.iter().filter(|m| **m <= 0.0).count();
+            dead += vectorized(
+                #[inline(always)]
+                || dead_units(data, width, largest),
+            );
             units += width;
         });
     }
     (units > 0).then(|| dead as f64 / units as f64)
+}
+
+/// The units (columns of the rows of `data`, `width` wide) that no row makes positive.
+#[inline(always)]
+fn dead_units(data: &[f64], width: usize, largest: &mut Vec<f64>) -> usize {
+    // A unit is alive when some example's output is positive: its largest output over
+    // the batch is. `if v > m` (not `f64::max`) is one vector max instruction for two
+    // units at a time, and a NaN never counts as positive.
+    largest.clear();
+    largest.resize(width, 0.0f64);
+    for row in data.chunks_exact(width.max(1)) {
+        for (m, v) in largest.iter_mut().zip(row) {
+            *m = if *v > *m { *v } else { *m };
+        }
+    }
+    // `largest` starts at 0 and only grows, so it is never NaN.
+    largest.iter().filter(|m| **m <= 0.0).count()
 }
 
 /// The logit scale: the mean over the batch of each example's largest `|logit|`.
@@ -143,13 +174,34 @@ pub(crate) fn logit_scale_of(data: &[f64], dims: &[usize]) -> f64 {
     sum / rows as f64
 }
 
-/// The names of one tensor's series: `grad_norm/NAME`, `weight_norm/NAME`,
-/// `update_ratio/NAME`.
+/// The series' names of a layout, sorted as JSON writes them, made once per run.
 #[derive(Debug, Clone)]
-struct SeriesNames {
-    grad: String,
-    weight: String,
-    update: String,
+struct SeriesTable {
+    names: Arc<[String]>,
+    /// Per tensor, where its `grad_norm`, `weight_norm` and `update_ratio` are in `names`.
+    slots: Vec<[usize; 3]>,
+}
+
+impl SeriesTable {
+    fn new(layout: &[ParamSpec]) -> SeriesTable {
+        const KINDS: [&str; 3] = ["grad_norm", "weight_norm", "update_ratio"];
+        let mut named: Vec<(String, usize)> = (layout.iter().enumerate())
+            .flat_map(|(k, spec)| {
+                let names = KINDS.map(|kind| format!("{kind}/{}", spec.name));
+                names
+                    .into_iter()
+                    .enumerate()
+                    .map(move |(i, n)| (n, 3 * k + i))
+            })
+            .collect();
+        named.sort();
+        let mut slots = vec![[0; 3]; layout.len()];
+        for (position, (_, series)) in named.iter().enumerate() {
+            slots[series / 3][series % 3] = position;
+        }
+        let names = named.into_iter().map(|(name, _)| name).collect();
+        SeriesTable { names, slots }
+    }
 }
 
 /// What the measured step read before its update.
@@ -164,15 +216,17 @@ struct BeforeUpdate {
 /// [`gradient_and_weight_norms`], [`update_ratios`], [`dead_relu_fraction`] and
 /// [`logit_scale`], for a fraction of a small step's time.
 ///
-/// A step of the digits network (64-32-10, batch 32) is about 400k instructions, so
-/// what is fixed per step counts: the series' names are made once per run (not
-/// formatted at every step), the gradient's sums of squares wait in a buffer for the
-/// update, and theta is read once, with the update, for both the weight norms and the
-/// update ratios. The record is made after the update in one go.
+/// A step of the digits network (64-32-10, batch 32) is about 420k instructions, so
+/// what is fixed per step counts: the series' names are one table made once per run
+/// and shared by every record (a record allocates only its values), the gradient's sums
+/// of squares wait in a buffer for the update, theta is read once, with the update, for
+/// both the weight norms and the update ratios, and the passes run vectorised.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct NormsMeter {
-    names: Vec<SeriesNames>,
+    table: Option<SeriesTable>,
     grad_sq: Vec<f64>,
+    /// Scratch for [`dead_relu_fraction`].
+    largest: Vec<f64>,
     before: Option<BeforeUpdate>,
 }
 
@@ -186,23 +240,26 @@ impl NormsMeter {
         logits: Var,
         grad: &[f64],
     ) {
-        if self.names.len() != layout.len() {
-            self.names = layout
-                .iter()
-                .map(|spec| SeriesNames {
-                    grad: format!("grad_norm/{}", spec.name),
-                    weight: format!("weight_norm/{}", spec.name),
-                    update: format!("update_ratio/{}", spec.name),
-                })
-                .collect();
+        if (self.table.as_ref()).is_none_or(|table| table.slots.len() != layout.len()) {
+            self.table = Some(SeriesTable::new(layout));
         }
         self.grad_sq.clear();
-        let sums = layout.iter().map(|spec| squared_norm(block(spec, grad)));
-        self.grad_sq.extend(sums);
+        // `#[inline(always)]`: the closure's body is compiled inside the dispatched
+        // function, with its instruction set (else it stays a baseline function).
+        vectorized(
+            #[inline(always)]
+            || {
+                // A loop, not `extend(map(..))`: the adapter's closure would be a
+                // baseline function again.
+                for spec in layout {
+                    self.grad_sq.push(squared_norm(block(spec, grad)));
+                }
+            },
+        );
         self.before = Some(BeforeUpdate {
             step,
             logit_scale: tape.read_value(logits, logit_scale_of),
-            dead_relu_fraction: dead_relu_fraction(tape),
+            dead_relu_fraction: dead_relu_fraction_in(tape, &mut self.largest),
         });
     }
 
@@ -215,21 +272,25 @@ impl NormsMeter {
         after: &[f64],
     ) -> Option<NormsRecord> {
         let measured = self.before.take()?;
-        let mut series = Vec::with_capacity(3 * layout.len());
-        for ((spec, names), grad_sq) in layout.iter().zip(&self.names).zip(&self.grad_sq) {
-            let weight_sq = squared_norm(block(spec, before));
-            let step_sq = squared_distance(block(spec, after), block(spec, before));
-            series.push((names.grad.clone(), grad_sq.sqrt()));
-            series.push((names.weight.clone(), weight_sq.sqrt()));
-            if weight_sq > 0.0 {
-                series.push((names.update.clone(), (step_sq / weight_sq).sqrt()));
-            }
-        }
+        let table = self.table.as_ref()?;
+        let mut values = vec![None; table.names.len()];
+        vectorized(
+            #[inline(always)]
+            || {
+                for ((spec, slots), grad_sq) in layout.iter().zip(&table.slots).zip(&self.grad_sq) {
+                    let (weight_sq, step_sq) =
+                        weight_and_step_sq(block(spec, before), block(spec, after));
+                    values[slots[0]] = Some(grad_sq.sqrt());
+                    values[slots[1]] = Some(weight_sq.sqrt());
+                    values[slots[2]] = (weight_sq > 0.0).then(|| (step_sq / weight_sq).sqrt());
+                }
+            },
+        );
         Some(NormsRecord {
             step: measured.step,
             logit_scale: measured.logit_scale,
             dead_relu_fraction: measured.dead_relu_fraction,
-            blocks: series.into_iter().collect(),
+            blocks: BlockValues::over(Arc::clone(&table.names), values),
         })
     }
 }
@@ -266,7 +327,7 @@ mod tests {
         let mut blocks = gradient_and_weight_norms(layout, &theta, &grad);
         blocks.extend(update_ratios(layout, &theta, &after));
         assert_eq!(record.step, 4);
-        assert_eq!(record.blocks, blocks);
+        assert_eq!(record.blocks.to_map(), blocks);
         assert_eq!(record.logit_scale, logit_scale(&tape.value(logits)));
         assert_eq!(record.dead_relu_fraction, dead_relu_fraction(&tape));
         assert_eq!(record.blocks.len(), 3 * layout.len());

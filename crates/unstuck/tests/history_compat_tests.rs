@@ -1,0 +1,71 @@
+//! Histories written before the norms record kept its series in a shared name table
+//! (`BlockValues`, was `BTreeMap<String, f64>`) still load, and today's trainer writes
+//! the same text for the same run: the fixtures are a 2-step `norms` run of a 3-4-2
+//! ReLU network written by the code before the change (`history.jsonl` lines and the
+//! pretty JSON of `History::to_json`).
+
+use unstuck::data::{Batch, BatchTargets};
+use unstuck::instruments::InstrumentConfig;
+use unstuck::models::{Model, ModelRegistry};
+use unstuck::optim::Registry;
+use unstuck::{History, HistoryMark, TrainConfig, Trainer};
+
+const LINES_BEFORE: &str = include_str!("fixtures/norms_history_before.jsonl");
+const JSON_BEFORE: &str = include_str!("fixtures/norms_history_before.json");
+
+/// The run the fixtures recorded.
+fn run_today() -> History {
+    let model = ModelRegistry::builtin().build("3-4-2:relu").unwrap();
+    let model: &dyn Model<f64> = &*model;
+    let x: Vec<f64> = (0..12).map(|i| (i as f64 * 0.7).sin()).collect();
+    let labels = [0, 1, 1, 0];
+    let targets = BatchTargets::Classes {
+        labels: &labels,
+        n_classes: 2,
+    };
+    let batch = Batch::new(&x, 3, targets).unwrap();
+    let optimizer = Registry::<f64>::builtin().build("sgd:lr=0.1").unwrap();
+    let config = TrainConfig {
+        batch_size: 4,
+        stuck: None,
+        progress: false,
+        ..TrainConfig::default()
+    };
+    let mut trainer = Trainer::new(model, optimizer, config, model.init(3))
+        .unwrap()
+        .with_instruments(InstrumentConfig::from_spec("norms").unwrap())
+        .unwrap();
+    for _ in 0..2 {
+        trainer.train_on(&batch).unwrap();
+    }
+    trainer.history().clone()
+}
+
+#[test]
+fn an_old_history_loads_and_writes_back_the_same_text() {
+    let from_lines = History::from_json_lines(LINES_BEFORE).unwrap();
+    let from_json: History = serde_json::from_str(JSON_BEFORE).unwrap();
+    assert_eq!(from_lines, from_json);
+    assert_eq!(from_lines.norms.len(), 2);
+    let blocks = &from_lines.norms[1].blocks;
+    assert_eq!(blocks.len(), 12);
+    assert_eq!(
+        blocks.get("update_ratio/layers.1.weight"),
+        Some(0.05153791660794042)
+    );
+    assert_eq!(
+        from_lines.json_lines_since(HistoryMark::default()),
+        LINES_BEFORE
+    );
+    assert_eq!(from_json.to_json(), JSON_BEFORE);
+}
+
+#[test]
+fn the_trainer_writes_the_text_the_old_code_wrote() {
+    let history = run_today();
+    assert_eq!(
+        history.json_lines_since(HistoryMark::default()),
+        LINES_BEFORE
+    );
+    assert_eq!(history.to_json(), JSON_BEFORE);
+}
