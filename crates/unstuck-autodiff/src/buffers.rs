@@ -25,14 +25,14 @@ struct Pool<E> {
 impl<E> Pool<E> {
     /// The smallest free buffer that holds `n` elements (and is not more than eight
     /// times too large, so a huge buffer is not spent on a small request); with `filled`,
-    /// one that already holds `n` elements comes first, as it needs no zeroing.
+    /// of those as small, one that already holds `n` elements, as it needs no zeroing.
     fn take(&mut self, n: usize, filled: bool) -> Option<Vec<E>> {
         let best = self
             .free
             .iter()
             .enumerate()
             .filter(|(_, v)| v.capacity() >= n && v.capacity() <= n.saturating_mul(8))
-            .min_by_key(|(_, v)| (filled && v.len() < n, v.capacity()))
+            .min_by_key(|(_, v)| (v.capacity(), filled && v.len() < n))
             .map(|(i, _)| i)?;
         let v = self.free.swap_remove(best);
         self.bytes -= v.capacity() * std::mem::size_of::<E>();
