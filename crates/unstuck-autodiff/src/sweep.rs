@@ -32,6 +32,9 @@ pub(crate) trait Evaluator<T: Element>: Algebra<T> {
     }
 }
 
+/// A node's gathered contributions, in arrival order.
+type Parts<V> = Vec<(Placement, V)>;
+
 /// `parts` summed one after another with [`Evaluator::accumulate`].
 pub(crate) fn accumulate_in_order<T: Element, E: Evaluator<T> + ?Sized>(
     ev: &mut E,
@@ -78,7 +81,7 @@ pub(crate) fn sweep<T: Element, E: Evaluator<T>>(
     grads[y] = Some(seed);
     // Contributions kept for `assemble`, in arrival order (see `gathers_slices`).
     let gathers = ev.gathers_slices();
-    let mut parts: Vec<Option<Vec<(Placement, E::V)>>> = (0..=y).map(|_| None).collect();
+    let mut parts: Vec<Option<Parts<E::V>>> = (0..=y).map(|_| None).collect();
     let mut emitted: Vec<Contribution<E::V>> = Vec::with_capacity(MAX_INPUTS);
     for i in (lowest..=y).rev() {
         let gathered = parts[i].take().map(|list| ev.assemble(list, i));
