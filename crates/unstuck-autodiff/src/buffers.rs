@@ -24,14 +24,15 @@ struct Pool<E> {
 
 impl<E> Pool<E> {
     /// The smallest free buffer that holds `n` elements (and is not more than eight
-    /// times too large, so a huge buffer is not spent on a small request).
-    fn take(&mut self, n: usize) -> Option<Vec<E>> {
+    /// times too large, so a huge buffer is not spent on a small request); with `filled`,
+    /// of those as small, one that already holds `n` elements, as it needs no zeroing.
+    fn take(&mut self, n: usize, filled: bool) -> Option<Vec<E>> {
         let best = self
             .free
             .iter()
             .enumerate()
             .filter(|(_, v)| v.capacity() >= n && v.capacity() <= n.saturating_mul(8))
-            .min_by_key(|(_, v)| v.capacity())
+            .min_by_key(|(_, v)| (v.capacity(), filled && v.len() < n))
             .map(|(i, _)| i)?;
         let v = self.free.swap_remove(best);
         self.bytes -= v.capacity() * std::mem::size_of::<E>();
@@ -68,7 +69,7 @@ fn fresh<T>(n: usize) -> Vec<T> {
 
 /// An empty buffer with room for at least `n` elements.
 pub(crate) fn take<T: Element>(n: usize) -> Vec<T> {
-    let mut v = pooled(n);
+    let mut v = pooled(n, false);
     v.clear();
     v
 }
@@ -77,7 +78,7 @@ pub(crate) fn take<T: Element>(n: usize) -> Vec<T> {
 /// one of them before anything reads it: a recycled buffer keeps its old values instead
 /// of being zeroed first. Only the part beyond what the buffer held before is zeroed.
 pub(crate) fn overwritten<T: Element>(n: usize) -> Vec<T> {
-    let mut v = pooled(n);
+    let mut v = pooled(n, true);
     if v.len() >= n {
         v.truncate(n);
     } else {
@@ -87,14 +88,18 @@ pub(crate) fn overwritten<T: Element>(n: usize) -> Vec<T> {
 }
 
 /// A buffer with room for at least `n` elements, from the pool when it has one; it may
-/// hold stale elements.
-fn pooled<T: Element>(n: usize) -> Vec<T> {
+/// hold stale elements (with `filled`, preferably at least `n` of them).
+fn pooled<T: Element>(n: usize, filled: bool) -> Vec<T> {
     if n < MIN_POOLED {
         return Vec::with_capacity(n);
     }
     let typed = match T::DTYPE {
-        unstuck_core::DType::F32 => F32.with(|p| p.borrow_mut().take(n)).map(ElementVec::F32),
-        unstuck_core::DType::F64 => F64.with(|p| p.borrow_mut().take(n)).map(ElementVec::F64),
+        unstuck_core::DType::F32 => F32
+            .with(|p| p.borrow_mut().take(n, filled))
+            .map(ElementVec::F32),
+        unstuck_core::DType::F64 => F64
+            .with(|p| p.borrow_mut().take(n, filled))
+            .map(ElementVec::F64),
     };
     match typed.map(T::from_typed) {
         Some(Ok(v)) => v,

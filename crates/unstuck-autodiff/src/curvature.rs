@@ -20,13 +20,7 @@ where
     let tape = Tape::new();
     let theta_var = tape.leaf_from(theta, &[theta.len()]);
     let y = f(&tape, theta_var);
-    let shape = tape.shape_of(y);
-    if shape.numel() != 1 {
-        return Err(AutodiffError::NotScalar {
-            shape: shape.dims().to_vec(),
-        });
-    }
-    ensure_finite("f(theta)", &[tape.scalar_value(y)])?;
+    crate::step::scalar_output(&tape, y)?;
     Ok((tape, theta_var, y))
 }
 

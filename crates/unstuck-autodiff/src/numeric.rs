@@ -5,7 +5,7 @@ use crate::buffers;
 use crate::kernels::layout::place_in_zeros;
 use crate::op::{Algebra, Op, Placement, forward};
 use crate::shape::Shape;
-use crate::sweep::Evaluator;
+use crate::sweep::{Evaluator, accumulate_in_order};
 use crate::tape::{MAX_INPUTS, Node, view_of};
 use crate::tensor::{Tensor, View};
 use std::rc::Rc;
@@ -195,6 +195,63 @@ impl<T: Element> Evaluator<T> for Numeric<'_, T> {
             }
         };
         NumVal::owned(total)
+    }
+
+    fn gathers_slices(&self) -> bool {
+        true
+    }
+
+    /// Slices that do not overlap (the layers' parameters carved out of theta) are each
+    /// written once into the result, and only the gaps between them are zeroed; anything
+    /// else is summed in order as [`Numeric::accumulate`] does. Either way each element
+    /// gets the same sums, so the same bits.
+    fn assemble(&mut self, parts: Vec<(Placement, NumVal<T>)>, node: usize) -> NumVal<T> {
+        match self.disjoint_slices(&parts, node) {
+            Some(data) => NumVal::owned(Tensor::from_parts(data, self.nodes[node].shape)),
+            None => accumulate_in_order(self, parts, node),
+        }
+    }
+}
+
+impl<T: Element> Numeric<'_, T> {
+    /// Node `node`'s gradient from slices along one axis that do not overlap, each
+    /// element `0 + v` as adding it into zeros gives (`-0` included); `None` when the
+    /// parts are not such slices.
+    fn disjoint_slices(&self, parts: &[(Placement, NumVal<T>)], node: usize) -> Option<Vec<T>> {
+        let shape = self.nodes[node].shape;
+        let Placement::At { axis, .. } = parts.first()?.0 else {
+            return None;
+        };
+        let mut blocks = Vec::with_capacity(parts.len());
+        for (placement, g) in parts {
+            match *placement {
+                Placement::At { axis: a, start } if a == axis => {
+                    blocks.push((start, self.get(g)));
+                }
+                _ => return None,
+            }
+        }
+        blocks.sort_unstable_by_key(|&(start, _)| start);
+        let len = |part: &View<'_, T>| part.shape.dims()[axis];
+        if blocks
+            .windows(2)
+            .any(|pair| pair[0].0 + len(&pair[0].1) > pair[1].0)
+        {
+            return None;
+        }
+        let (outer, full, inner) = shape.split_at_axis(axis);
+        let mut data = buffers::take(shape.numel());
+        for o in 0..outer {
+            let row = o * full * inner;
+            for (start, part) in &blocks {
+                let block = len(part) * inner;
+                data.resize(row + start * inner, T::ZERO);
+                let values = &part.data[o * block..(o + 1) * block];
+                data.extend(values.iter().map(|&v| T::ZERO + v));
+            }
+            data.resize(row + full * inner, T::ZERO);
+        }
+        Some(data)
     }
 }
 

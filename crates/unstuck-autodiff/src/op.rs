@@ -12,7 +12,7 @@ use crate::fast_tanh;
 use crate::kernels::conv::{self, ConvGeom};
 use crate::kernels::elementwise::{bias_map, broadcast_to, map, sum_to, zip};
 use crate::kernels::index::{gather_rows, masked_fill, pick, scatter, scatter_add_rows};
-use crate::kernels::layout::{Perm, narrow, pad, permute};
+use crate::kernels::layout::{Perm, add_at, narrow, pad, permute};
 use crate::kernels::matmul::matmul;
 use crate::kernels::pool::{self, PoolGeom};
 use crate::kernels::softmax::{log_softmax, softmax, softmax_cross_entropy};
@@ -71,6 +71,12 @@ pub(crate) enum Op<T> {
         axis: usize,
         start: usize,
         total: usize,
+    },
+    /// `(acc, part) -> acc + pad(part)`: `part` added at `start` along `axis`, how the
+    /// recorded gradient of a sliced input gathers its slices without a padded copy each.
+    AddAt {
+        axis: usize,
+        start: usize,
     },
     LogSoftmax(usize),
     Softmax(usize),
@@ -246,6 +252,7 @@ pub(crate) fn forward<T: Element>(op: &Op<T>, x: &[View<'_, T>]) -> Tensor<T> {
         Op::SumTo(to) => sum_to(x[0], to),
         Op::Narrow { axis, start, len } => narrow(x[0], axis, start, len),
         Op::Pad { axis, start, total } => pad(x[0], axis, start, total),
+        Op::AddAt { axis, start } => add_at(x[0], x[1], axis, start),
         Op::LogSoftmax(axis) => log_softmax(x[0], axis),
         Op::Softmax(axis) => softmax(x[0], axis),
         Op::Pick(ref labels) => pick(x[0], labels),
@@ -459,6 +466,12 @@ pub(crate) fn vjp<T: Element, A: Algebra<T>>(
         Op::Pad { axis, start, .. } => {
             let len = alg.node_shape(x(0)).dims()[axis];
             emit.push(whole(0, alg.apply(Op::Narrow { axis, start, len }, &[&g])));
+        }
+        Op::AddAt { axis, start } => {
+            let len = alg.node_shape(x(1)).dims()[axis];
+            let part = alg.apply(Op::Narrow { axis, start, len }, &[&g]);
+            emit.push(whole(0, g));
+            emit.push(whole(1, part));
         }
         Op::LogSoftmax(axis) => {
             // g - softmax(a) · Σ_axis g, with softmax(a) = exp(out).

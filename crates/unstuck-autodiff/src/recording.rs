@@ -47,17 +47,19 @@ impl<T: Element> Evaluator<T> for Recording<'_, T> {
         (nodes[i].op.clone(), nodes[i].inputs(), nodes[i].n_inputs())
     }
 
+    /// Records `acc + g` (one `AddAt` node for a slice's gradient, not a padded copy and
+    /// a full-length sum).
     fn accumulate(&mut self, acc: Option<Var>, g: Var, placement: Placement, node: usize) -> Var {
-        let g = match placement {
-            Placement::Whole => g,
-            Placement::At { axis, start } => {
+        match (acc, placement) {
+            (None, Placement::Whole) => g,
+            (Some(acc), Placement::Whole) => self.add(&acc, &g),
+            (None, Placement::At { axis, start }) => {
                 let total = self.node_shape(node).dims()[axis];
                 self.apply(Op::Pad { axis, start, total }, &[&g])
             }
-        };
-        match acc {
-            Some(acc) => self.add(&acc, &g),
-            None => g,
+            (Some(acc), Placement::At { axis, start }) => {
+                self.apply(Op::AddAt { axis, start }, &[&acc, &g])
+            }
         }
     }
 }

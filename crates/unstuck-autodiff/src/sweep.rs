@@ -17,6 +17,35 @@ pub(crate) trait Evaluator<T: Element>: Algebra<T> {
         placement: Placement,
         node: usize,
     ) -> Self::V;
+
+    /// Whether the sweep should keep the contributions of a node that receives slices
+    /// (`Placement::At`) until it reaches the node, and hand them to
+    /// [`Evaluator::assemble`] at once.
+    fn gathers_slices(&self) -> bool {
+        false
+    }
+
+    /// Node `node`'s gradient from its contributions in the order they arrived: by
+    /// default, the same sums [`Evaluator::accumulate`] makes one at a time.
+    fn assemble(&mut self, parts: Vec<(Placement, Self::V)>, node: usize) -> Self::V {
+        accumulate_in_order(self, parts, node)
+    }
+}
+
+/// A node's gathered contributions, in arrival order.
+type Parts<V> = Vec<(Placement, V)>;
+
+/// `parts` summed one after another with [`Evaluator::accumulate`].
+pub(crate) fn accumulate_in_order<T: Element, E: Evaluator<T> + ?Sized>(
+    ev: &mut E,
+    parts: Vec<(Placement, E::V)>,
+    node: usize,
+) -> E::V {
+    let mut acc = None;
+    for (placement, g) in parts {
+        acc = Some(ev.accumulate(acc, g, placement, node));
+    }
+    acc.expect("a gathered gradient has a contribution")
 }
 
 /// Walks nodes `y, y-1, ..., 0`, pushing `seed` (the cotangent of `y`) back to `wrt`.
@@ -50,9 +79,15 @@ pub(crate) fn sweep<T: Element, E: Evaluator<T>>(
         return results;
     }
     grads[y] = Some(seed);
+    // Contributions kept for `assemble`, in arrival order (see `gathers_slices`).
+    let gathers = ev.gathers_slices();
+    let mut parts: Vec<Option<Parts<E::V>>> = (0..=y).map(|_| None).collect();
     let mut emitted: Vec<Contribution<E::V>> = Vec::with_capacity(MAX_INPUTS);
     for i in (lowest..=y).rev() {
-        let Some(g) = grads[i].take() else { continue };
+        let gathered = parts[i].take().map(|list| ev.assemble(list, i));
+        let Some(g) = gathered.or_else(|| grads[i].take()) else {
+            continue;
+        };
         if !needed[i] {
             continue;
         }
@@ -70,8 +105,16 @@ pub(crate) fn sweep<T: Element, E: Evaluator<T>>(
             if needed[input] {
                 #[cfg(test)]
                 let contribution = perturbation::apply(ev, &op, slot, contribution);
-                grads[input] =
-                    Some(ev.accumulate(grads[input].take(), contribution, placement, input));
+                if gathers && (placement != Placement::Whole || parts[input].is_some()) {
+                    let list = parts[input].get_or_insert_with(Vec::new);
+                    if let Some(earlier) = grads[input].take() {
+                        list.push((Placement::Whole, earlier));
+                    }
+                    list.push((placement, contribution));
+                } else {
+                    grads[input] =
+                        Some(ev.accumulate(grads[input].take(), contribution, placement, input));
+                }
             }
         }
     }

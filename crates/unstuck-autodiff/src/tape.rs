@@ -308,6 +308,17 @@ impl<T: Element> Tape<T> {
         }
     }
 
+    /// Moves the buffer of node `v` (which owns its elements) out of the tape, leaving the
+    /// node empty: for the last use of a tape, just before it is dropped.
+    pub(crate) fn take_owned(&self, v: Var) -> Vec<T> {
+        self.check(v);
+        let mut nodes = self.nodes.borrow_mut();
+        match &mut nodes[v.index()].storage {
+            Storage::Own(data) => std::mem::take(data),
+            Storage::Alias { .. } => unreachable!("take_owned: node {} is a view", v.index),
+        }
+    }
+
     pub(crate) fn var(&self, index: usize) -> Var {
         Var {
             tape: self.id.get(),

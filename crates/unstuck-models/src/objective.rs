@@ -144,6 +144,28 @@ impl<'m, T: Element> Objective<'m, T> {
         Ok(unstuck_autodiff::gradient(self.as_fn(), theta)?)
     }
 
+    /// [`Objective::gradient`] for a training loop: the loss, with the gradient in `grad`;
+    /// theta is moved onto the tape and back and the gradient's buffer handed over, so a
+    /// step copies neither (see [`unstuck_autodiff::gradient_into`]). Same bits.
+    ///
+    /// ```
+    /// use unstuck_autodiff::Tensor;
+    /// use unstuck_models::{Loss, Mlp, Model, Objective, Targets};
+    /// let mlp = Mlp::from_spec("2-8-3:tanh").unwrap();
+    /// let x = Tensor::matrix(vec![0.1, 0.2, -0.3, 0.4], 2, 2).unwrap();
+    /// let targets = Targets::Classes { labels: vec![0, 2], n_classes: 3 };
+    /// let objective = Objective::new(&mlp, x, targets, Loss::CrossEntropy).unwrap();
+    /// let mut theta: Vec<f64> = mlp.init(0);
+    /// let (loss, gradient) = objective.gradient(&theta).unwrap();
+    /// let mut grad = Vec::new();
+    /// assert_eq!(objective.gradient_into(&mut theta, &mut grad).unwrap(), loss);
+    /// assert_eq!(grad, gradient);
+    /// ```
+    pub fn gradient_into(&self, theta: &mut Vec<T>, grad: &mut Vec<T>) -> Result<T, ModelError> {
+        check_theta_len(self.model, theta.len())?;
+        Ok(unstuck_autodiff::gradient_into(self.as_fn(), theta, grad)?)
+    }
+
     /// The loss recorded with its gradient graph, ready for many Hessian-vector products.
     pub fn curvature(&self, theta: &[T]) -> Result<Curvature<T>, ModelError> {
         check_theta_len(self.model, theta.len())?;

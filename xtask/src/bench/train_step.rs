@@ -6,7 +6,7 @@ use anyhow::Result;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
-use unstuck::autodiff::{Conv2dOptions, Tape, Tensor, Var, gradient};
+use unstuck::autodiff::{Conv2dOptions, Tape, Tensor, Var, gradient_into};
 use unstuck::models::{Loss, Mlp, Model, Objective, Targets};
 use unstuck::optim::{Adam, AdamConfig, Optimizer, Sgd, SgdConfig};
 
@@ -81,12 +81,13 @@ pub fn time_steps(
     budget: Budget,
 ) -> Result<Summary> {
     let mut optimizer = optimizer(opt)?;
+    let mut grad = Vec::new();
     let mut failed = None;
     let summary = measure(budget, || {
         let step = objective
-            .gradient(&theta)
+            .gradient_into(&mut theta, &mut grad)
             .map_err(anyhow::Error::from)
-            .and_then(|(_, grad)| Ok(optimizer.step(&mut theta, &grad)?));
+            .and_then(|_| Ok(optimizer.step(&mut theta, &grad)?));
         if let Err(e) = step {
             failed = Some(e);
         }
@@ -157,11 +158,13 @@ pub fn lenet_step(n: usize, opt: &str, budget: Budget) -> Result<Summary> {
     let x = Tensor::new(x, &[n, 1, 28, 28])?;
     let mut theta = lenet_init(0);
     let mut optimizer = optimizer(opt)?;
+    let mut grad = Vec::new();
     let mut failed = None;
     let summary = measure(budget, || {
-        let step = gradient(|tape, theta| lenet_loss(tape, theta, &x, &y), &theta)
+        let loss = |tape: &Tape<f32>, theta| lenet_loss(tape, theta, &x, &y);
+        let step = gradient_into(loss, &mut theta, &mut grad)
             .map_err(anyhow::Error::from)
-            .and_then(|(_, grad)| Ok(optimizer.step(&mut theta, &grad)?));
+            .and_then(|_| Ok(optimizer.step(&mut theta, &grad)?));
         if let Err(e) = step {
             failed = Some(e);
         }

@@ -1,4 +1,4 @@
-//! Ops that move elements without arithmetic: permute, narrow and its adjoint pad.
+//! Ops that move elements: permute, narrow and its adjoints pad and add-at.
 
 use super::elementwise::gather_strided;
 use crate::Element;
@@ -149,6 +149,42 @@ pub(crate) fn place_in_zeros<T: Element>(
     data
 }
 
+/// `acc + pad(part)`: `part` added at `start` along `axis` of `acc`, every element of
+/// `acc` outside the block plus zero, in one pass (the very bits of adding a padded copy,
+/// without making it).
+pub(crate) fn add_at<T: Element>(
+    acc: View<'_, T>,
+    part: View<'_, T>,
+    axis: usize,
+    start: usize,
+) -> Tensor<T> {
+    let (outer, len, inner) = part.shape.split_at_axis(axis);
+    assert!(
+        axis < acc.shape.rank()
+            && part.shape.with_dim(axis, acc.shape.dims()[axis]) == acc.shape
+            && start + len <= acc.shape.dims()[axis],
+        "add_at: shape {:?} at {start} along axis {axis} does not fit in shape {:?}",
+        part.shape,
+        acc.shape
+    );
+    let mut data = buffers::take(acc.shape.numel());
+    let (before, block, row) = (start * inner, len * inner, acc.shape.dims()[axis] * inner);
+    let plus_zero = |a: &T| *a + T::ZERO;
+    for o in 0..outer {
+        let acc_row = &acc.data[o * row..(o + 1) * row];
+        let part_row = &part.data[o * block..(o + 1) * block];
+        data.extend(acc_row[..before].iter().map(plus_zero));
+        data.extend(
+            acc_row[before..before + block]
+                .iter()
+                .zip(part_row)
+                .map(|(&a, &p)| a + p),
+        );
+        data.extend(acc_row[before + block..].iter().map(plus_zero));
+    }
+    Tensor::from_parts(data, acc.shape)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,6 +211,43 @@ mod tests {
         assert_eq!(&part.data()[..4], &[4., 5., 6., 7.]);
         let padded = pad(part.view(), 1, 1, 3);
         assert_eq!(&padded.data()[..8], &[0., 0., 0., 0., 4., 5., 6., 7.]);
+    }
+
+    #[test]
+    fn add_at_has_the_bits_of_adding_a_padded_copy() {
+        // -0 outside the block becomes +0 (as `-0 + 0` does), -0 + -0 inside stays -0.
+        let shape = Shape::new(&[3, 5, 2]).unwrap();
+        let acc: Vec<f64> = (0..30)
+            .map(|i| match i % 4 {
+                0 => -0.0,
+                1 => f64::NAN,
+                _ => f64::from(i) * 0.37 - 4.0,
+            })
+            .collect();
+        let part_shape = Shape::new(&[3, 2, 2]).unwrap();
+        let part: Vec<f64> = (0..12)
+            .map(|i| if i % 3 == 0 { -0.0 } else { f64::from(i) - 5.5 })
+            .collect();
+        let (acc, part) = (View::new(&acc, shape), View::new(&part, part_shape));
+        let padded = pad(part, 1, 2, 5);
+        let added = super::super::elementwise::zip("add", acc, padded.view(), |p, q| p + q);
+        let bits = |t: &Tensor<f64>| t.data().iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        let placed = add_at(acc, part, 1, 2);
+        assert_eq!(placed.dims(), &[3, 5, 2]);
+        assert_eq!(bits(&placed), bits(&added));
+    }
+
+    #[test]
+    #[should_panic(expected = "does not fit")]
+    fn add_at_refuses_a_part_that_does_not_fit() {
+        let acc = [0.0; 6];
+        let part = [1.0; 4];
+        add_at(
+            View::new(&acc, Shape::new(&[6]).unwrap()),
+            View::new(&part, Shape::new(&[4]).unwrap()),
+            0,
+            3,
+        );
     }
 
     #[test]

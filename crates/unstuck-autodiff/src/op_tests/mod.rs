@@ -114,6 +114,7 @@ fn every_rule() -> Vec<(String, usize)> {
         "SumTo",
         "Narrow",
         "Pad",
+        "AddAt",
         "LogSoftmax",
         "Softmax",
         "Pick",
@@ -131,6 +132,7 @@ fn every_rule() -> Vec<(String, usize)> {
     ];
     let binary = [
         "Add",
+        "AddAt",
         "BiasAct",
         "Mul",
         "TanhBackward",
