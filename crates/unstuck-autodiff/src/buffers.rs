@@ -8,6 +8,7 @@
 
 use crate::Element;
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use unstuck_core::ElementVec;
 
 /// Buffers below this many elements come from the allocator, which serves them well.
@@ -16,9 +17,12 @@ const MIN_POOLED: usize = 1 << 10;
 /// freed. A training step of the networks we benchmark touches a few MiB.
 const MAX_POOLED_BYTES: usize = 64 << 20;
 
+/// Free buffers by capacity: a run can park thousands of small buffers here (up to
+/// [`MAX_POOLED_BYTES`]), and a scan over all of them on every request cost a small
+/// network's step more than its arithmetic.
 #[derive(Debug, Default)]
 struct Pool<E> {
-    free: Vec<Vec<E>>,
+    free: BTreeMap<usize, Vec<Vec<E>>>,
     bytes: usize,
 }
 
@@ -27,15 +31,17 @@ impl<E> Pool<E> {
     /// times too large, so a huge buffer is not spent on a small request); with `filled`,
     /// of those as small, one that already holds `n` elements, as it needs no zeroing.
     fn take(&mut self, n: usize, filled: bool) -> Option<Vec<E>> {
-        let best = self
-            .free
-            .iter()
-            .enumerate()
-            .filter(|(_, v)| v.capacity() >= n && v.capacity() <= n.saturating_mul(8))
-            .min_by_key(|(_, v)| (v.capacity(), filled && v.len() < n))
-            .map(|(i, _)| i)?;
-        let v = self.free.swap_remove(best);
-        self.bytes -= v.capacity() * std::mem::size_of::<E>();
+        let (&capacity, same) = self.free.range_mut(n..=n.saturating_mul(8)).next()?;
+        let last = same.len() - 1;
+        let best = match filled {
+            true => same.iter().rposition(|v| v.len() >= n).unwrap_or(last),
+            false => last,
+        };
+        let v = same.swap_remove(best);
+        if same.is_empty() {
+            self.free.remove(&capacity);
+        }
+        self.bytes -= capacity * std::mem::size_of::<E>();
         Some(v)
     }
 
@@ -45,7 +51,7 @@ impl<E> Pool<E> {
         let bytes = v.capacity() * std::mem::size_of::<E>();
         if self.bytes + bytes <= MAX_POOLED_BYTES {
             self.bytes += bytes;
-            self.free.push(v);
+            self.free.entry(v.capacity()).or_default().push(v);
         }
     }
 }
