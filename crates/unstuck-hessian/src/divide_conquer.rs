@@ -288,4 +288,4 @@ fn add_block_column(u: MatRef<'_, f64>, n1: usize, p: usize, scale: f64, out: &m
 
 #[cfg(test)]
 #[path = "divide_conquer_tests.rs"]
-mod tests;
+pub(crate) mod tests;

@@ -216,21 +216,8 @@ fn the_public_path_decomposes_a_matrix_at_the_blocked_size() {
     let eig = h.eigen().unwrap();
     let v = Mat::from_fn(n, n, |i, j| eig.vector(j)[i]);
     let tol = 4.0 * n as f64 * f64::EPSILON;
-    let mut av = Mat::<f64>::zeros(n, n);
-    matmul(
-        av.as_mut(),
-        Accum::Replace,
-        h.as_mat(),
-        v.as_ref(),
-        1.0,
-        Par::Seq,
-    );
-    let mut worst_residual = 0.0f64;
-    for j in 0..n {
-        for i in 0..n {
-            worst_residual = worst_residual.max((av[(i, j)] - eig.values()[j] * v[(i, j)]).abs());
-        }
-    }
+    let worst_residual =
+        crate::divide_conquer::tests::worst_eigen_residual(h.as_mat(), eig.values(), v.as_ref());
     assert!(
         worst_residual <= tol * h.frobenius_norm(),
         "|A v - lambda v| = {worst_residual:e}"
