@@ -15,6 +15,15 @@ use unstuck_data::{Batch, BatchConfig, Batches, Dataset};
 use unstuck_models::{Loss, Model, Objective, Pass, mix_seeds};
 use unstuck_optim::Optimizer;
 
+/// What the recorded part of a step found (see `Trainer::differentiate`).
+struct Differentiated {
+    loss: f64,
+    grad: Vec<f64>,
+    grad_norm: f64,
+    /// The model's buffers (running statistics) after this step's forward pass.
+    new_buffers: Vec<f64>,
+}
+
 /// How to train.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrainConfig {
@@ -300,7 +309,12 @@ impl<'m> Trainer<'m> {
         let differentiated = self.differentiate(&tape, theta_var, objective, pass_seed, epoch);
         self.theta = tape.take_leaf(theta_var);
         drop(tape);
-        let (loss, grad, grad_norm, new_buffers) = match differentiated {
+        let Differentiated {
+            loss,
+            grad,
+            grad_norm,
+            new_buffers,
+        } = match differentiated {
             Ok(step) => step,
             Err((what, loss)) => return Err(self.diverged(what, loss)),
         };
@@ -350,7 +364,7 @@ impl<'m> Trainer<'m> {
         objective: &Objective<'_, f64>,
         pass_seed: u64,
         epoch: u64,
-    ) -> Result<(f64, Vec<f64>, f64, Vec<f64>), (&'static str, f64)> {
+    ) -> Result<Differentiated, (&'static str, f64)> {
         let mut pass = Pass::train_tracking(pass_seed, &self.buffers);
         let (logits, loss_var) = objective.record_pass_with_logits(tape, theta_var, &mut pass);
         let new_buffers = pass.updated_buffers(tape);
@@ -388,7 +402,12 @@ impl<'m> Trainer<'m> {
             };
             instruments.before_update(view, self.model, &mut self.history);
         }
-        Ok((loss, grad, grad_norm, new_buffers))
+        Ok(Differentiated {
+            loss,
+            grad,
+            grad_norm,
+            new_buffers,
+        })
     }
 
     /// Stops the run: `last_good` is the point before the last update, whose loss and
