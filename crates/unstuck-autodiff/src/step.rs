@@ -21,6 +21,33 @@ pub(crate) fn scalar_output<T: Element>(tape: &Tape<T>, y: Var) -> Result<T, Aut
     Ok(value)
 }
 
+impl<T: Element> Tape<T> {
+    /// Moves the elements of `leaf`, an input recorded with [`Tape::leaf`], back out of
+    /// the tape: a training loop moves its parameters onto the step's tape and takes them
+    /// back instead of copying them there (as [`gradient_into`] does). The elements are
+    /// the ones moved in, bit for bit.
+    ///
+    /// This is the tape's last use of `leaf`: afterwards it and every view of it (slices,
+    /// reshapes) hold no elements, so clear or drop the tape next.
+    ///
+    /// # Panics
+    /// If `leaf` belongs to another tape or is a view of another node.
+    ///
+    /// ```
+    /// use unstuck_autodiff::{Tape, Tensor};
+    /// let mut theta = vec![1.5, -2.0];
+    /// let tape = Tape::<f64>::new();
+    /// let w = tape.leaf(Tensor::vector(std::mem::take(&mut theta)));
+    /// let loss = tape.sum(tape.square(w));
+    /// let grad = tape.grad(loss, &[w]).pop().unwrap();
+    /// theta = tape.take_leaf(w);
+    /// assert_eq!((theta, grad.into_data()), (vec![1.5, -2.0], vec![3.0, -4.0]));
+    /// ```
+    pub fn take_leaf(&self, leaf: Var) -> Vec<T> {
+        self.take_owned(leaf)
+    }
+}
+
 /// [`gradient`](crate::gradient) for a training loop: `theta` is moved onto the tape and
 /// back instead of copied, and `grad` receives the gradient's own buffer (its old one is
 /// kept for the next step), so a step copies neither vector. Same values, same bits.

@@ -10,10 +10,19 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Instant;
-use unstuck_autodiff::{Tape, Tensor};
+use unstuck_autodiff::{Tape, Tensor, Var};
 use unstuck_data::{Batch, BatchConfig, Batches, Dataset};
 use unstuck_models::{Loss, Model, Objective, Pass, mix_seeds};
 use unstuck_optim::Optimizer;
+
+/// What the recorded part of a step found (see `Trainer::differentiate`).
+struct Differentiated {
+    loss: f64,
+    grad: Vec<f64>,
+    grad_norm: f64,
+    /// The model's buffers (running statistics) after this step's forward pass.
+    new_buffers: Vec<f64>,
+}
 
 /// How to train.
 #[derive(Debug, Clone, PartialEq)]
@@ -290,47 +299,25 @@ impl<'m> Trainer<'m> {
         epoch: u64,
         train_eval: Option<&Objective<'_, f64>>,
     ) -> Result<(), TrainError> {
-        let tape = Tape::<f64>::new();
-        let theta_var = tape.leaf(Tensor::vector(self.theta.clone()));
         // Each step its own dropout masks, drawn from the run's seed and the step.
         let pass_seed = mix_seeds(self.config.seed, self.step);
-        let mut pass = Pass::train_tracking(pass_seed, &self.buffers);
-        let (logits, loss_var) = objective.record_pass_with_logits(&tape, theta_var, &mut pass);
-        let new_buffers = pass.updated_buffers(&tape);
-        let loss = tape.scalar_value(loss_var);
-        if !loss.is_finite() {
-            return Err(self.diverged("loss", loss));
-        }
-        // One reverse sweep: theta's gradient, and the layer outputs' for the instruments.
-        let sites = (self.instruments.as_ref())
-            .map(|instruments| instruments.sites(&tape, theta_var, self.step))
-            .unwrap_or_default();
-        let mut grads = tape.grad(loss_var, &sites.wrt(theta_var));
-        let output_grads = grads.split_off(1);
-        let grad = grads.pop().expect("theta's gradient").into_data();
-        if grad.iter().any(|g| !g.is_finite()) {
-            return Err(self.diverged("gradient", loss));
-        }
-        let grad_norm = grad.iter().map(|g| g * g).sum::<f64>().sqrt();
-        self.history.steps.push(StepRecord {
-            step: self.step,
-            epoch,
+        // theta moves onto the tape and back instead of being copied there (a 10-epoch
+        // digits run, 64-32-10 at batch 32, took 3% fewer instructions); it is back before
+        // anything else reads it and before any return.
+        let tape = Tape::<f64>::new();
+        let theta_var = tape.leaf(Tensor::vector(std::mem::take(&mut self.theta)));
+        let differentiated = self.differentiate(&tape, theta_var, objective, pass_seed, epoch);
+        self.theta = tape.take_leaf(theta_var);
+        drop(tape);
+        let Differentiated {
             loss,
+            grad,
             grad_norm,
-            lr: self.optimizer.lr(),
-        });
-        if let Some(instruments) = &mut self.instruments {
-            let view = StepView {
-                step: self.step,
-                tape: &tape,
-                logits,
-                sites: &sites,
-                output_grads: &output_grads,
-                grad: &grad,
-                batch_size: objective.batch_size(),
-            };
-            instruments.before_update(view, self.model, &mut self.history);
-        }
+            new_buffers,
+        } = match differentiated {
+            Ok(step) => step,
+            Err((what, loss)) => return Err(self.diverged(what, loss)),
+        };
         self.last_good.copy_from_slice(&self.theta);
         let lr = self.optimizer.lr();
         self.optimizer.step(&mut self.theta, &grad)?;
@@ -365,6 +352,62 @@ impl<'m> Trainer<'m> {
             }
         }
         Ok(())
+    }
+
+    /// The recorded part of a step, on `tape` with theta as `theta_var`: the loss, theta's
+    /// gradient and its norm and the model's updated buffers, with the step's record and
+    /// the instruments' records before the update; or what diverged, with the loss.
+    fn differentiate(
+        &mut self,
+        tape: &Tape<f64>,
+        theta_var: Var,
+        objective: &Objective<'_, f64>,
+        pass_seed: u64,
+        epoch: u64,
+    ) -> Result<Differentiated, (&'static str, f64)> {
+        let mut pass = Pass::train_tracking(pass_seed, &self.buffers);
+        let (logits, loss_var) = objective.record_pass_with_logits(tape, theta_var, &mut pass);
+        let new_buffers = pass.updated_buffers(tape);
+        let loss = tape.scalar_value(loss_var);
+        if !loss.is_finite() {
+            return Err(("loss", loss));
+        }
+        // One reverse sweep: theta's gradient, and the layer outputs' for the instruments.
+        let sites = (self.instruments.as_ref())
+            .map(|instruments| instruments.sites(tape, theta_var, self.step))
+            .unwrap_or_default();
+        let mut grads = tape.grad(loss_var, &sites.wrt(theta_var));
+        let output_grads = grads.split_off(1);
+        let grad = grads.pop().expect("theta's gradient").into_data();
+        if grad.iter().any(|g| !g.is_finite()) {
+            return Err(("gradient", loss));
+        }
+        let grad_norm = grad.iter().map(|g| g * g).sum::<f64>().sqrt();
+        self.history.steps.push(StepRecord {
+            step: self.step,
+            epoch,
+            loss,
+            grad_norm,
+            lr: self.optimizer.lr(),
+        });
+        if let Some(instruments) = &mut self.instruments {
+            let view = StepView {
+                step: self.step,
+                tape,
+                logits,
+                sites: &sites,
+                output_grads: &output_grads,
+                grad: &grad,
+                batch_size: objective.batch_size(),
+            };
+            instruments.before_update(view, self.model, &mut self.history);
+        }
+        Ok(Differentiated {
+            loss,
+            grad,
+            grad_norm,
+            new_buffers,
+        })
     }
 
     /// Stops the run: `last_good` is the point before the last update, whose loss and

@@ -12,14 +12,14 @@
 //! Hessian-vector products (at most `iters`; with the warm start and its tolerance
 //! `1e-2 ‖T‖`, about 5 on a fixed batch and 6-11 in a run, where each measurement sees a
 //! new batch) and `probes` more in one batched sweep. On the digits network (64-32-10,
-//! batch 32) a Hessian-vector product costs about one training step (callgrind: 401k
-//! instructions through the checked operator, against 406k for a step). In a whole
+//! batch 32) a Hessian-vector product costs less than a training step (callgrind: 340k
+//! instructions through the checked operator, against 390k for a step). In a whole
 //! 10-epoch `unstuck train digits` run (450 steps, evaluation every epoch) a measurement
-//! every 50 steps costs 6.3M instructions each: 3.1M for 7.7 Lanczos products, 1.5M
-//! for the 4 probes, 0.8M of Lanczos bookkeeping (one Gram-Schmidt pass per step, a
-//! second only when DGKS asks for it), 0.4M to record the gradient graph and 0.5M for
-//! the rest; the run takes 19.6% more instructions than without it (381.2M against
-//! 318.8M; `cargo xtask bench --only instruments/digits` for the wall clock).
+//! every 50 steps costs 5.6M instructions each: 2.6M for 7.7 Lanczos products, 1.5M
+//! for the 4 probes, 0.9M of Lanczos bookkeeping (one Gram-Schmidt pass per step, a
+//! second only when DGKS asks for it), 0.4M to record the gradient graph and 0.2M for
+//! the Ritz vector; `Trainer::fit` takes 21% more instructions than without it (289.7M
+//! against 239.3M; `cargo xtask bench --only instruments/digits` for the wall clock).
 
 use super::InstrumentError;
 use crate::history::CurvatureRecord;
