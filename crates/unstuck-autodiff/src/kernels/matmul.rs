@@ -30,20 +30,18 @@ impl Operand {
 
 /// Products with fewer multiply-adds than this run on one thread: a task costs more.
 const PARALLEL_MATMUL_WORK: usize = 1 << 19;
-/// Blocks of a parallel product start at multiples of this many rows or columns (whole
-/// SIMD registers of f32 and f64 on AVX2 and AVX-512).
+/// Blocks of a parallel matrix-vector product start at multiples of this many entries
+/// (whole SIMD registers of f32 and f64 on AVX2 and AVX-512).
 const BLOCK_ALIGN: usize = 16;
-/// The fewest rows or columns in a block of a parallel product.
+/// The fewest output entries in a block of a parallel matrix-vector product.
 const MIN_BLOCK: usize = 64;
 
 /// `out = op(a) · op(b)` (or `out += ...` when `accumulate`), row-major.
 ///
-/// On one thread the product is one call to faer. With more, a large product is cut
-/// into one block of output rows (or columns) per thread, each computed by faer on its
-/// own thread. faer computes every entry the same way wherever it sits in the output
-/// (the depth is cut in fixed blocks of 512, each summed in order), so the bits do not
-/// depend on the cut nor on the thread count; `a_product_is_the_same_bits_however_it_is_cut`
-/// checks it on the shapes we use.
+/// The product is one call to faer, on rayon's threads when it is large. faer computes
+/// every entry the same way whichever thread computes it (the depth is cut in fixed
+/// blocks of 512, each summed in order), so the bits do not depend on the thread count;
+/// `a_product_is_the_same_bits_however_it_is_cut` checks it on the shapes we use.
 pub(crate) fn gemm<T: Element>(
     a: &[T],
     ad: Operand,
@@ -122,11 +120,17 @@ fn cuts(len: usize, parts: usize) -> Vec<usize> {
     bounds
 }
 
-/// The product on faer, whole or in `parts` blocks on rayon's threads.
+/// The product on faer, on the calling thread or on `parts` of rayon's threads.
 ///
-/// The blocks cut the output along the side whose operand is smaller to pack again: by
-/// rows (each block reads all of `op(b)`) when `op(b)` is the smaller operand, else by
-/// columns.
+/// A matrix product (more than one row and column) goes to faer's own parallel kernel:
+/// it packs each operand once for all threads and hands out output tiles, and every
+/// tile is summed over the depth in the same fixed blocks whichever thread computes it.
+/// (Cutting the output into one faer call per thread packed the shared operand once per
+/// thread and lost to one thread on most products of a 784-256-256-10 step.)
+/// faer's parallel matrix-vector product splits the depth, which changes the bits with
+/// the thread count, so a matrix-vector product is cut by us instead, into blocks of
+/// output entries, each a whole dot product on one thread.
+/// `a_product_is_the_same_bits_however_it_is_cut` checks both paths.
 fn typed_gemm<E: faer::traits::RealField + Copy>(
     a: &[E],
     ad: Operand,
@@ -148,10 +152,14 @@ fn typed_gemm<E: faer::traits::RealField + Copy>(
         faer_matmul(dst, accum, lhs, rhs, E::one_impl(), Par::Seq);
     };
     if parts <= 1 {
-        // Most products (every small one) end here: no cut to compute or allocate.
+        // Most products (every small one) end here.
         return one_thread(lhs, rhs, dst);
     }
-    let by_rows = n <= m;
+    if m > 1 && n > 1 {
+        let par = Par::Rayon(std::num::NonZeroUsize::new(parts).expect("parts > 1"));
+        return faer_matmul(dst, accum, lhs, rhs, E::one_impl(), par);
+    }
+    let by_rows = n == 1;
     let bounds = cuts(if by_rows { m } else { n }, parts);
     if bounds.len() <= 2 {
         return one_thread(lhs, rhs, dst);
@@ -272,8 +280,10 @@ mod tests {
 
     /// Shapes of the networks we train (784-256-256-10 and 64-128-128-10 products with
     /// every transpose), odd sizes around faer's tiles (24 x 4), depth blocks (512) and
-    /// our row blocks, and matrix-vector products, all above the parallel threshold but one.
-    const SHAPES: [(usize, usize, usize); 9] = [
+    /// our row blocks, matrix-vector products and products of two output rows or
+    /// columns (faer's parallel kernel, not its matrix-vector one), all above the
+    /// parallel threshold but one.
+    const SHAPES: [(usize, usize, usize); 11] = [
         (128, 784, 256),
         (256, 128, 784),
         (128, 256, 10),
@@ -282,6 +292,8 @@ mod tests {
         (301, 67, 29),
         (1, 4000, 300),
         (3000, 200, 1),
+        (2, 2000, 300),
+        (300, 2000, 2),
         (5, 7, 3),
     ];
 
