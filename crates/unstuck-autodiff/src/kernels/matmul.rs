@@ -30,6 +30,10 @@ impl Operand {
 
 /// Products with fewer multiply-adds than this run on one thread: a task costs more.
 const PARALLEL_MATMUL_WORK: usize = 1 << 19;
+/// Products with at least this many multiply-adds run on faer's own parallel kernel;
+/// smaller ones are cut by us (faer's kernel costs more to start: at 64-128-128-10 it
+/// was slower than our cut).
+const FAER_PARALLEL_WORK: usize = 1 << 22;
 /// Blocks of a parallel matrix-vector product start at multiples of this many entries
 /// (whole SIMD registers of f32 and f64 on AVX2 and AVX-512).
 const BLOCK_ALIGN: usize = 16;
@@ -122,14 +126,14 @@ fn cuts(len: usize, parts: usize) -> Vec<usize> {
 
 /// The product on faer, on the calling thread or on `parts` of rayon's threads.
 ///
-/// A matrix product (more than one row and column) goes to faer's own parallel kernel:
-/// it packs each operand once for all threads and hands out output tiles, and every
-/// tile is summed over the depth in the same fixed blocks whichever thread computes it.
-/// (Cutting the output into one faer call per thread packed the shared operand once per
-/// thread and lost to one thread on most products of a 784-256-256-10 step.)
-/// faer's parallel matrix-vector product splits the depth, which changes the bits with
-/// the thread count, so a matrix-vector product is cut by us instead, into blocks of
-/// output entries, each a whole dot product on one thread.
+/// A large matrix product (more than one row and column, at least [`FAER_PARALLEL_WORK`]
+/// multiply-adds) goes to faer's own parallel kernel: it packs each operand once for all
+/// threads and hands out output tiles, and every tile is summed over the depth in the
+/// same fixed blocks whichever thread computes it. (Cutting the output into one faer
+/// call per thread packs the shared operand once per thread.) Smaller products, and
+/// matrix-vector products, whose parallel kernel in faer splits the depth and so changes
+/// the bits with the thread count, are cut by us into one block of output rows (or
+/// columns, whichever operand is smaller to pack again) per thread, each on faer.
 /// `a_product_is_the_same_bits_however_it_is_cut` checks both paths.
 fn typed_gemm<E: faer::traits::RealField + Copy>(
     a: &[E],
@@ -155,11 +159,11 @@ fn typed_gemm<E: faer::traits::RealField + Copy>(
         // Most products (every small one) end here.
         return one_thread(lhs, rhs, dst);
     }
-    if m > 1 && n > 1 {
+    if m > 1 && n > 1 && m * n * lhs.ncols() >= FAER_PARALLEL_WORK {
         let par = Par::Rayon(std::num::NonZeroUsize::new(parts).expect("parts > 1"));
         return faer_matmul(dst, accum, lhs, rhs, E::one_impl(), par);
     }
-    let by_rows = n == 1;
+    let by_rows = n <= m;
     let bounds = cuts(if by_rows { m } else { n }, parts);
     if bounds.len() <= 2 {
         return one_thread(lhs, rhs, dst);
@@ -281,8 +285,8 @@ mod tests {
     /// Shapes of the networks we train (784-256-256-10 and 64-128-128-10 products with
     /// every transpose), odd sizes around faer's tiles (24 x 4), depth blocks (512) and
     /// our row blocks, matrix-vector products and products of two output rows or
-    /// columns (faer's parallel kernel, not its matrix-vector one), all above the
-    /// parallel threshold but one.
+    /// columns (faer's parallel kernel, not its matrix-vector one), on both sides of
+    /// `FAER_PARALLEL_WORK`, all above the parallel threshold but one.
     const SHAPES: [(usize, usize, usize); 11] = [
         (128, 784, 256),
         (256, 128, 784),
@@ -292,8 +296,8 @@ mod tests {
         (301, 67, 29),
         (1, 4000, 300),
         (3000, 200, 1),
-        (2, 2000, 300),
-        (300, 2000, 2),
+        (2, 2500, 900),
+        (900, 2500, 2),
         (5, 7, 3),
     ];
 
