@@ -30,22 +30,20 @@ impl Operand {
 
 /// Products with fewer multiply-adds than this run on one thread: a task costs more.
 const PARALLEL_MATMUL_WORK: usize = 1 << 19;
-/// Products with at least this many multiply-adds run on faer's own parallel kernel;
-/// smaller ones are cut by us (faer's kernel costs more to start: at 64-128-128-10 it
-/// was slower than our cut).
-const FAER_PARALLEL_WORK: usize = 1 << 22;
-/// Blocks of a parallel matrix-vector product start at multiples of this many entries
-/// (whole SIMD registers of f32 and f64 on AVX2 and AVX-512).
+/// Blocks of a parallel product start at multiples of this many rows or columns (whole
+/// SIMD registers of f32 and f64 on AVX2 and AVX-512).
 const BLOCK_ALIGN: usize = 16;
-/// The fewest output entries in a block of a parallel matrix-vector product.
+/// The fewest rows or columns in a block of a parallel product.
 const MIN_BLOCK: usize = 64;
 
 /// `out = op(a) · op(b)` (or `out += ...` when `accumulate`), row-major.
 ///
-/// The product is one call to faer, on rayon's threads when it is large. faer computes
-/// every entry the same way whichever thread computes it (the depth is cut in fixed
-/// blocks of 512, each summed in order), so the bits do not depend on the thread count;
-/// `a_product_is_the_same_bits_however_it_is_cut` checks it on the shapes we use.
+/// On one thread the product is one call to faer. With more, a large product is cut
+/// into one block of output rows (or columns) per thread, each computed by faer on its
+/// own thread. faer computes every entry the same way wherever it sits in the output
+/// (the depth is cut in fixed blocks of 512, each summed in order), so the bits do not
+/// depend on the cut nor on the thread count; `a_product_is_the_same_bits_however_it_is_cut`
+/// checks it on the shapes we use.
 pub(crate) fn gemm<T: Element>(
     a: &[T],
     ad: Operand,
@@ -124,17 +122,19 @@ fn cuts(len: usize, parts: usize) -> Vec<usize> {
     bounds
 }
 
-/// The product on faer, on the calling thread or on `parts` of rayon's threads.
+/// The product on faer, whole or in `parts` blocks on rayon's threads.
 ///
-/// A large matrix product (more than one row and column, at least [`FAER_PARALLEL_WORK`]
-/// multiply-adds) goes to faer's own parallel kernel: it packs each operand once for all
-/// threads and hands out output tiles, and every tile is summed over the depth in the
-/// same fixed blocks whichever thread computes it. (Cutting the output into one faer
-/// call per thread packs the shared operand once per thread.) Smaller products, and
-/// matrix-vector products, whose parallel kernel in faer splits the depth and so changes
-/// the bits with the thread count, are cut by us into one block of output rows (or
-/// columns, whichever operand is smaller to pack again) per thread, each on faer.
-/// `a_product_is_the_same_bits_however_it_is_cut` checks both paths.
+/// The blocks cut the output along the side whose operand is smaller to pack again: by
+/// rows (each block reads all of `op(b)`) when `op(b)` is the smaller operand, else by
+/// columns.
+///
+/// faer's own parallel kernel (`Par::Rayon`) packs each operand once for all threads and
+/// gives the same bits on any thread count for products with more than one output row and
+/// column (tried on the shapes of the tests), but its threads wait for each other by
+/// spinning: on this project's shared 2-core machine, with other processes running, a
+/// 784-256-256-10 step on 2 threads took about twice as long with it as with this cut,
+/// and on a quiet machine it was not measurably faster. Its matrix-vector product splits
+/// the depth, which changes the bits with the thread count.
 fn typed_gemm<E: faer::traits::RealField + Copy>(
     a: &[E],
     ad: Operand,
@@ -156,12 +156,8 @@ fn typed_gemm<E: faer::traits::RealField + Copy>(
         faer_matmul(dst, accum, lhs, rhs, E::one_impl(), Par::Seq);
     };
     if parts <= 1 {
-        // Most products (every small one) end here.
+        // Most products (every small one) end here: no cut to compute or allocate.
         return one_thread(lhs, rhs, dst);
-    }
-    if m > 1 && n > 1 && m * n * lhs.ncols() >= FAER_PARALLEL_WORK {
-        let par = Par::Rayon(std::num::NonZeroUsize::new(parts).expect("parts > 1"));
-        return faer_matmul(dst, accum, lhs, rhs, E::one_impl(), par);
     }
     let by_rows = n <= m;
     let bounds = cuts(if by_rows { m } else { n }, parts);
@@ -285,8 +281,7 @@ mod tests {
     /// Shapes of the networks we train (784-256-256-10 and 64-128-128-10 products with
     /// every transpose), odd sizes around faer's tiles (24 x 4), depth blocks (512) and
     /// our row blocks, matrix-vector products and products of two output rows or
-    /// columns (faer's parallel kernel, not its matrix-vector one), on both sides of
-    /// `FAER_PARALLEL_WORK`, all above the parallel threshold but one.
+    /// columns, all above the parallel threshold but one.
     const SHAPES: [(usize, usize, usize); 11] = [
         (128, 784, 256),
         (256, 128, 784),
