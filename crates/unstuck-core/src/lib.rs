@@ -1,6 +1,7 @@
 //! What every unstuck crate shares, and nothing else: the element type ([`Element`],
 //! `f32` or `f64`), the one spec-string grammar ([`spec`]), atomic file writes
-//! ([`write_atomic`]) and what a model is trained on ([`Batch`], [`Targets`]).
+//! ([`write_atomic`]), what a model is trained on ([`Batch`], [`Targets`]) and element
+//! loops compiled for the running CPU ([`vectorized`]).
 //!
 //! This crate depends on no other crate of the workspace; every other crate may depend
 //! on it.
@@ -9,9 +10,11 @@
 
 mod atomic;
 mod batch;
+mod dispatch;
 mod element;
 pub mod spec;
 
 pub use atomic::write_atomic;
+pub use dispatch::vectorized;
 pub use batch::{Batch, BatchError, BatchTargets, Targets};
 pub use element::{DType, Element, ElementSlice, ElementSliceMut, ElementVec, first_non_finite};

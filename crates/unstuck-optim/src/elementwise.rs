@@ -8,7 +8,7 @@
 //! Every element is computed on its own, so the values never depend on the thread count
 //! or on where a chunk starts.
 
-use crate::dispatch::vectorized;
+use unstuck_core::vectorized;
 
 /// Elements per task when a loop runs on several threads. Fixed, so the work split does
 /// not depend on the thread count (the values could not anyway: elements are independent).

@@ -46,7 +46,6 @@
 // Lets `src/lion.rs` name this crate as a user would (`use unstuck_optim::...`).
 extern crate self as unstuck_optim;
 
-mod dispatch;
 mod elementwise;
 mod error;
 mod optimizer;
@@ -73,7 +72,7 @@ mod nadam;
 mod rmsprop;
 mod sgd;
 
-pub use dispatch::vectorized;
+pub use unstuck_core::vectorized;
 pub use elementwise::{Lane, Lanes, for_each_element};
 pub use error::OptimError;
 pub use optimizer::{Driver, Optimizer, UpdateRule, first_non_finite};

@@ -5,6 +5,7 @@ use crate::buffers;
 use crate::shape::{MAX_RANK, Shape};
 use crate::tensor::{Tensor, View};
 use rayon::prelude::*;
+use unstuck_core::vectorized;
 
 /// Elements per task of a threaded elementwise map. Every element is computed on its own,
 /// so the values never depend on the cut; it is fixed anyway, as every parallel loop here.
@@ -32,23 +33,33 @@ fn fill<T: Element>(len: usize, run: usize, f: impl Fn(usize, &mut [T]) + Sync) 
     data
 }
 
-/// `f` applied to every element.
+/// `f` applied to every element, in a loop compiled for the running CPU (`f`'s bits must
+/// not depend on the instruction set: see [`unstuck_core::vectorized`]).
 pub(crate) fn map<T: Element>(x: View<'_, T>, f: impl Fn(T) -> T + Sync) -> Tensor<T> {
     if !threaded(x.data.len()) {
         let mut data = buffers::take(x.data.len());
-        data.extend(x.data.iter().map(|&v| f(v)));
+        vectorized(
+            #[inline(always)]
+            || data.extend(x.data.iter().map(|&v| f(v))),
+        );
         return Tensor::from_parts(data, x.shape);
     }
     let data = fill(x.data.len(), 1, |at, dst| {
-        for (o, &v) in dst.iter_mut().zip(&x.data[at..]) {
-            *o = f(v);
-        }
+        vectorized(
+            #[inline(always)]
+            || {
+                for (o, &v) in dst.iter_mut().zip(&x.data[at..]) {
+                    *o = f(v);
+                }
+            },
+        )
     });
     Tensor::from_parts(data, x.shape)
 }
 
 /// `f(x + bias)` with `bias` of shape `[n]` along the last axis of `x` (a layer's bias
-/// and activation): one pass, on rayon's threads in whole rows when it pays.
+/// and activation): one pass, compiled for the running CPU as [`map`], on rayon's threads
+/// in whole rows when it pays.
 pub(crate) fn bias_map<T: Element>(
     x: View<'_, T>,
     bias: View<'_, T>,
@@ -64,18 +75,22 @@ pub(crate) fn bias_map<T: Element>(
     if n == 0 {
         return Tensor::from_parts(Vec::new(), x.shape);
     }
-    let row = |src: &[T], dst: &mut [T]| {
-        for ((o, &p), &b) in dst.iter_mut().zip(src).zip(bias.data) {
-            *o = f(p + b);
-        }
-    };
     let data = fill(x.data.len(), n, |at, dst| {
-        for (src, dst) in x.data[at..at + dst.len()]
-            .chunks_exact(n)
-            .zip(dst.chunks_exact_mut(n))
-        {
-            row(src, dst);
-        }
+        // `#[inline(always)]` compiles the loop inside the function `vectorized` dispatches
+        // to (see `for_each_element` in unstuck-optim).
+        vectorized(
+            #[inline(always)]
+            || {
+                for (src, dst) in x.data[at..at + dst.len()]
+                    .chunks_exact(n)
+                    .zip(dst.chunks_exact_mut(n))
+                {
+                    for ((o, &p), &b) in dst.iter_mut().zip(src).zip(bias.data) {
+                        *o = f(p + b);
+                    }
+                }
+            },
+        )
     });
     Tensor::from_parts(data, x.shape)
 }

@@ -1,4 +1,5 @@
-//! Runs element loops compiled for the best instruction set of the running CPU.
+//! Runs element loops compiled for the best instruction set of the running CPU (shared by
+//! the optimizers' updates, the autodiff engine's elementwise maps and the instruments).
 //!
 //! The workspace builds for baseline x86-64 (SSE2, no FMA). There, `mul_add` is a libm
 //! call per element and loops vectorise only 4 lanes wide. [`vectorized`] hands a closure
@@ -17,7 +18,7 @@
 ///
 /// ```
 /// let mut x = vec![1.0f32; 1000];
-/// unstuck_optim::vectorized(|| {
+/// unstuck_core::vectorized(|| {
 ///     for v in x.iter_mut() {
 ///         *v = v.mul_add(2.0, 1.0);
 ///     }
