@@ -4,13 +4,15 @@
 //! The rational approximations near zero are Cephes' (`tanh.c`, `tanhf.c`, S. L. Moshier),
 //! accurate to about 2.5e-16 (f64) and 1.2e-7 (f32) relative; away from zero
 //! `1 - 2 / (e^{2|x|} + 1)` loses nothing because the result is at least 0.55 there, and
-//! `e^{2|x|}` is Cephes' `exp` / `expf` written here too.
+//! `e^{2|x|}` is [`crate::fast_exp`]'s.
 //!
 //! Both branches are computed and one is selected, with no call and no branch, so a loop
 //! of `tanh` vectorises (4 f64 or 8 f32 lanes under AVX2, inside
 //! [`unstuck_core::vectorized`]). Only correctly rounded operations are used (`+ - * /`,
 //! comparisons, bit shifts), so a vectorised loop and a scalar call give the same bits.
 //! `tests` below compare both types against the standard library over a dense grid.
+
+use crate::fast_exp::{exp_f32, exp_f64};
 
 /// `tanh` for `f32` or `f64`, through the private per-type implementations.
 ///
@@ -23,58 +25,6 @@ pub(crate) fn tanh<T: unstuck_core::Element>(x: T) -> T {
         ElementSlice::F32(v) => T::from_f64(f64::from(tanh_f32(v[0]))),
         ElementSlice::F64(v) => T::from_f64(tanh_f64(v[0])),
     }
-}
-
-/// `e^z` for `z` in `[0, 44]` (or NaN), Cephes' `exp.c`: `z = n ln 2 + r` with
-/// `|r| <= ln 2 / 2`, a (2, 3) rational approximation of `e^r`, then `2^n` built in the
-/// exponent bits (no `ldexp` call). Within about an ulp of the true value.
-#[inline(always)]
-fn exp_f64(z: f64) -> f64 {
-    const LOG2E: f64 = std::f64::consts::LOG2_E;
-    // Adding 1.5 * 2^52 rounds to an integer n and leaves n in the low mantissa bits.
-    const ROUNDER: f64 = 6_755_399_441_055_744.0;
-    // ln 2 split so that n * LN2_HI is exact for the n used here.
-    const LN2_HI: f64 = 6.931_457_519_531_25e-1;
-    const LN2_LO: f64 = 1.428_606_820_309_417_3e-6;
-    // Cephes' coefficients, as the f64 values they round to.
-    const P: [f64; 3] = [1.261_771_930_748_105_8e-4, 3.029_944_077_074_419_5e-2, 1.0];
-    const Q: [f64; 4] = [
-        3.001_985_051_386_644_6e-6,
-        2.524_483_403_496_841e-3,
-        2.272_655_482_081_550_3e-1,
-        2.0,
-    ];
-    let t = z * LOG2E + ROUNDER;
-    let n = t - ROUNDER;
-    let r = z - n * LN2_HI - n * LN2_LO;
-    let rr = r * r;
-    let p = r * ((P[0] * rr + P[1]) * rr + P[2]);
-    let q = ((Q[0] * rr + Q[1]) * rr + Q[2]) * rr + Q[3];
-    let er = 1.0 + 2.0 * (p / (q - p));
-    // The low bits of `t` hold n + 2^51; shifted into the exponent field the 2^51 falls
-    // off the top, and adding the bias makes the bits of 2^n.
-    er * f64::from_bits((t.to_bits() << 52).wrapping_add(1023 << 52))
-}
-
-/// `e^z` for `z` in `[0, 20]` (or NaN), Cephes' `expf.c`, the same way as [`exp_f64`].
-#[inline(always)]
-fn exp_f32(z: f32) -> f32 {
-    const LOG2E: f32 = std::f32::consts::LOG2_E;
-    const ROUNDER: f32 = 12_582_912.0; // 1.5 * 2^23
-    const LN2_HI: f32 = 0.693_359_4;
-    const LN2_LO: f32 = -2.121_944_4e-4;
-    let t = z * LOG2E + ROUNDER;
-    let n = t - ROUNDER;
-    let r = z - n * LN2_HI - n * LN2_LO;
-    let er = (((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2)
-        * r
-        + 1.666_666_5e-1)
-        * r
-        + 0.5)
-        * (r * r)
-        + r
-        + 1.0;
-    er * f32::from_bits((t.to_bits() << 23).wrapping_add(127 << 23))
 }
 
 #[inline(always)]
@@ -138,23 +88,6 @@ mod tests {
         assert!(tanh(f64::NAN).is_nan());
         assert_eq!(tanh(f64::INFINITY), 1.0);
         assert_eq!(tanh(-0.0f64).to_bits(), (-0.0f64).to_bits());
-    }
-
-    #[test]
-    fn exp_agrees_with_std_to_an_ulp_or_two() {
-        let (mut w64, mut w32) = (0.0f64, 0.0f32);
-        for i in 0..=440_000 {
-            let z = i as f64 * 1e-4;
-            w64 = w64.max((super::exp_f64(z) - z.exp()).abs() / z.exp());
-            if z <= 20.0 {
-                let z = z as f32;
-                w32 = w32.max((super::exp_f32(z) - z.exp()).abs() / z.exp());
-            }
-        }
-        // 2 ulps of each type (4.4e-16, 2.4e-7): an exponent or constant off by one bit
-        // in the reduction fails this by orders of magnitude.
-        assert!(w64 <= 4.5e-16, "f64 worst relative error {w64:e}");
-        assert!(w32 <= 2.4e-7, "f32 worst relative error {w32:e}");
     }
 
     #[test]

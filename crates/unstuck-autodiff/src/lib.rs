@@ -31,6 +31,7 @@ mod check;
 mod compose;
 mod curvature;
 mod error;
+mod fast_exp;
 mod fast_tanh;
 mod grad;
 mod kernels;

@@ -8,7 +8,6 @@
 //! can be differentiated again. Nothing here depends on either evaluator.
 
 use crate::Element;
-use crate::fast_tanh;
 use crate::kernels::conv::{self, ConvGeom};
 use crate::kernels::elementwise::{bias_map, broadcast_to, map, sum_to, zip};
 use crate::kernels::index::{gather_rows, masked_fill, pick, scatter, scatter_add_rows};
@@ -20,6 +19,7 @@ use crate::mask::Mask;
 use crate::shape::Shape;
 use crate::tape::MAX_INPUTS;
 use crate::tensor::{Tensor, View};
+use crate::{fast_exp, fast_tanh};
 use std::sync::Arc;
 
 /// What an op does, with its attributes; the inputs are stored beside it on the node.
@@ -218,7 +218,7 @@ pub(crate) fn forward<T: Element>(op: &Op<T>, x: &[View<'_, T>]) -> Tensor<T> {
         Op::Neg => map(x[0], |p| -p),
         Op::Scale(c) => map(x[0], |p| c * p),
         Op::Shift(c) => map(x[0], |p| p + c),
-        Op::Exp => map(x[0], T::exp),
+        Op::Exp => map(x[0], fast_exp::exp),
         Op::Log => map(x[0], T::ln),
         Op::PowF(e) => map(x[0], |p| p.powf(e)),
         Op::Tanh => map(x[0], fast_tanh::tanh),
@@ -273,9 +273,9 @@ pub(crate) fn forward<T: Element>(op: &Op<T>, x: &[View<'_, T>]) -> Tensor<T> {
 /// Logistic sigmoid, without overflow for any input.
 pub(crate) fn sigmoid<T: Element>(x: T) -> T {
     if x >= T::ZERO {
-        T::ONE / (T::ONE + (-x).exp())
+        T::ONE / (T::ONE + fast_exp::exp(-x))
     } else {
-        let e = x.exp();
+        let e = fast_exp::exp(x);
         e / (T::ONE + e)
     }
 }

@@ -2,10 +2,12 @@
 
 use crate::Element;
 use crate::buffers;
+use crate::fast_exp::exp;
 use crate::kernels::elementwise::sum_to;
 use crate::kernels::index::pick;
 use crate::shape::Shape;
 use crate::tensor::{Tensor, View};
+use unstuck_core::vectorized;
 
 /// Applies `f` to every lane of `x` along `axis` (a row when `axis` is the last one).
 fn along_axis<T: Element>(x: View<'_, T>, axis: usize, f: impl Fn(&mut [T])) -> Tensor<T> {
@@ -24,7 +26,12 @@ fn along_axis<T: Element>(x: View<'_, T>, axis: usize, f: impl Fn(&mut [T])) -> 
         return Tensor::from_parts(out, x.shape);
     }
     if inner == 1 {
-        out.chunks_exact_mut(n).for_each(f);
+        // Compiled for the running CPU, with `f` inside the loop (callers pass it
+        // `#[inline(always)]`): `exp` vectorises along a lane.
+        vectorized(
+            #[inline(always)]
+            || out.chunks_exact_mut(n).for_each(&f),
+        );
     } else {
         let mut lane = buffers::zeros(n);
         for o in 0..outer {
@@ -45,13 +52,18 @@ fn along_axis<T: Element>(x: View<'_, T>, axis: usize, f: impl Fn(&mut [T])) -> 
 
 /// `x - logsumexp(x)` along `axis`.
 pub(crate) fn log_softmax<T: Element>(x: View<'_, T>, axis: usize) -> Tensor<T> {
-    along_axis(x, axis, |lane| {
-        let max = lane.iter().copied().fold(lane[0], T::max);
-        let lse = max + lane.iter().map(|&v| (v - max).exp()).sum::<T>().ln();
-        for v in lane.iter_mut() {
-            *v -= lse;
-        }
-    })
+    along_axis(
+        x,
+        axis,
+        #[inline(always)]
+        |lane| {
+            let max = lane.iter().copied().fold(lane[0], T::max);
+            let lse = max + lane.iter().map(|&v| exp(v - max)).sum::<T>().ln();
+            for v in lane.iter_mut() {
+                *v -= lse;
+            }
+        },
+    )
 }
 
 /// `-mean_i log_softmax(x)[i, labels[i]]` of `[m, n]` logits: the same operations, in
@@ -74,17 +86,22 @@ pub(crate) fn softmax_cross_entropy<T: Element>(x: View<'_, T>, labels: &[usize]
 
 /// `exp(x) / sum(exp(x))` along `axis`.
 pub(crate) fn softmax<T: Element>(x: View<'_, T>, axis: usize) -> Tensor<T> {
-    along_axis(x, axis, |lane| {
-        let max = lane.iter().copied().fold(lane[0], T::max);
-        let mut total = T::ZERO;
-        for v in lane.iter_mut() {
-            *v = (*v - max).exp();
-            total += *v;
-        }
-        for v in lane.iter_mut() {
-            *v /= total;
-        }
-    })
+    along_axis(
+        x,
+        axis,
+        #[inline(always)]
+        |lane| {
+            let max = lane.iter().copied().fold(lane[0], T::max);
+            let mut total = T::ZERO;
+            for v in lane.iter_mut() {
+                *v = exp(*v - max);
+                total += *v;
+            }
+            for v in lane.iter_mut() {
+                *v /= total;
+            }
+        },
+    )
 }
 
 #[cfg(test)]
