@@ -15,6 +15,6 @@ mod element;
 pub mod spec;
 
 pub use atomic::write_atomic;
-pub use dispatch::vectorized;
 pub use batch::{Batch, BatchError, BatchTargets, Targets};
+pub use dispatch::vectorized;
 pub use element::{DType, Element, ElementSlice, ElementSliceMut, ElementVec, first_non_finite};

@@ -72,7 +72,6 @@ mod nadam;
 mod rmsprop;
 mod sgd;
 
-pub use unstuck_core::vectorized;
 pub use elementwise::{Lane, Lanes, for_each_element};
 pub use error::OptimError;
 pub use optimizer::{Driver, Optimizer, UpdateRule, first_non_finite};
@@ -84,6 +83,7 @@ pub use schedule::{
     StepDecay, parse_schedule, schedule_from_spec, warmup_then,
 };
 pub use unstuck_core::Element;
+pub use unstuck_core::vectorized;
 // What `FromSpec` and `Entry` name in their signatures (the grammar itself is
 // `unstuck_core::spec`).
 pub use state::{NamedBuffer, NamedScalar, OptimizerState, RuleState, StateReader, StateWriter};
