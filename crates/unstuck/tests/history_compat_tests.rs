@@ -2,7 +2,8 @@
 //! (`BlockValues`, was `BTreeMap<String, f64>`) still load, and today's trainer writes
 //! the same text for the same run: the fixtures are a 2-step `norms` run of a 3-4-2
 //! ReLU network written by the code before the change (`history.jsonl` lines and the
-//! pretty JSON of `History::to_json`).
+//! pretty JSON of `History::to_json`). The run's numbers are compared to the last few
+//! ulps, its keys and layout exactly.
 
 use unstuck::data::{Batch, BatchTargets};
 use unstuck::instruments::InstrumentConfig;
@@ -60,12 +61,65 @@ fn an_old_history_loads_and_writes_back_the_same_text() {
     assert_eq!(from_json.to_json(), JSON_BEFORE);
 }
 
+/// `text` with every number replaced by `#`, and the numbers.
+fn skeleton(text: &str) -> (String, Vec<f64>) {
+    let (mut shape, mut numbers, mut literal) = (String::new(), Vec::new(), String::new());
+    let mut flush = |literal: &mut String, shape: &mut String| {
+        if !literal.is_empty() {
+            numbers.push(literal.parse::<f64>().unwrap());
+            shape.push('#');
+            literal.clear();
+        }
+    };
+    for c in text.chars() {
+        let in_number = c.is_ascii_digit() || (!literal.is_empty() && "+-.eE".contains(c));
+        if in_number || (literal.is_empty() && c == '-') {
+            literal.push(c);
+        } else {
+            flush(&mut literal, &mut shape);
+            shape.push(c);
+        }
+    }
+    flush(&mut literal, &mut shape);
+    (shape, numbers)
+}
+
+/// The same text up to the last bits of its numbers: the run's arithmetic may change in
+/// the last place (as when `exp` stopped calling libm), its format must not.
+fn assert_same_text(today: &str, before: &str) {
+    let (today_shape, today_numbers) = skeleton(today);
+    let (before_shape, before_numbers) = skeleton(before);
+    assert_eq!(today_shape, before_shape, "keys, order or layout changed");
+    assert_eq!(today_numbers.len(), before_numbers.len());
+    for (a, b) in today_numbers.iter().zip(&before_numbers) {
+        // Two SGD steps of a 3-4-2 network move a last-bit change by a few ulps; a value
+        // written under the wrong name or from the wrong step differs in its first digits.
+        assert!(
+            (a - b).abs() <= 1e-12 * b.abs().max(1e-300),
+            "{a} written where the old code wrote {b}"
+        );
+    }
+}
+
 #[test]
 fn the_trainer_writes_the_text_the_old_code_wrote() {
     let history = run_today();
-    assert_eq!(
-        history.json_lines_since(HistoryMark::default()),
-        LINES_BEFORE
+    assert_same_text(
+        &history.json_lines_since(HistoryMark::default()),
+        LINES_BEFORE,
     );
-    assert_eq!(history.to_json(), JSON_BEFORE);
+    assert_same_text(&history.to_json(), JSON_BEFORE);
+}
+
+#[test]
+fn the_text_comparison_catches_a_changed_value_or_key() {
+    let line = r#"{"norms":{"step":1,"logit_scale":0.3017999499267396,"grad_norm/a":1e-3}}"#;
+    assert_same_text(line, line);
+    for changed in [
+        line.replace("0.3017999499267396", "0.3017999499567396"),
+        line.replace("grad_norm/a", "grad_norm/b"),
+        line.replace("1e-3", "1e-4"),
+    ] {
+        assert!(std::panic::catch_unwind(|| assert_same_text(&changed, line)).is_err());
+    }
 }
