@@ -83,14 +83,9 @@ impl<T: Element> Numeric<'_, T> {
 }
 
 fn add_into<T: Element>(acc: &mut [T], g: &[T]) {
-    unstuck_core::vectorized(
-        #[inline(always)]
-        || {
-            for (a, &b) in acc.iter_mut().zip(g) {
-                *a += b;
-            }
-        },
-    );
+    for (a, &b) in acc.iter_mut().zip(g) {
+        *a += b;
+    }
 }
 
 /// Adds `part` into `total` (of shape `shape`) at `start` along `axis` (the shapes agree
