@@ -213,27 +213,29 @@ pub(crate) fn forward<T: Element>(op: &Op<T>, x: &[View<'_, T>]) -> Tensor<T> {
     let zero = T::ZERO;
     match *op {
         Op::Leaf | Op::Constant => unreachable!("sources are recorded, never computed"),
-        Op::Add => zip("add", x[0], x[1], |p, q| p + q),
-        Op::Mul => zip("mul", x[0], x[1], |p, q| p * q),
-        Op::Neg => map(x[0], |p| -p),
-        Op::Scale(c) => map(x[0], |p| c * p),
-        Op::Shift(c) => map(x[0], |p| p + c),
+        Op::Add => zip("add", x[0], x[1], move |p, q| p + q),
+        Op::Mul => zip("mul", x[0], x[1], move |p, q| p * q),
+        Op::Neg => map(x[0], move |p| -p),
+        Op::Scale(c) => map(x[0], move |p| c * p),
+        Op::Shift(c) => map(x[0], move |p| p + c),
         Op::Exp => map(x[0], fast_exp::exp),
         Op::Log => map(x[0], T::ln),
-        Op::PowF(e) => map(x[0], |p| p.powf(e)),
+        Op::PowF(e) => map(x[0], move |p| p.powf(e)),
         Op::Tanh => map(x[0], fast_tanh::tanh),
         Op::Sigmoid => map(x[0], sigmoid),
-        Op::Relu => map(x[0], |p| if p > zero { p } else { zero }),
-        Op::LeakyRelu(s) => map(x[0], |p| if p > zero { p } else { s * p }),
-        Op::TanhBackward => zip("tanh_backward", x[0], x[1], |g, y| g * (T::ONE - y * y)),
-        Op::SigmoidBackward => zip("sigmoid_backward", x[0], x[1], |g, y| {
+        Op::Relu => map(x[0], move |p| if p > zero { p } else { zero }),
+        Op::LeakyRelu(s) => map(x[0], move |p| if p > zero { p } else { s * p }),
+        Op::TanhBackward => zip("tanh_backward", x[0], x[1], move |g, y| {
+            g * (T::ONE - y * y)
+        }),
+        Op::SigmoidBackward => zip("sigmoid_backward", x[0], x[1], move |g, y| {
             g * (y * (-y + T::ONE))
         }),
-        Op::StepMul(s) => zip("relu_backward", x[0], x[1], |g, v| {
+        Op::StepMul(s) => zip("relu_backward", x[0], x[1], move |g, v| {
             g * if v > zero { T::ONE } else { s }
         }),
         Op::BiasAct(BiasActivation::Relu) => {
-            bias_map(x[0], x[1], |p| if p > zero { p } else { zero })
+            bias_map(x[0], x[1], move |p| if p > zero { p } else { zero })
         }
         Op::BiasAct(BiasActivation::Tanh) => bias_map(x[0], x[1], fast_tanh::tanh),
         Op::BiasAct(BiasActivation::Sigmoid) => bias_map(x[0], x[1], sigmoid),
