@@ -13,11 +13,22 @@
 /// `e^x` for `f32` or `f64` (see the module docs).
 #[inline(always)]
 pub(crate) fn exp<T: unstuck_core::Element>(x: T) -> T {
+    per_type(x, exp_f32, exp_f64)
+}
+
+/// `f32_fn(x)` or `f64_fn(x)`, whichever matches `T`: the match on the (sealed) element
+/// type is resolved at compile time, and the round trip through `f64` is exact because
+/// the value already has type `T`.
+#[inline(always)]
+pub(crate) fn per_type<T: unstuck_core::Element>(
+    x: T,
+    f32_fn: impl Fn(f32) -> f32,
+    f64_fn: impl Fn(f64) -> f64,
+) -> T {
     use unstuck_core::ElementSlice;
-    // Resolved at compile time; the round trip through f64 is exact.
     match T::as_typed(std::slice::from_ref(&x)) {
-        ElementSlice::F32(v) => T::from_f64(f64::from(exp_f32(v[0]))),
-        ElementSlice::F64(v) => T::from_f64(exp_f64(v[0])),
+        ElementSlice::F32(v) => T::from_f64(f64::from(f32_fn(v[0]))),
+        ElementSlice::F64(v) => T::from_f64(f64_fn(v[0])),
     }
 }
 

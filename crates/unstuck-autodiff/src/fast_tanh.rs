@@ -12,19 +12,12 @@
 //! comparisons, bit shifts), so a vectorised loop and a scalar call give the same bits.
 //! `tests` below compare both types against the standard library over a dense grid.
 
-use crate::fast_exp::{exp_f32, exp_f64};
+use crate::fast_exp::{exp_f32, exp_f64, per_type};
 
-/// `tanh` for `f32` or `f64`, through the private per-type implementations.
-///
-/// The dispatch on the (sealed) element type is resolved at compile time, and the
-/// round trip through `f64` is exact because the value already has type `T`.
+/// `tanh` for `f32` or `f64`.
 #[inline(always)]
 pub(crate) fn tanh<T: unstuck_core::Element>(x: T) -> T {
-    use unstuck_core::ElementSlice;
-    match T::as_typed(std::slice::from_ref(&x)) {
-        ElementSlice::F32(v) => T::from_f64(f64::from(tanh_f32(v[0]))),
-        ElementSlice::F64(v) => T::from_f64(tanh_f64(v[0])),
-    }
+    per_type(x, tanh_f32, tanh_f64)
 }
 
 #[inline(always)]
