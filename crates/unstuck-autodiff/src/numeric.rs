@@ -83,9 +83,14 @@ impl<T: Element> Numeric<'_, T> {
 }
 
 fn add_into<T: Element>(acc: &mut [T], g: &[T]) {
-    for (a, &b) in acc.iter_mut().zip(g) {
-        *a += b;
-    }
+    unstuck_core::vectorized(
+        #[inline(always)]
+        || {
+            for (a, &b) in acc.iter_mut().zip(g) {
+                *a += b;
+            }
+        },
+    );
 }
 
 /// Adds `part` into `total` (of shape `shape`) at `start` along `axis` (the shapes agree

@@ -126,7 +126,8 @@ fn is_trailing_block(small: Shape, big: Shape) -> bool {
     big.dims().ends_with(&dims[first..])
 }
 
-/// `f(a, b)` elementwise under NumPy broadcasting.
+/// `f(a, b)` elementwise under NumPy broadcasting, in a loop compiled for the running CPU
+/// (see [`map`]).
 pub(crate) fn zip<T: Element>(
     op: &str,
     a: View<'_, T>,
@@ -135,6 +136,22 @@ pub(crate) fn zip<T: Element>(
 ) -> Tensor<T> {
     let out = broadcast_shape(op, a.shape, b.shape);
     let mut data = buffers::take(out.numel());
+    vectorized(
+        #[inline(always)]
+        || zip_into(a, b, out, &f, &mut data),
+    );
+    Tensor::from_parts(data, out)
+}
+
+/// Appends `f(a, b)` under broadcasting to `out`'s shape onto `data`.
+#[inline(always)]
+fn zip_into<T: Element>(
+    a: View<'_, T>,
+    b: View<'_, T>,
+    out: Shape,
+    f: &impl Fn(T, T) -> T,
+    data: &mut Vec<T>,
+) {
     let (x, y) = (a.data, b.data);
     if a.shape == b.shape {
         data.extend(x.iter().zip(y).map(|(&p, &q)| f(p, q)));
@@ -163,7 +180,6 @@ pub(crate) fn zip<T: Element>(
             }
         }
     }
-    Tensor::from_parts(data, out)
 }
 
 /// Appends `src[i0 s0 + i1 s1 + i2 s2 + i3 s3]` for every index below `dims`, in
@@ -274,18 +290,24 @@ pub(crate) fn sum_to<T: Element>(x: View<'_, T>, to: Shape) -> Tensor<T> {
         return Tensor::from_parts(out, to);
     }
     if let Some((mid, inner)) = middle_block(to, x.shape) {
-        // Each output sums one contiguous run of `inner` inputs per block of `mid` runs.
-        for block in x.data.chunks_exact(mid * inner) {
-            if inner == 1 {
-                for (o, &v) in out.iter_mut().zip(block) {
-                    *o += v;
+        // Each output sums one contiguous run of `inner` inputs per block of `mid` runs;
+        // across outputs the adds are independent, so they vectorise in order.
+        vectorized(
+            #[inline(always)]
+            || {
+                for block in x.data.chunks_exact(mid * inner) {
+                    if inner == 1 {
+                        for (o, &v) in out.iter_mut().zip(block) {
+                            *o += v;
+                        }
+                    } else {
+                        for (o, run) in out.iter_mut().zip(block.chunks_exact(inner)) {
+                            *o = sum_run(*o, run);
+                        }
+                    }
                 }
-            } else {
-                for (o, run) in out.iter_mut().zip(block.chunks_exact(inner)) {
-                    *o = sum_run(*o, run);
-                }
-            }
-        }
+            },
+        );
     } else {
         let (dims, s) = strides_over(to, x.shape);
         let mut values = x.data.iter();
