@@ -99,9 +99,30 @@ pub(crate) fn exp_f32(x: f32) -> f32 {
     er * pow2_f32(half) * pow2_f32(n - half)
 }
 
+/// Asserts that `f` over `xs` in a loop run by [`unstuck_core::vectorized`] gives the bits
+/// of one scalar call per element (the promise of this module and of `fast_tanh`).
+#[cfg(test)]
+pub(crate) fn assert_vectorised_gives_scalar_bits<T: unstuck_core::Element>(
+    xs: &[T],
+    f: impl Fn(T) -> T,
+) {
+    let scalar: Vec<T> = xs.iter().map(|&x| std::hint::black_box(f(x))).collect();
+    let lanes: Vec<T> = unstuck_core::vectorized(
+        #[inline(always)]
+        || xs.iter().map(|&x| f(x)).collect(),
+    );
+    // The widening to f64 is exact, so equal bits there are equal bits in `T`.
+    let bits = |v: &[T]| v.iter().map(|x| x.to_f64().to_bits()).collect::<Vec<_>>();
+    assert_eq!(
+        bits(&scalar),
+        bits(&lanes),
+        "the vectorised loop changed bits"
+    );
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{exp_f32, exp_f64};
+    use super::{assert_vectorised_gives_scalar_bits, exp_f32, exp_f64};
 
     /// Largest difference from std in units of the last place of std's value (the
     /// subnormal spacing below the normal range).
@@ -160,34 +181,8 @@ mod tests {
             .map(|i| i as f64 * 2.49e-2)
             .chain([-745.5, 709.9, f64::NAN, f64::INFINITY, -0.0])
             .collect();
-        let scalar: Vec<f64> = xs
-            .iter()
-            .map(|&x| std::hint::black_box(exp_f64(x)))
-            .collect();
-        let lanes: Vec<f64> = unstuck_core::vectorized(
-            #[inline(always)]
-            || xs.iter().map(|&x| exp_f64(x)).collect(),
-        );
-        assert!(
-            scalar
-                .iter()
-                .zip(&lanes)
-                .all(|(a, b)| a.to_bits() == b.to_bits())
-        );
+        assert_vectorised_gives_scalar_bits(&xs, exp_f64);
         let xs: Vec<f32> = xs.iter().map(|&x| (x * 0.12) as f32).collect();
-        let scalar: Vec<f32> = xs
-            .iter()
-            .map(|&x| std::hint::black_box(exp_f32(x)))
-            .collect();
-        let lanes: Vec<f32> = unstuck_core::vectorized(
-            #[inline(always)]
-            || xs.iter().map(|&x| exp_f32(x)).collect(),
-        );
-        assert!(
-            scalar
-                .iter()
-                .zip(&lanes)
-                .all(|(a, b)| a.to_bits() == b.to_bits())
-        );
+        assert_vectorised_gives_scalar_bits(&xs, exp_f32);
     }
 }

@@ -63,6 +63,7 @@ fn tanh_f32(x: f32) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::tanh;
+    use crate::fast_exp::assert_vectorised_gives_scalar_bits;
 
     fn grid() -> impl Iterator<Item = f64> {
         (-300_000..=300_000).map(|i| i as f64 * 1e-4)
@@ -99,23 +100,9 @@ mod tests {
                 1e-310,
             ])
             .collect();
-        let scalar: Vec<f64> = xs.iter().map(|&x| std::hint::black_box(tanh(x))).collect();
-        let lanes: Vec<f64> = unstuck_core::vectorized(|| xs.iter().map(|&x| tanh(x)).collect());
-        assert!(
-            scalar
-                .iter()
-                .zip(&lanes)
-                .all(|(a, b)| a.to_bits() == b.to_bits())
-        );
+        assert_vectorised_gives_scalar_bits(&xs, tanh::<f64>);
         let xs: Vec<f32> = xs.iter().map(|&x| x as f32).collect();
-        let scalar: Vec<f32> = xs.iter().map(|&x| std::hint::black_box(tanh(x))).collect();
-        let lanes: Vec<f32> = unstuck_core::vectorized(|| xs.iter().map(|&x| tanh(x)).collect());
-        assert!(
-            scalar
-                .iter()
-                .zip(&lanes)
-                .all(|(a, b)| a.to_bits() == b.to_bits())
-        );
+        assert_vectorised_gives_scalar_bits(&xs, tanh::<f32>);
     }
 
     #[test]
