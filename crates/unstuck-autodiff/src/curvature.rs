@@ -1,28 +1,10 @@
 //! Gradients and Hessian-vector products of a scalar function of one flat vector.
 
-use crate::batched::Batched;
-use crate::buffers;
 use crate::error::{ensure_finite, ensure_len};
-use crate::numeric::{NumVal, Numeric};
-use crate::shape::Shape;
-use crate::sweep::sweep;
-use crate::tape::{Node, Tape, Var, recycle};
-use crate::tensor::Tensor;
+use crate::recorded_graph::{RecordedGraph, record};
+use crate::tape::{Tape, Var};
 use crate::{AutodiffError, Element};
 use rayon::prelude::*;
-
-/// Runs `f` on a fresh tape at `theta` and checks that it returned a finite scalar.
-fn record<T: Element, F>(f: F, theta: &[T]) -> Result<(Tape<T>, Var, Var), AutodiffError>
-where
-    F: FnOnce(&Tape<T>, Var) -> Var,
-{
-    ensure_finite("theta", theta)?;
-    let tape = Tape::new();
-    let theta_var = tape.leaf_from(theta, &[theta.len()]);
-    let y = f(&tape, theta_var);
-    crate::step::scalar_output(&tape, y)?;
-    Ok((tape, theta_var, y))
-}
 
 /// The value and gradient of `f` at `theta`.
 ///
@@ -71,24 +53,72 @@ where
     Curvature::new(f, theta)?.hvp(v)
 }
 
+/// `H(theta) · v` of `f(theta) = f(tape, theta, 0) + ... + f(tape, theta, parts - 1)`:
+/// the same bits as [`Curvature::sum_of`] followed by [`Curvature::hvp`], but each part is
+/// recorded, swept and dropped in one task on one of rayon's threads, so its buffers stay
+/// in that thread's pool and the threads meet once.
+///
+/// ```
+/// use unstuck_autodiff::{Tape, hvp_of_sum};
+/// // f(x) = x0^2 x1 as 0.5 f + 0.5 f: H = [[2 x1, 2 x0], [2 x0, 0]]
+/// let half = |tape: &Tape<f64>, x, _part| {
+///     let x0 = tape.slice(x, 0, 1);
+///     let x1 = tape.slice(x, 1, 1);
+///     tape.scale(tape.sum(tape.mul(tape.square(x0), x1)), 0.5)
+/// };
+/// assert_eq!(hvp_of_sum(2, half, &[1.0, 3.0], &[1.0, 0.0]).unwrap(), vec![6.0, 2.0]);
+/// ```
+pub fn hvp_of_sum<T: Element, F>(
+    parts: usize,
+    f: F,
+    theta: &[T],
+    v: &[T],
+) -> Result<Vec<T>, AutodiffError>
+where
+    F: Fn(&Tape<T>, Var, usize) -> Var + Sync,
+{
+    if parts == 0 {
+        return Err(AutodiffError::NoParts);
+    }
+    let part_hvp = |part| hvp(|tape, theta| f(tape, theta, part), theta, v);
+    let products: Vec<_> = if parts > 1 && rayon::current_num_threads() > 1 {
+        (0..parts).into_par_iter().map(part_hvp).collect()
+    } else {
+        (0..parts).map(part_hvp).collect()
+    };
+    Ok(sum_in_order(
+        products.into_iter().collect::<Result<Vec<_>, _>>()?,
+    ))
+}
+
 /// `f` recorded once at `theta` with its gradient graph, ready for many `H · v`.
 ///
 /// Recording the forward pass and the differentiable gradient happens once; each
 /// Hessian-vector product is then a single non-recording backward sweep through the
 /// gradient's graph, seeded with `v` (reverse-over-reverse). The recorded nodes are
 /// frozen, so `Curvature` is `Sync` and many threads may apply it at once.
+///
+/// A function that is a sum of parts, such as a loss over a batch cut into slices of
+/// examples, can be recorded part by part ([`Curvature::sum_of`]): the parts are recorded
+/// and swept on rayon's threads, and their results added in the parts' order, so the bits
+/// do not depend on the thread count.
 #[derive(Debug)]
 pub struct Curvature<T: Element> {
-    nodes: Vec<Node<T>>,
-    theta_index: usize,
-    grad_index: usize,
+    graphs: Vec<RecordedGraph<T>>,
     value: T,
     gradient: Vec<T>,
 }
 
 impl<T: Element> Drop for Curvature<T> {
     fn drop(&mut self) {
-        recycle(&mut self.nodes);
+        // Each part's buffers go back to the pool of a worker thread, where the next
+        // recording of the parts takes them; dropped here, they would pile up in the
+        // calling thread's pool while the workers asked the system for fresh pages.
+        if self.graphs.len() > 1 && rayon::current_num_threads() > 1 {
+            std::mem::take(&mut self.graphs)
+                .into_par_iter()
+                .for_each(drop);
+        }
     }
 }
 
@@ -98,14 +128,67 @@ impl<T: Element> Curvature<T> {
     where
         F: FnOnce(&Tape<T>, Var) -> Var,
     {
-        let (tape, theta_var, y) = record(f, theta)?;
-        let grad = tape.grad_graph(y, &[theta_var])[0];
-        let value = tape.scalar_value(y);
-        let gradient = tape.value(grad).into_data();
+        let (graph, value, gradient) = RecordedGraph::new(f, theta)?;
         Ok(Curvature {
-            nodes: std::mem::take(&mut *tape.nodes.borrow_mut()),
-            theta_index: theta_var.index(),
-            grad_index: grad.index(),
+            graphs: vec![graph],
+            value,
+            gradient,
+        })
+    }
+
+    /// Records `f(theta) = f(tape, theta, 0) + ... + f(tape, theta, parts - 1)`, each part
+    /// on a tape of its own, on rayon's threads.
+    ///
+    /// Values, gradients and products are the parts' added in the parts' order: the same
+    /// bits on any number of threads, though not the bits of recording the sum on one
+    /// tape (the additions come in another order).
+    ///
+    /// ```
+    /// use unstuck_autodiff::{Curvature, Tape};
+    /// // f(x) = x0^2 x1, recorded as 0.5 f + 0.5 f.
+    /// let curvature = Curvature::sum_of(2, |tape: &Tape<f64>, x, _part| {
+    ///     let x0 = tape.slice(x, 0, 1);
+    ///     let x1 = tape.slice(x, 1, 1);
+    ///     tape.scale(tape.sum(tape.mul(tape.square(x0), x1)), 0.5)
+    /// }, &[1.0, 3.0]).unwrap();
+    /// assert_eq!(curvature.value(), 3.0);
+    /// assert_eq!(curvature.hvp(&[1.0, 0.0]).unwrap(), vec![6.0, 2.0]);
+    /// ```
+    pub fn sum_of<F>(parts: usize, f: F, theta: &[T]) -> Result<Self, AutodiffError>
+    where
+        F: Fn(&Tape<T>, Var, usize) -> Var + Sync,
+    {
+        if parts == 0 {
+            return Err(AutodiffError::NoParts);
+        }
+        if parts == 1 {
+            return Self::new(|tape, theta| f(tape, theta, 0), theta);
+        }
+        let record = |part| RecordedGraph::new(|tape, theta| f(tape, theta, part), theta);
+        // On one thread, handing each part to rayon's worker and back costs two context
+        // switches for no gain.
+        let recorded: Vec<_> = if rayon::current_num_threads() > 1 {
+            (0..parts).into_par_iter().map(record).collect()
+        } else {
+            (0..parts).map(record).collect()
+        };
+        let mut graphs = Vec::with_capacity(parts);
+        let mut value = T::ZERO;
+        let mut gradient: Vec<T> = Vec::new();
+        // The first part's error is reported, whichever thread failed first.
+        for part in recorded {
+            let (graph, part_value, part_gradient) = part?;
+            graphs.push(graph);
+            if gradient.is_empty() {
+                value = part_value;
+                gradient = part_gradient;
+            } else {
+                value += part_value;
+                add_into(&mut gradient, &part_gradient);
+            }
+        }
+        Ok(Curvature {
+            graphs,
             value,
             gradient,
         })
@@ -114,6 +197,11 @@ impl<T: Element> Curvature<T> {
     /// The number of parameters `P`.
     pub fn dim(&self) -> usize {
         self.gradient.len()
+    }
+
+    /// The number of parts recorded separately (1 unless made by [`Curvature::sum_of`]).
+    pub fn parts(&self) -> usize {
+        self.graphs.len()
     }
 
     /// `f(theta)`.
@@ -130,17 +218,7 @@ impl<T: Element> Curvature<T> {
     pub fn hvp(&self, v: &[T]) -> Result<Vec<T>, AutodiffError> {
         ensure_len("hvp direction", self.dim(), v.len())?;
         ensure_finite("hvp direction", v)?;
-        Ok(self.hvp_unchecked(v))
-    }
-
-    fn hvp_unchecked(&self, v: &[T]) -> Vec<T> {
-        let mut numeric = Numeric { nodes: &self.nodes };
-        let seed = NumVal::owned(Tensor::from_parts(buffers::copy(v), Shape::vector(v.len())));
-        let mut grads = sweep(&mut numeric, self.grad_index, seed, &[self.theta_index]);
-        match grads.pop().flatten() {
-            Some(hv) => numeric.take_tensor(hv).into_data(),
-            None => vec![T::ZERO; self.dim()],
-        }
+        Ok(self.hvp_sweep(v, 1))
     }
 
     /// `H · V` for `k` vectors stored one after another (vector `j` is
@@ -151,8 +229,9 @@ impl<T: Element> Curvature<T> {
     /// sweep and the rules run once for all of its vectors. Sweeps run on rayon's
     /// threads; the cut into sweeps depends on `k` alone, so the result does not depend on
     /// the thread count. Up to [`HVP_BLOCK`] vectors take one sweep on the calling thread
-    /// and its result is returned as it is: a Lanczos step on the digits network spent a
-    /// tenth of its product zeroing and copying a separate output.
+    /// (one per part, on rayon's threads, for a sum of parts) and its result is returned
+    /// as it is: a Lanczos step on the digits network spent a tenth of its product zeroing
+    /// and copying a separate output.
     pub fn hvp_block(&self, vs: &[T], k: usize) -> Result<Vec<T>, AutodiffError> {
         let p = self.dim();
         ensure_len("hvp_block vectors", p * k, vs.len())?;
@@ -165,27 +244,54 @@ impl<T: Element> Curvature<T> {
         }
         let sweeps: Vec<Vec<T>> = vs
             .par_chunks(p * HVP_BLOCK)
-            .map(|v| self.hvp_sweep(v, v.len() / p))
+            .map(|v| self.hvp_sweep_in_turn(v, v.len() / p))
             .collect();
         Ok(sweeps.concat())
     }
 
-    /// One k-wide second sweep: `H · V` for the `k` vectors of `vs`.
-    ///
-    /// One vector (a Lanczos step, or a block's last one) takes the plain sweep: the same
-    /// arithmetic and bits without the interleaving (on the digits network, 64-32-10 at
-    /// batch 32, 358k instructions against 430k).
+    /// `H · V` for the `k` vectors of `vs`: one sweep of each part, the parts on rayon's
+    /// threads.
     fn hvp_sweep(&self, vs: &[T], k: usize) -> Vec<T> {
-        if k == 1 {
-            return self.hvp_unchecked(vs);
+        let p = self.dim();
+        match &self.graphs[..] {
+            [graph] => graph.hvp_sweep(vs, k, p),
+            _ if rayon::current_num_threads() == 1 => self.hvp_sweep_in_turn(vs, k),
+            graphs => sum_in_order(
+                graphs
+                    .par_iter()
+                    .map(|graph| graph.hvp_sweep(vs, k, p))
+                    .collect(),
+            ),
         }
-        let mut batched = Batched::new(&self.nodes, k);
-        let seed = batched.interleave(buffers::copy(vs), Shape::vector(self.dim()));
-        let mut grads = sweep(&mut batched, self.grad_index, seed, &[self.theta_index]);
-        match grads.pop().flatten() {
-            Some(hv) => batched.deinterleave(hv),
-            None => vec![T::ZERO; vs.len()],
+    }
+
+    /// [`Curvature::hvp_sweep`] with the parts one after another on the calling thread,
+    /// for sweeps that already run on rayon's threads. Same bits.
+    fn hvp_sweep_in_turn(&self, vs: &[T], k: usize) -> Vec<T> {
+        let p = self.dim();
+        let mut graphs = self.graphs.iter();
+        let first = graphs.next().expect("at least one part");
+        let mut sum = first.hvp_sweep(vs, k, p);
+        for graph in graphs {
+            add_into(&mut sum, &graph.hvp_sweep(vs, k, p));
         }
+        sum
+    }
+}
+
+/// The parts' results added in their order.
+fn sum_in_order<T: Element>(parts: Vec<Vec<T>>) -> Vec<T> {
+    let mut parts = parts.into_iter();
+    let mut sum = parts.next().expect("at least one part");
+    for part in parts {
+        add_into(&mut sum, &part);
+    }
+    sum
+}
+
+fn add_into<T: Element>(sum: &mut [T], part: &[T]) {
+    for (s, &x) in sum.iter_mut().zip(part) {
+        *s += x;
     }
 }
 

@@ -47,6 +47,9 @@ pub enum AutodiffError {
         /// The first offending index.
         index: usize,
     },
+    /// A sum of parts was asked for with no parts.
+    #[error("a sum of parts needs at least one part")]
+    NoParts,
     /// A finite-difference step that cannot work.
     #[error("finite-difference step must be positive and finite, got {0}")]
     BadStep(f64),

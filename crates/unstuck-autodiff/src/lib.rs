@@ -39,6 +39,7 @@ mod mask;
 mod numeric;
 mod op;
 mod param_sites;
+mod recorded_graph;
 mod recording;
 mod shape;
 mod sites;
@@ -49,7 +50,7 @@ mod tensor;
 
 pub use api::Conv2dOptions;
 pub use check::{CheckOptions, GradCheck, check_grad, check_hvp};
-pub use curvature::{Curvature, HVP_BLOCK, gradient, hvp};
+pub use curvature::{Curvature, HVP_BLOCK, gradient, hvp, hvp_of_sum};
 pub use error::AutodiffError;
 pub use mask::Mask;
 pub use op::BiasActivation;

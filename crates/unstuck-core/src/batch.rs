@@ -73,12 +73,29 @@ impl<T> Clone for BatchTargets<'_, T> {
 
 impl<T> Copy for BatchTargets<'_, T> {}
 
-impl<T: Clone> BatchTargets<'_, T> {
+impl<'b, T: Clone> BatchTargets<'b, T> {
     /// Rows the targets cover.
     pub fn n_rows(&self) -> usize {
         match self {
             BatchTargets::Classes { labels, .. } => labels.len(),
             BatchTargets::Real { values, n_outputs } => values.len() / (*n_outputs).max(1),
+        }
+    }
+
+    /// The targets of rows `rows` alone.
+    ///
+    /// # Panics
+    /// If `rows` reaches past the last row.
+    pub fn rows(&self, rows: std::ops::Range<usize>) -> BatchTargets<'b, T> {
+        match *self {
+            BatchTargets::Classes { labels, n_classes } => BatchTargets::Classes {
+                labels: &labels[rows],
+                n_classes,
+            },
+            BatchTargets::Real { values, n_outputs } => BatchTargets::Real {
+                values: &values[rows.start * n_outputs..rows.end * n_outputs],
+                n_outputs,
+            },
         }
     }
 

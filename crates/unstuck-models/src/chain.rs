@@ -99,6 +99,11 @@ impl Chain {
         None
     }
 
+    /// Whether every layer computes each example from that example alone.
+    pub(crate) fn per_example(&self) -> bool {
+        self.children.iter().all(|child| child.layer.per_example())
+    }
+
     /// The largest batch any layer needs, with examples of shape `input`.
     pub(crate) fn min_training_batch(&self, input: &[usize]) -> usize {
         let mut dims = input.to_vec();

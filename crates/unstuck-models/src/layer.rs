@@ -148,6 +148,15 @@ pub trait Layer: Debug + Send + Sync + LayerForward<f32> + LayerForward<f64> {
         let _ = input;
         1
     }
+
+    /// Whether, in a training pass, each example's output depends on that example's input
+    /// alone. Then a network of such layers has a batch loss that is a weighted sum of the
+    /// losses of slices of the batch, and the Hessian tools record the slices on separate
+    /// threads. `false` by default, which is always safe: batch norm (statistics over the
+    /// batch) and dropout (one mask drawn for the whole batch) couple the examples.
+    fn per_example(&self) -> bool {
+        false
+    }
 }
 
 /// The forward pass of a layer at one element type.

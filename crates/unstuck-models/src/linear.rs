@@ -107,6 +107,10 @@ impl Layer for Linear {
         "linear"
     }
 
+    fn per_example(&self) -> bool {
+        true
+    }
+
     fn describe(&self) -> String {
         format!("linear({})", self.fan_out)
     }

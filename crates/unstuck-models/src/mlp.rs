@@ -186,6 +186,11 @@ impl Architecture for Mlp {
     fn output_width(&self) -> usize {
         self.widths[self.widths.len() - 1]
     }
+
+    /// Linear layers and elementwise activations: every example on its own.
+    fn per_example(&self) -> bool {
+        true
+    }
 }
 
 impl<T: Element> Model<T> for Mlp {

@@ -55,6 +55,13 @@ pub trait Architecture: Debug + Send + Sync {
         let _ = batch;
         Ok(())
     }
+
+    /// Whether, in a training pass, each example's logits depend on that example's input
+    /// alone (no batch norm, no dropout): then [`crate::Objective::curvature`] records a
+    /// large batch in slices on rayon's threads. `false` by default, which is always safe.
+    fn per_example(&self) -> bool {
+        false
+    }
 }
 
 /// One forward pass's mode and buffers, and the buffers' new values if it tracks them.

@@ -4,8 +4,15 @@
 use crate::loss::accuracy;
 use crate::model::{check_input, check_theta_len, check_tokens};
 use crate::{Loss, Model, ModelError, Pass};
+use std::ops::Range;
 use unstuck_autodiff::{Curvature, Element, Tape, Tensor, Var};
 use unstuck_core::{Batch, Targets};
+
+/// The fewest examples in a slice that [`Objective::curvature`] records on its own thread:
+/// below, a slice's small products cost more in overhead than a second thread gives.
+const MIN_SLICE_EXAMPLES: usize = 128;
+/// The most slices [`Objective::curvature`] cuts a batch into.
+const MAX_SLICES: usize = 8;
 
 /// `theta -> loss(model(theta, x), targets)`, with every shape checked once, up front.
 ///
@@ -167,15 +174,87 @@ impl<'m, T: Element> Objective<'m, T> {
     }
 
     /// The loss recorded with its gradient graph, ready for many Hessian-vector products.
+    ///
+    /// A batch of at least `2 * 128` examples on a model that computes every example on
+    /// its own ([`crate::Architecture::per_example`]) is recorded in [`Objective::slices`]
+    /// slices of consecutive examples, each on rayon's threads, as PyHessian sums its
+    /// products over batches: the mean loss is the sum of each slice's mean weighted by
+    /// its share of the batch. The number of slices depends on the batch alone, so the
+    /// bits do not depend on the thread count; they differ from one recording of the whole
+    /// batch in the order of the last additions.
     pub fn curvature(&self, theta: &[T]) -> Result<Curvature<T>, ModelError> {
         check_theta_len(self.model, theta.len())?;
-        Ok(Curvature::new(self.as_fn(), theta)?)
+        let slices = self.slices();
+        if slices == 1 {
+            return Ok(Curvature::new(self.as_fn(), theta)?);
+        }
+        Ok(Curvature::sum_of(slices, self.slice_fn(slices), theta)?)
     }
 
-    /// One Hessian-vector product `H(theta) v`.
+    /// The loss of slice `s` of `slices`, weighted by its share of the batch.
+    fn slice_fn(&self, slices: usize) -> impl Fn(&Tape<T>, Var, usize) -> Var + Sync + '_ {
+        let batch = self.batch_size();
+        move |tape: &Tape<T>, theta: Var, s: usize| {
+            self.record_rows(tape, theta, s * batch / slices..(s + 1) * batch / slices)
+        }
+    }
+
+    /// How many slices of the batch [`Objective::curvature`] records separately: one per
+    /// 128 examples, at most 8, and 1 for a model whose examples are coupled (batch norm,
+    /// dropout).
+    ///
+    /// ```
+    /// use unstuck_autodiff::Tensor;
+    /// use unstuck_models::{Loss, Mlp, Objective, Targets};
+    /// let mlp = Mlp::from_spec("2-3:tanh").unwrap();
+    /// let objective = |n: usize| {
+    ///     let x = Tensor::matrix(vec![0.5; 2 * n], n, 2).unwrap();
+    ///     let targets = Targets::Classes { labels: vec![1; n], n_classes: 3 };
+    ///     Objective::<f64>::new(&mlp, x, targets, Loss::CrossEntropy).unwrap()
+    /// };
+    /// assert_eq!(objective(255).slices(), 1);
+    /// assert_eq!(objective(256).slices(), 2);
+    /// assert_eq!(objective(100_000).slices(), 8);
+    /// ```
+    pub fn slices(&self) -> usize {
+        if !self.model.per_example() {
+            return 1;
+        }
+        (self.batch_size() / MIN_SLICE_EXAMPLES).clamp(1, MAX_SLICES)
+    }
+
+    /// The loss of the examples `rows` alone, weighted by their share of the batch.
+    fn record_rows(&self, tape: &Tape<T>, theta: Var, rows: Range<usize>) -> Var {
+        let dims = self.x.dims();
+        let per_example: usize = dims[1..].iter().product();
+        let mut slice_dims = dims.to_vec();
+        slice_dims[0] = rows.len();
+        let x = tape.constant_from(
+            &self.x.data()[rows.start * per_example..rows.end * per_example],
+            &slice_dims,
+        );
+        let logits = self.model.forward(tape, theta, x);
+        let targets = self.targets.as_batch_targets().rows(rows.clone());
+        let loss = self.loss.apply(tape, logits, &targets.to_targets());
+        let share = rows.len() as f64 / self.batch_size() as f64;
+        tape.scale(loss, T::from_f64(share))
+    }
+
+    /// One Hessian-vector product `H(theta) v`: the bits of
+    /// `self.curvature(theta)?.hvp(v)`, with each slice recorded, swept and dropped on one
+    /// thread ([`unstuck_autodiff::hvp_of_sum`]).
     pub fn hvp(&self, theta: &[T], v: &[T]) -> Result<Vec<T>, ModelError> {
         check_theta_len(self.model, theta.len())?;
-        Ok(unstuck_autodiff::hvp(self.as_fn(), theta, v)?)
+        let slices = self.slices();
+        if slices == 1 {
+            return Ok(unstuck_autodiff::hvp(self.as_fn(), theta, v)?);
+        }
+        Ok(unstuck_autodiff::hvp_of_sum(
+            slices,
+            self.slice_fn(slices),
+            theta,
+            v,
+        )?)
     }
 
     /// Loss and accuracy at `theta`, without recording gradients, in the pass of

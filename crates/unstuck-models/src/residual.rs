@@ -83,6 +83,10 @@ impl Layer for Residual {
     fn min_training_batch(&self, input: &[usize]) -> usize {
         self.chain.min_training_batch(input)
     }
+
+    fn per_example(&self) -> bool {
+        self.chain.per_example()
+    }
 }
 
 impl<T: Element> LayerForward<T> for Residual {

@@ -215,6 +215,10 @@ impl Architecture for Sequential {
         self.chain.token_vocabulary()
     }
 
+    fn per_example(&self) -> bool {
+        self.chain.per_example()
+    }
+
     fn check_training_batch(&self, batch: usize) -> Result<(), ModelError> {
         match self.chain.too_small_batch(&self.input_dims, batch) {
             None => Ok(()),

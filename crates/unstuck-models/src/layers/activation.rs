@@ -8,6 +8,10 @@ impl Layer for Activation {
         self.name()
     }
 
+    fn per_example(&self) -> bool {
+        true
+    }
+
     fn describe(&self) -> String {
         self.to_string()
     }

@@ -43,6 +43,10 @@ impl Layer for CausalSelfAttention {
         "attention"
     }
 
+    fn per_example(&self) -> bool {
+        true
+    }
+
     fn describe(&self) -> String {
         format!("attention({})", self.heads)
     }

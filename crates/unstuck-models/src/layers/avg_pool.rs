@@ -36,6 +36,10 @@ impl Layer for AvgPool2d {
         "avgpool"
     }
 
+    fn per_example(&self) -> bool {
+        true
+    }
+
     fn describe(&self) -> String {
         format!(
             "avgpool({},stride={})",

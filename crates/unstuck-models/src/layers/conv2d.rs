@@ -82,6 +82,10 @@ impl Layer for Conv2d {
         "conv"
     }
 
+    fn per_example(&self) -> bool {
+        true
+    }
+
     fn describe(&self) -> String {
         let bias = if self.bias { "" } else { ",bias=false" };
         format!(

@@ -37,6 +37,10 @@ impl Layer for Embedding {
         "embedding"
     }
 
+    fn per_example(&self) -> bool {
+        true
+    }
+
     fn describe(&self) -> String {
         format!("embedding({},{})", self.vocabulary, self.width)
     }

@@ -13,6 +13,10 @@ impl Layer for Flatten {
         "flatten"
     }
 
+    fn per_example(&self) -> bool {
+        true
+    }
+
     fn output_dims(&self, input: &[usize]) -> Result<Vec<usize>, ShapeMismatch> {
         Ok(vec![input.iter().product()])
     }

@@ -71,6 +71,10 @@ impl Layer for LayerNorm {
         "layernorm"
     }
 
+    fn per_example(&self) -> bool {
+        true
+    }
+
     fn describe(&self) -> String {
         format!("layernorm(eps={:?})", self.eps)
     }

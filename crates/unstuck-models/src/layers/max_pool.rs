@@ -36,6 +36,10 @@ impl Layer for MaxPool2d {
         "maxpool"
     }
 
+    fn per_example(&self) -> bool {
+        true
+    }
+
     fn describe(&self) -> String {
         format!(
             "maxpool({},stride={})",

@@ -34,6 +34,10 @@ impl Layer for PositionEmbedding {
         "posembed"
     }
 
+    fn per_example(&self) -> bool {
+        true
+    }
+
     fn describe(&self) -> String {
         format!("posembed(max_len={})", self.max_len)
     }

@@ -12,6 +12,10 @@ impl Layer for TokenMean {
         "tokenmean"
     }
 
+    fn per_example(&self) -> bool {
+        true
+    }
+
     fn output_dims(&self, input: &[usize]) -> Result<Vec<usize>, ShapeMismatch> {
         match *input {
             [len, width] if len > 0 => Ok(vec![width]),
