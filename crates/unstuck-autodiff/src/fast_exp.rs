@@ -46,6 +46,20 @@ fn pow2_f32(n: f32) -> f32 {
     f32::from_bits(((n + ROUNDER_F32).to_bits() << 23).wrapping_add(127 << 23))
 }
 
+/// `floor(n / 2)` of an integer-valued `n` below 2^50 in magnitude: `n/2 - 1/4` is exact
+/// and rounds to it. `f64::floor` is a libm call wherever SSE4.1 is not enabled, which is
+/// every scalar use outside `vectorized`.
+#[inline(always)]
+fn half_down_f64(n: f64) -> f64 {
+    (n * 0.5 - 0.25 + ROUNDER_F64) - ROUNDER_F64
+}
+
+/// `floor(n / 2)` of an integer-valued `n` below 2^21 in magnitude, as [`half_down_f64`].
+#[inline(always)]
+fn half_down_f32(n: f32) -> f32 {
+    (n * 0.5 - 0.25 + ROUNDER_F32) - ROUNDER_F32
+}
+
 /// Adding it rounds an f64 of magnitude below 2^51 to an integer (ties to even).
 const ROUNDER_F64: f64 = 6_755_399_441_055_744.0; // 1.5 * 2^52
 /// Adding it rounds an f32 of magnitude below 2^22 to an integer (ties to even).
@@ -75,7 +89,7 @@ pub(crate) fn exp_f64(x: f64) -> f64 {
     let er = 1.0 + 2.0 * (p / (q - p));
     // Two halves, each a normal power of two: the first product is exact, the second
     // rounds once (into the subnormals, or to 0 or infinity, where it must).
-    let half = (n * 0.5).floor();
+    let half = half_down_f64(n);
     er * pow2_f64(half) * pow2_f64(n - half)
 }
 
@@ -95,7 +109,7 @@ pub(crate) fn exp_f32(x: f32) -> f32 {
         * (r * r)
         + r
         + 1.0;
-    let half = (n * 0.5).floor();
+    let half = half_down_f32(n);
     er * pow2_f32(half) * pow2_f32(n - half)
 }
 
@@ -122,7 +136,9 @@ pub(crate) fn assert_vectorised_gives_scalar_bits<T: unstuck_core::Element>(
 
 #[cfg(test)]
 mod tests {
-    use super::{assert_vectorised_gives_scalar_bits, exp_f32, exp_f64};
+    use super::{
+        assert_vectorised_gives_scalar_bits, exp_f32, exp_f64, half_down_f32, half_down_f64,
+    };
 
     /// Largest difference from std in units of the last place of std's value (the
     /// subnormal spacing below the normal range).
@@ -142,6 +158,15 @@ mod tests {
             (exp_f32(x) - want).abs() / ulp
         })
         .fold(0.0, f32::max)
+    }
+
+    #[test]
+    fn half_down_is_floor_of_half_for_every_exponent_used() {
+        for n in -1100..=1100 {
+            let (n64, n32) = (n as f64, n as f32);
+            assert_eq!(half_down_f64(n64), (n64 * 0.5).floor(), "{n}");
+            assert_eq!(half_down_f32(n32), (n32 * 0.5).floor(), "{n}");
+        }
     }
 
     #[test]
