@@ -9,7 +9,7 @@
 
 use crate::Element;
 use crate::kernels::conv::{self, ConvGeom};
-use crate::kernels::elementwise::{bias_map, broadcast_to, map, sum_to, zip};
+use crate::kernels::elementwise::{bias_map, broadcast_to, map, map_costly, sum_to, zip};
 use crate::kernels::index::{gather_rows, masked_fill, pick, scatter, scatter_add_rows};
 use crate::kernels::layout::{Perm, add_at, narrow, pad, permute};
 use crate::kernels::matmul::matmul;
@@ -218,11 +218,11 @@ pub(crate) fn forward<T: Element>(op: &Op<T>, x: &[View<'_, T>]) -> Tensor<T> {
         Op::Neg => map(x[0], move |p| -p),
         Op::Scale(c) => map(x[0], move |p| c * p),
         Op::Shift(c) => map(x[0], move |p| p + c),
-        Op::Exp => map(x[0], fast_exp::exp),
+        Op::Exp => map_costly(x[0], fast_exp::exp),
         Op::Log => map(x[0], T::ln),
         Op::PowF(e) => map(x[0], move |p| p.powf(e)),
-        Op::Tanh => map(x[0], fast_tanh::tanh),
-        Op::Sigmoid => map(x[0], sigmoid),
+        Op::Tanh => map_costly(x[0], fast_tanh::tanh),
+        Op::Sigmoid => map_costly(x[0], sigmoid),
         Op::Relu => map(x[0], move |p| if p > zero { p } else { zero }),
         Op::LeakyRelu(s) => map(x[0], move |p| if p > zero { p } else { s * p }),
         Op::TanhBackward => zip("tanh_backward", x[0], x[1], move |g, y| {

@@ -52,6 +52,9 @@ fn along_axis<T: Element>(x: View<'_, T>, axis: usize, f: impl Fn(&mut [T])) -> 
 
 /// `x - logsumexp(x)` along `axis`.
 pub(crate) fn log_softmax<T: Element>(x: View<'_, T>, axis: usize) -> Tensor<T> {
+    if x.shape.rank() > 0 && axis + 1 == x.shape.rank() && x.shape.dims()[axis] > 0 {
+        return log_softmax_rows(x);
+    }
     along_axis(
         x,
         axis,
@@ -64,6 +67,32 @@ pub(crate) fn log_softmax<T: Element>(x: View<'_, T>, axis: usize) -> Tensor<T> 
             }
         },
     )
+}
+
+/// [`log_softmax`] along the last axis, the same operations in the same order: the exps
+/// of a row are written to the output first, in a loop that vectorises, and only then
+/// summed in order (a sum fused into that loop kept every `exp` scalar), and the output
+/// is then `x - lse` from the input.
+fn log_softmax_rows<T: Element>(x: View<'_, T>) -> Tensor<T> {
+    let n = x.shape.dims()[x.shape.rank() - 1];
+    let mut out = buffers::overwritten(x.data.len());
+    let input = x.data;
+    vectorized(
+        #[inline(always)]
+        || {
+            for (row, src) in out.chunks_exact_mut(n).zip(input.chunks_exact(n)) {
+                let max = src.iter().copied().fold(src[0], T::max);
+                for (o, &v) in row.iter_mut().zip(src) {
+                    *o = exp(v - max);
+                }
+                let lse = max + row.iter().copied().sum::<T>().ln();
+                for (o, &v) in row.iter_mut().zip(src) {
+                    *o = v - lse;
+                }
+            }
+        },
+    );
+    Tensor::from_parts(out, x.shape)
 }
 
 /// `-mean_i log_softmax(x)[i, labels[i]]` of `[m, n]` logits: the same operations, in
@@ -92,10 +121,13 @@ pub(crate) fn softmax<T: Element>(x: View<'_, T>, axis: usize) -> Tensor<T> {
         #[inline(always)]
         |lane| {
             let max = lane.iter().copied().fold(lane[0], T::max);
-            let mut total = T::ZERO;
+            // Two loops, not one: a sum fused with the exps keeps every `exp` scalar.
             for v in lane.iter_mut() {
                 *v = exp(*v - max);
-                total += *v;
+            }
+            let mut total = T::ZERO;
+            for &v in lane.iter() {
+                total += v;
             }
             for v in lane.iter_mut() {
                 *v /= total;
@@ -108,6 +140,37 @@ pub(crate) fn softmax<T: Element>(x: View<'_, T>, axis: usize) -> Tensor<T> {
 mod tests {
     use super::*;
     use crate::shape::Shape;
+
+    /// The row kernels split the exps from their sum so the exps vectorise; the result
+    /// must keep the bits of one scalar pass per row, element by element in order.
+    #[test]
+    fn rows_keep_the_bits_of_one_scalar_pass_per_row() {
+        let (rows, n) = (9, 7);
+        let x: Vec<f64> = (0..rows * n)
+            .map(|i| (i as f64 * 0.71).sin() * 30.0)
+            .collect();
+        let shape = Shape::new(&[rows, n]).unwrap();
+        let (log, soft) = (
+            log_softmax(View::new(&x, shape), 1),
+            softmax(View::new(&x, shape), 1),
+        );
+        for (r, row) in x.chunks(n).enumerate() {
+            let max = row.iter().copied().fold(row[0], f64::max);
+            let (mut sum, mut total) = (0.0f64, 0.0f64);
+            for &v in row {
+                sum += std::hint::black_box(exp(v - max));
+                total += exp(v - max);
+            }
+            let lse = max + sum.ln();
+            for (j, &v) in row.iter().enumerate() {
+                assert_eq!(log.data()[r * n + j].to_bits(), (v - lse).to_bits());
+                assert_eq!(
+                    soft.data()[r * n + j].to_bits(),
+                    (exp(v - max) / total).to_bits()
+                );
+            }
+        }
+    }
 
     #[test]
     fn softmax_along_a_middle_axis_sums_to_one_there() {
