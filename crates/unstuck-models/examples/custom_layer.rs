@@ -29,6 +29,12 @@ impl Layer for Scale {
         }
     }
 
+    /// Each example is scaled on its own, so the Hessian tools may record a large batch
+    /// in slices on several threads (left out, the layer would keep the batch whole).
+    fn per_example(&self) -> bool {
+        true
+    }
+
     fn params(&self) -> Vec<ParamDecl> {
         let law = InitDistribution::Constant { value: self.init };
         vec![ParamDecl::new(
