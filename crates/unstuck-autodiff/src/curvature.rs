@@ -176,10 +176,10 @@ impl<T: Element> Curvature<T> {
         let mut value = T::ZERO;
         let mut gradient: Vec<T> = Vec::new();
         // The first part's error is reported, whichever thread failed first.
-        for part in recorded {
+        for (i, part) in recorded.into_iter().enumerate() {
             let (graph, part_value, part_gradient) = part?;
             graphs.push(graph);
-            if gradient.is_empty() {
+            if i == 0 {
                 value = part_value;
                 gradient = part_gradient;
             } else {

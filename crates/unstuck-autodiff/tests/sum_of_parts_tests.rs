@@ -109,6 +109,16 @@ fn products_of_a_sum_are_the_same_bits_on_one_and_two_threads_and_by_every_route
     assert_eq!(narrow[p..], second[..]);
 }
 
+/// With no parameters every gradient is empty; the value is still the parts' sum.
+#[test]
+fn a_sum_of_constants_has_their_sum_as_value() {
+    let constant =
+        |tape: &Tape<f64>, _: Var, part: usize| tape.constant(Tensor::scalar(1.0 + part as f64));
+    let curvature = Curvature::sum_of(3, constant, &[]).unwrap();
+    assert_eq!(curvature.value(), 6.0);
+    assert!(curvature.gradient().is_empty());
+}
+
 #[test]
 fn no_parts_and_bad_parts_are_errors() {
     let (theta, v) = setup();
