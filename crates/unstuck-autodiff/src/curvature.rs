@@ -80,12 +80,9 @@ where
     if parts == 0 {
         return Err(AutodiffError::NoParts);
     }
-    let part_hvp = |part| hvp(|tape, theta| f(tape, theta, part), theta, v);
-    let products: Vec<_> = if parts > 1 && rayon::current_num_threads() > 1 {
-        (0..parts).into_par_iter().map(part_hvp).collect()
-    } else {
-        (0..parts).map(part_hvp).collect()
-    };
+    let products = each_part(parts, |part| {
+        hvp(|tape, theta| f(tape, theta, part), theta, v)
+    });
     Ok(sum_in_order(
         products.into_iter().collect::<Result<Vec<_>, _>>()?,
     ))
@@ -164,14 +161,9 @@ impl<T: Element> Curvature<T> {
         if parts == 1 {
             return Self::new(|tape, theta| f(tape, theta, 0), theta);
         }
-        let record = |part| RecordedGraph::new(|tape, theta| f(tape, theta, part), theta);
-        // On one thread, handing each part to rayon's worker and back costs two context
-        // switches for no gain.
-        let recorded: Vec<_> = if rayon::current_num_threads() > 1 {
-            (0..parts).into_par_iter().map(record).collect()
-        } else {
-            (0..parts).map(record).collect()
-        };
+        let recorded = each_part(parts, |part| {
+            RecordedGraph::new(|tape, theta| f(tape, theta, part), theta)
+        });
         let mut graphs = Vec::with_capacity(parts);
         let mut value = T::ZERO;
         let mut gradient: Vec<T> = Vec::new();
@@ -255,13 +247,7 @@ impl<T: Element> Curvature<T> {
         let p = self.dim();
         match &self.graphs[..] {
             [graph] => graph.hvp_sweep(vs, k, p),
-            _ if rayon::current_num_threads() == 1 => self.hvp_sweep_in_turn(vs, k),
-            graphs => sum_in_order(
-                graphs
-                    .par_iter()
-                    .map(|graph| graph.hvp_sweep(vs, k, p))
-                    .collect(),
-            ),
+            graphs => sum_in_order(each_part(graphs.len(), |i| graphs[i].hvp_sweep(vs, k, p))),
         }
     }
 
@@ -276,6 +262,17 @@ impl<T: Element> Curvature<T> {
             add_into(&mut sum, &graph.hvp_sweep(vs, k, p));
         }
         sum
+    }
+}
+
+/// `f(0), ..., f(parts - 1)` in order: on rayon's threads, or in turn on the calling
+/// thread when the pool has one (handing each part to its only worker and back costs two
+/// context switches for no gain).
+fn each_part<R: Send>(parts: usize, f: impl Fn(usize) -> R + Sync + Send) -> Vec<R> {
+    if parts > 1 && rayon::current_num_threads() > 1 {
+        (0..parts).into_par_iter().map(f).collect()
+    } else {
+        (0..parts).map(f).collect()
     }
 }
 
