@@ -1,6 +1,8 @@
 //! Gradients and Hessian-vector products of a scalar function of one flat vector.
 
+use crate::buffers;
 use crate::error::{ensure_finite, ensure_len};
+use crate::kernels::elementwise::add_into;
 use crate::recorded_graph::{RecordedGraph, record};
 use crate::tape::{Tape, Var};
 use crate::{AutodiffError, Element};
@@ -226,19 +228,60 @@ impl<T: Element> Curvature<T> {
     /// and copying a separate output.
     pub fn hvp_block(&self, vs: &[T], k: usize) -> Result<Vec<T>, AutodiffError> {
         let p = self.dim();
-        ensure_len("hvp_block vectors", p * k, vs.len())?;
-        ensure_finite("hvp_block vectors", vs)?;
-        if p == 0 || k == 0 {
-            return Ok(Vec::new());
-        }
         if k <= HVP_BLOCK {
+            ensure_len("hvp_block vectors", p * k, vs.len())?;
+            ensure_finite("hvp_block vectors", vs)?;
+            if p == 0 || k == 0 {
+                return Ok(Vec::new());
+            }
             return Ok(self.hvp_sweep(vs, k));
         }
-        let sweeps: Vec<Vec<T>> = vs
-            .par_chunks(p * HVP_BLOCK)
-            .map(|v| self.hvp_sweep_in_turn(v, v.len() / p))
-            .collect();
-        Ok(sweeps.concat())
+        let mut out = vec![T::ZERO; p * k];
+        self.hvp_block_into(vs, k, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`Curvature::hvp_block`] written into `out` (`k · P` elements): each sweep's
+    /// result goes straight to its place, on the thread that computed it.
+    ///
+    /// For a full Hessian this is the difference between writing the `P x P` result once
+    /// and holding every sweep's result until they are all copied into it: on the
+    /// P = 2960 MLP, 70 MB more of fresh pages and one more pass over them.
+    ///
+    /// ```
+    /// use unstuck_autodiff::{Curvature, Tape};
+    /// // f(x) = x0^2 x1: H = [[2 x1, 2 x0], [2 x0, 0]]
+    /// let curvature = Curvature::new(|tape: &Tape<f64>, x| {
+    ///     let x0 = tape.slice(x, 0, 1);
+    ///     let x1 = tape.slice(x, 1, 1);
+    ///     tape.sum(tape.mul(tape.square(x0), x1))
+    /// }, &[1.0, 3.0]).unwrap();
+    /// let mut h = [0.0; 4];
+    /// curvature.hvp_block_into(&[1.0, 0.0, 0.0, 1.0], 2, &mut h).unwrap();
+    /// assert_eq!(h, [6.0, 2.0, 2.0, 0.0]);
+    /// ```
+    pub fn hvp_block_into(&self, vs: &[T], k: usize, out: &mut [T]) -> Result<(), AutodiffError> {
+        let p = self.dim();
+        ensure_len("hvp_block vectors", p * k, vs.len())?;
+        ensure_len("hvp_block output", p * k, out.len())?;
+        ensure_finite("hvp_block vectors", vs)?;
+        if p == 0 || k == 0 {
+            return Ok(());
+        }
+        if k <= HVP_BLOCK {
+            let sweep = self.hvp_sweep(vs, k);
+            out.copy_from_slice(&sweep);
+            buffers::give(sweep);
+            return Ok(());
+        }
+        out.par_chunks_mut(p * HVP_BLOCK)
+            .zip(vs.par_chunks(p * HVP_BLOCK))
+            .for_each(|(dst, v)| {
+                let sweep = self.hvp_sweep_in_turn(v, v.len() / p);
+                dst.copy_from_slice(&sweep);
+                buffers::give(sweep);
+            });
+        Ok(())
     }
 
     /// `H · V` for the `k` vectors of `vs`: one sweep of each part, the parts on rayon's
@@ -284,12 +327,6 @@ fn sum_in_order<T: Element>(parts: Vec<Vec<T>>) -> Vec<T> {
         add_into(&mut sum, &part);
     }
     sum
-}
-
-fn add_into<T: Element>(sum: &mut [T], part: &[T]) {
-    for (s, &x) in sum.iter_mut().zip(part) {
-        *s += x;
-    }
 }
 
 /// Vectors per k-wide sweep in [`Curvature::hvp_block`]. Measured on the P = 2960 MLP

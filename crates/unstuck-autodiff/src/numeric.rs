@@ -2,6 +2,7 @@
 
 use crate::Element;
 use crate::buffers;
+use crate::kernels::elementwise::add_into;
 use crate::kernels::layout::place_in_zeros;
 use crate::op::{Algebra, Op, Placement, forward};
 use crate::shape::Shape;
@@ -80,17 +81,6 @@ impl<T: Element> Numeric<'_, T> {
             other => self.get(&other).to_tensor(),
         }
     }
-}
-
-fn add_into<T: Element>(acc: &mut [T], g: &[T]) {
-    unstuck_core::vectorized(
-        #[inline(always)]
-        || {
-            for (a, &b) in acc.iter_mut().zip(g) {
-                *a += b;
-            }
-        },
-    );
 }
 
 /// Adds `part` into `total` (of shape `shape`) at `start` along `axis` (the shapes agree

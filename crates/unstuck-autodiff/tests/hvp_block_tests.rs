@@ -96,3 +96,29 @@ fn block_products_match_central_differences_of_the_gradient() {
         }
     }
 }
+
+#[test]
+fn a_block_written_into_a_buffer_is_the_returned_block() {
+    let Block {
+        curvature,
+        vectors,
+        k,
+        p,
+        ..
+    } = setup();
+    let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    // NaN where nothing was written would survive into the comparison.
+    for k in [k, 3] {
+        let mut out = vec![f64::NAN; k * p];
+        curvature
+            .hvp_block_into(&vectors[..k * p], k, &mut out)
+            .unwrap();
+        let returned = curvature.hvp_block(&vectors[..k * p], k).unwrap();
+        assert_eq!(bits(&out), bits(&returned), "{k} vectors");
+    }
+    let mut short = vec![0.0; k * p - 1];
+    let err = curvature
+        .hvp_block_into(&vectors, k, &mut short)
+        .unwrap_err();
+    assert!(err.to_string().contains("output"), "{err}");
+}

@@ -19,8 +19,7 @@ impl HvpOperator for Curvature<f64> {
 
     fn apply_block(&self, vs: &[f64], k: usize, out: &mut [f64]) -> Result<(), HessianError> {
         check_len("output", out, Curvature::dim(self) * k)?;
-        out.copy_from_slice(&self.hvp_block(vs, k)?);
-        Ok(())
+        Ok(self.hvp_block_into(vs, k, out)?)
     }
 
     fn apply_owned(&self, vs: &[f64], k: usize) -> Result<Vec<f64>, HessianError> {
