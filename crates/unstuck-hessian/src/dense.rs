@@ -203,6 +203,25 @@ mod tests {
     }
 
     #[test]
+    fn symmetrizing_averages_every_pair_and_keeps_the_diagonal() {
+        let n = 130;
+        let c: Vec<f64> = (0..n * n)
+            .map(|x| ((x * 7919) % 1009) as f64 / 97.0 - 5.0)
+            .collect();
+        let h = symmetrize(n, c.clone());
+        let mut asymmetry = 0.0_f64;
+        for i in 0..n {
+            for j in 0..n {
+                let (a, b) = (c[i * n + j], c[j * n + i]);
+                asymmetry = asymmetry.max((a - b).abs());
+                let expected = if i == j { a } else { 0.5 * (a + b) };
+                assert_eq!(h.entry(i, j).to_bits(), expected.to_bits(), "({i}, {j})");
+            }
+        }
+        assert_eq!(h.asymmetry(), asymmetry);
+    }
+
+    #[test]
     fn one_and_two_threads_give_identical_bits() {
         let op = pseudo_random_matrix(97, false);
         let run = |threads: usize| {
