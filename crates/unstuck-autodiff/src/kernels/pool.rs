@@ -9,6 +9,38 @@
 use crate::Element;
 use crate::shape::Shape;
 use crate::tensor::{Tensor, View};
+use rayon::prelude::*;
+
+/// Input elements per task of a threaded pooling, in whole planes. Planes are pooled
+/// independently, so the values never depend on the cut; it is fixed anyway.
+const POOL_TASK: usize = 1 << 14;
+
+/// `f(chunk, first plane, planes)` over `out` cut into chunks of whole planes (`per_plane`
+/// elements of `out` each, `in_plane` elements of input), on rayon's threads when there is
+/// more than one task and more than one thread; else one call for all of it (the same
+/// values: every plane is computed on its own).
+fn by_planes<T: Element>(
+    out: &mut [T],
+    per_plane: usize,
+    in_plane: usize,
+    planes: usize,
+    f: impl Fn(&mut [T], usize, usize) + Sync,
+) {
+    let per_task = (POOL_TASK / in_plane.max(1)).max(1);
+    if per_plane == 0 {
+        return;
+    }
+    if planes > per_task && rayon::current_num_threads() > 1 {
+        out.par_chunks_mut(per_task * per_plane)
+            .enumerate()
+            .for_each(|(t, chunk)| {
+                let count = chunk.len() / per_plane;
+                f(chunk, t * per_task, count)
+            });
+    } else {
+        f(out, 0, planes)
+    }
+}
 
 /// Kernel, stride and input size (height, width) of a pooling.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -172,9 +204,19 @@ pub(crate) fn max_pool_select<T: Element>(
         keys.shape
     );
     let mut data = crate::buffers::overwritten(out.numel());
-    g.argmax(keys.data, planes(keys.shape), |o, at| {
-        data[o] = values.data[at]
-    });
+    let in_plane = g.input[0] * g.input[1];
+    let out_plane = out.numel() / planes(out).max(1);
+    by_planes(
+        &mut data,
+        out_plane,
+        in_plane,
+        planes(out),
+        |dst, first, count| {
+            let inputs = first * in_plane..(first + count) * in_plane;
+            let values = &values.data[inputs.clone()];
+            g.argmax(&keys.data[inputs], count, |o, at| dst[o] = values[at]);
+        },
+    );
     Tensor::from_parts(data, out)
 }
 
@@ -191,11 +233,73 @@ pub(crate) fn max_pool_scatter<T: Element>(
         "max_pool2d_backward: gradient of shape {:?} is not the output shape {out:?}",
         grad.shape
     );
-    let mut data = crate::buffers::zeros(keys.shape.numel());
-    g.argmax(keys.data, planes(keys.shape), |o, at| {
-        data[at] += grad.data[o]
-    });
+    let in_plane = g.input[0] * g.input[1];
+    let out_plane = out.numel() / planes(out).max(1);
+    let disjoint = g.kernel == [2, 2] && g.stride == [2, 2];
+    // 2x2 windows with stride 2 do not overlap: each window writes its four entries (and
+    // the rows and columns no window covers are written as zeros), so nothing is zeroed
+    // first. Other windows may share entries and add into zeros.
+    let mut data = match disjoint {
+        true => crate::buffers::overwritten(keys.shape.numel()),
+        false => crate::buffers::zeros(keys.shape.numel()),
+    };
+    by_planes(
+        &mut data,
+        in_plane,
+        in_plane,
+        planes(out),
+        |dst, first, count| {
+            let keys = &keys.data[first * in_plane..(first + count) * in_plane];
+            let grad = &grad.data[first * out_plane..(first + count) * out_plane];
+            if disjoint {
+                scatter_2x2(grad, keys, count, g.input, g.output(), dst);
+            } else {
+                g.argmax(keys, count, |o, at| dst[at] += grad[o]);
+            }
+        },
+    );
     Tensor::from_parts(data, keys.shape)
+}
+
+/// [`max_pool_scatter`] for 2x2 windows with stride 2, writing every entry of `out`: the
+/// gradient where the window's tournament (as in [`argmax_2x2`]) picked, zero elsewhere.
+///
+/// The picked entry is `0 + grad`, as adding into zeros gives (a gradient of -0 lands
+/// as +0).
+fn scatter_2x2<T: Element>(
+    grad: &[T],
+    keys: &[T],
+    planes: usize,
+    [h, w]: [usize; 2],
+    [oh_n, ow_n]: [usize; 2],
+    out: &mut [T],
+) {
+    let zero = T::ZERO;
+    for p in 0..planes {
+        let plane = &mut out[p * h * w..(p + 1) * h * w];
+        let (covered, below) = plane.split_at_mut(2 * oh_n * w);
+        below.fill(zero);
+        for (oh, rows) in covered.chunks_exact_mut(2 * w).enumerate() {
+            let top = p * h * w + 2 * oh * w;
+            let (k0, k1) = (&keys[top..top + w], &keys[top + w..top + 2 * w]);
+            let (o0, o1) = rows.split_at_mut(w);
+            let g = &grad[(p * oh_n + oh) * ow_n..(p * oh_n + oh + 1) * ow_n];
+            for ow in 0..ow_n {
+                let x = 2 * ow;
+                let mut best = (k0[x], 0);
+                best = pick(best, (k0[x + 1], 1));
+                best = pick(best, (k1[x], 2));
+                best = pick(best, (k1[x + 1], 3));
+                let at = |tap: usize| if best.1 == tap { zero + g[ow] } else { zero };
+                o0[x] = at(0);
+                o0[x + 1] = at(1);
+                o1[x] = at(2);
+                o1[x + 1] = at(3);
+            }
+            o0[2 * ow_n..].fill(zero);
+            o1[2 * ow_n..].fill(zero);
+        }
+    }
 }
 
 /// The mean of each window.
@@ -284,6 +388,67 @@ mod tests {
             });
             check_overwrites_recycled("avg_pool", || avg_pool(x.view(), &g).into_data());
         }
+    }
+
+    /// Keys with ties, a NaN and odd sizes; gradients with -0.
+    fn awkward(planes: usize, [h, w]: [usize; 2]) -> (Tensor<f64>, Tensor<f64>, PoolGeom) {
+        let g = PoolGeom {
+            kernel: [2, 2],
+            stride: [2, 2],
+            input: [h, w],
+        };
+        let mut keys: Vec<f64> = (0..planes * h * w).map(|i| ((i * 7) % 5) as f64).collect();
+        keys[3] = f64::NAN;
+        let [oh, ow] = g.output();
+        let grad: Vec<f64> = (0..planes * oh * ow)
+            .map(|i| if i % 4 == 1 { -0.0 } else { i as f64 - 7.5 })
+            .collect();
+        (
+            Tensor::new(keys, &[planes, 1, h, w]).unwrap(),
+            Tensor::new(grad, &[planes, 1, oh, ow]).unwrap(),
+            g,
+        )
+    }
+
+    fn bits(v: &[f64]) -> Vec<u64> {
+        v.iter().map(|x| x.to_bits()).collect()
+    }
+
+    #[test]
+    fn the_2x2_scatter_writes_what_adding_into_zeros_gives() {
+        for size in [[4, 6], [5, 7], [2, 3]] {
+            let (keys, grad, g) = awkward(3, size);
+            let mut expected = vec![0.0; keys.data().len()];
+            g.argmax(keys.data(), 3, |o, at| expected[at] += grad.data()[o]);
+            crate::buffers::check_overwrites_recycled("max_pool_scatter", || {
+                let got = max_pool_scatter(grad.view(), keys.view(), &g).into_data();
+                assert_eq!(bits(&got), bits(&expected), "{size:?}");
+                got
+            });
+        }
+    }
+
+    #[test]
+    fn pooling_in_chunks_of_planes_gives_the_same_bits_on_one_and_two_threads() {
+        use unstuck_test_support::threads::with_threads;
+        // 64 planes of 24 x 25: several tasks of whole planes, and a short last one.
+        let (keys, grad, g2) = awkward(64, [24, 25]);
+        let g3 = PoolGeom {
+            kernel: [3, 2],
+            stride: [2, 1],
+            input: [24, 25],
+        };
+        let grad3 = Tensor::new(vec![0.25; 64 * 11 * 24], &[64, 1, 11, 24]).unwrap();
+        let run = || {
+            [
+                max_pool_select(keys.view(), keys.view(), &g2).into_data(),
+                max_pool_scatter(grad.view(), keys.view(), &g2).into_data(),
+                max_pool_select(keys.view(), keys.view(), &g3).into_data(),
+                max_pool_scatter(grad3.view(), keys.view(), &g3).into_data(),
+            ]
+            .map(|v| bits(&v))
+        };
+        assert_eq!(with_threads(1, run), with_threads(2, run));
     }
 
     #[test]
