@@ -284,13 +284,13 @@ fn scatter_2x2<T: Element>(
             let (k0, k1) = (&keys[top..top + w], &keys[top + w..top + 2 * w]);
             let (o0, o1) = rows.split_at_mut(w);
             let g = &grad[(p * oh_n + oh) * ow_n..(p * oh_n + oh + 1) * ow_n];
-            for ow in 0..ow_n {
+            for (ow, &grad) in g.iter().enumerate() {
                 let x = 2 * ow;
                 let mut best = (k0[x], 0);
                 best = pick(best, (k0[x + 1], 1));
                 best = pick(best, (k1[x], 2));
                 best = pick(best, (k1[x + 1], 3));
-                let at = |tap: usize| if best.1 == tap { zero + g[ow] } else { zero };
+                let at = |tap: usize| if best.1 == tap { zero + grad } else { zero };
                 o0[x] = at(0);
                 o0[x + 1] = at(1);
                 o1[x] = at(2);
