@@ -147,9 +147,16 @@ fn fold_from<T: Element>(
                     let Some(y) = source_row(g, oh, i) else {
                         continue;
                     };
-                    let line = &mut dst[y * w + x0..];
-                    for (k, &v) in part[valid.clone()].iter().enumerate() {
-                        line[k * sw] += v;
+                    let (line, part) = (&mut dst[y * w + x0..], &part[valid.clone()]);
+                    if sw == 1 {
+                        // Without the stride the loop vectorises (each entry once, as below).
+                        for (d, &v) in line[..part.len()].iter_mut().zip(part) {
+                            *d += v;
+                        }
+                    } else {
+                        for (k, &v) in part.iter().enumerate() {
+                            line[k * sw] += v;
+                        }
                     }
                 }
             }
