@@ -302,14 +302,29 @@ fn scatter_2x2<T: Element>(
     }
 }
 
+/// The number of entries in a window, as an element.
+fn count_t<T: Element>(g: &PoolGeom) -> T {
+    T::from_f64((g.kernel[0] * g.kernel[1]) as f64)
+}
+
 /// The mean of each window.
 pub(crate) fn avg_pool<T: Element>(x: View<'_, T>, g: &PoolGeom) -> Tensor<T> {
     let out = g.output_shape("avg_pool2d", x.shape);
-    let count = T::from_f64((g.kernel[0] * g.kernel[1]) as f64);
     let mut data = crate::buffers::overwritten(out.numel());
-    g.for_each_window(planes(x.shape), |o, window| {
-        data[o] = window.iter().fold(T::ZERO, |acc, &at| acc + x.data[at]) / count;
-    });
+    let in_plane = g.input[0] * g.input[1];
+    let out_plane = out.numel() / planes(out).max(1);
+    by_planes(
+        &mut data,
+        out_plane,
+        in_plane,
+        planes(out),
+        |dst, first, count| {
+            let x = &x.data[first * in_plane..(first + count) * in_plane];
+            g.for_each_window(count, |o, window| {
+                dst[o] = window.iter().fold(T::ZERO, |acc, &at| acc + x[at]) / count_t(g);
+            });
+        },
+    );
     Tensor::from_parts(data, out)
 }
 
@@ -328,13 +343,15 @@ pub(crate) fn avg_pool_transpose<T: Element>(grad: View<'_, T>, g: &PoolGeom) ->
         grad.shape
     );
     let [h, w] = g.input;
-    let count = T::from_f64((g.kernel[0] * g.kernel[1]) as f64);
     let mut data = crate::buffers::zeros(n * c * h * w);
-    g.for_each_window(n * c, |o, window| {
-        let share = grad.data[o] / count;
-        for &at in window {
-            data[at] += share;
-        }
+    by_planes(&mut data, h * w, h * w, n * c, |dst, first, planes| {
+        let grad = &grad.data[first * oh * ow..(first + planes) * oh * ow];
+        g.for_each_window(planes, |o, window| {
+            let share = grad[o] / count_t(g);
+            for &at in window {
+                dst[at] += share;
+            }
+        });
     });
     Tensor::from_parts(data, Shape::of("avg_pool2d_backward", &[n, c, h, w]))
 }
@@ -445,6 +462,8 @@ mod tests {
                 max_pool_scatter(grad.view(), keys.view(), &g2).into_data(),
                 max_pool_select(keys.view(), keys.view(), &g3).into_data(),
                 max_pool_scatter(grad3.view(), keys.view(), &g3).into_data(),
+                avg_pool(keys.view(), &g3).into_data(),
+                avg_pool_transpose(grad3.view(), &g3).into_data(),
             ]
             .map(|v| bits(&v))
         };
