@@ -203,6 +203,20 @@ pub(crate) fn max_pool_select<T: Element>(
         values.shape,
         keys.shape
     );
+    let data = per_window(g, out, |dst, inputs, count| {
+        let values = &values.data[inputs.clone()];
+        g.argmax(&keys.data[inputs], count, |o, at| dst[o] = values[at]);
+    });
+    Tensor::from_parts(data, out)
+}
+
+/// A pooling's output (of shape `out`), one value per window: `f(chunk, input range,
+/// planes)` fills a chunk of whole planes from its planes' part of the input.
+fn per_window<T: Element>(
+    g: &PoolGeom,
+    out: Shape,
+    f: impl Fn(&mut [T], std::ops::Range<usize>, usize) + Sync,
+) -> Vec<T> {
     let mut data = crate::buffers::overwritten(out.numel());
     let in_plane = g.input[0] * g.input[1];
     let out_plane = out.numel() / planes(out).max(1);
@@ -211,13 +225,9 @@ pub(crate) fn max_pool_select<T: Element>(
         out_plane,
         in_plane,
         planes(out),
-        |dst, first, count| {
-            let inputs = first * in_plane..(first + count) * in_plane;
-            let values = &values.data[inputs.clone()];
-            g.argmax(&keys.data[inputs], count, |o, at| dst[o] = values[at]);
-        },
+        |dst, first, count| f(dst, first * in_plane..(first + count) * in_plane, count),
     );
-    Tensor::from_parts(data, out)
+    data
 }
 
 /// The adjoint of [`max_pool_select`]: `grad [N, C, Ho, Wo]` added at each window's
@@ -310,21 +320,12 @@ fn count_t<T: Element>(g: &PoolGeom) -> T {
 /// The mean of each window.
 pub(crate) fn avg_pool<T: Element>(x: View<'_, T>, g: &PoolGeom) -> Tensor<T> {
     let out = g.output_shape("avg_pool2d", x.shape);
-    let mut data = crate::buffers::overwritten(out.numel());
-    let in_plane = g.input[0] * g.input[1];
-    let out_plane = out.numel() / planes(out).max(1);
-    by_planes(
-        &mut data,
-        out_plane,
-        in_plane,
-        planes(out),
-        |dst, first, count| {
-            let x = &x.data[first * in_plane..(first + count) * in_plane];
-            g.for_each_window(count, |o, window| {
-                dst[o] = window.iter().fold(T::ZERO, |acc, &at| acc + x[at]) / count_t(g);
-            });
-        },
-    );
+    let data = per_window(g, out, |dst, inputs, count| {
+        let x = &x.data[inputs];
+        g.for_each_window(count, |o, window| {
+            dst[o] = window.iter().fold(T::ZERO, |acc, &at| acc + x[at]) / count_t(g);
+        });
+    });
     Tensor::from_parts(data, out)
 }
 
