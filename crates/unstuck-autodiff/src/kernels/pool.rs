@@ -175,15 +175,25 @@ fn argmax_2x2<T: Element>(
             let top = p * h * w + 2 * oh * w;
             let (r0, r1) = (&keys[top..top + w], &keys[top + w..top + 2 * w]);
             for ow in 0..ow_n {
-                let x = 2 * ow;
-                let mut best = (r0[x], top + x);
-                best = pick(best, (r0[x + 1], top + x + 1));
-                best = pick(best, (r1[x], top + w + x));
-                best = pick(best, (r1[x + 1], top + w + x + 1));
-                f((p * oh_n + oh) * ow_n + ow, best.1);
+                let (x, tap) = (2 * ow, winning_tap(r0, r1, 2 * ow));
+                f(
+                    (p * oh_n + oh) * ow_n + ow,
+                    top + (tap / 2) * w + x + tap % 2,
+                );
             }
         }
     }
+}
+
+/// The winning tap (0 to 3, in row order) of the 2x2 window at column `x` of rows `r0`
+/// and `r1`: the tournament that both the selection and the scatter use.
+#[inline(always)]
+fn winning_tap<T: Element>(r0: &[T], r1: &[T], x: usize) -> usize {
+    let mut best = (r0[x], 0);
+    best = pick(best, (r0[x + 1], 1));
+    best = pick(best, (r1[x], 2));
+    best = pick(best, (r1[x + 1], 3));
+    best.1
 }
 
 fn planes(s: Shape) -> usize {
@@ -272,7 +282,7 @@ pub(crate) fn max_pool_scatter<T: Element>(
 }
 
 /// [`max_pool_scatter`] for 2x2 windows with stride 2, writing every entry of `out`: the
-/// gradient where the window's tournament (as in [`argmax_2x2`]) picked, zero elsewhere.
+/// gradient at the window's [`winning_tap`], zero elsewhere.
 ///
 /// The picked entry is `0 + grad`, as adding into zeros gives (a gradient of -0 lands
 /// as +0).
@@ -295,12 +305,8 @@ fn scatter_2x2<T: Element>(
             let (o0, o1) = rows.split_at_mut(w);
             let g = &grad[(p * oh_n + oh) * ow_n..(p * oh_n + oh + 1) * ow_n];
             for (ow, &grad) in g.iter().enumerate() {
-                let x = 2 * ow;
-                let mut best = (k0[x], 0);
-                best = pick(best, (k0[x + 1], 1));
-                best = pick(best, (k1[x], 2));
-                best = pick(best, (k1[x + 1], 3));
-                let at = |tap: usize| if best.1 == tap { zero + grad } else { zero };
+                let (x, winner) = (2 * ow, winning_tap(k0, k1, 2 * ow));
+                let at = |tap: usize| if winner == tap { zero + grad } else { zero };
                 o0[x] = at(0);
                 o0[x + 1] = at(1);
                 o1[x] = at(2);
