@@ -10,4 +10,5 @@ pub(crate) mod index;
 pub(crate) mod layout;
 pub(crate) mod matmul;
 pub(crate) mod pool;
+mod pool_2x2;
 pub(crate) mod softmax;

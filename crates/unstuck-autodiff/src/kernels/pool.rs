@@ -6,6 +6,7 @@
 //! scatters to the positions selected by `x`. Both are linear in the selected values, so
 //! each is the other's adjoint and neither depends on the keys differentiably.
 
+use super::pool_2x2;
 use crate::Element;
 use crate::shape::Shape;
 use crate::tensor::{Tensor, View};
@@ -68,6 +69,11 @@ impl PoolGeom {
         [size(0), size(1)]
     }
 
+    /// 2x2 windows with stride 2: they do not overlap, and [`pool_2x2`] pools them.
+    fn is_2x2(&self) -> bool {
+        self.kernel == [2, 2] && self.stride == [2, 2]
+    }
+
     fn output_shape(&self, op: &str, input: Shape) -> Shape {
         let [n, c, h, w] = match *input.dims() {
             [n, c, h, w] => [n, c, h, w],
@@ -116,9 +122,6 @@ impl PoolGeom {
         let [h, w] = self.input;
         let [kh, kw] = self.kernel;
         let [sh, sw] = self.stride;
-        if [kh, kw, sh, sw] == [2, 2, 2, 2] {
-            return argmax_2x2(keys, planes, [h, w], [oh_n, ow_n], f);
-        }
         let mut best = vec![T::ZERO; ow_n];
         let mut best_at = vec![0usize; ow_n];
         for p in 0..planes {
@@ -150,52 +153,6 @@ impl PoolGeom {
     }
 }
 
-/// `a` or `b`, whichever wins a max-pool comparison (`b` on a tie loses; NaN wins).
-#[inline(always)]
-fn pick<T: Element>(a: (T, usize), b: (T, usize)) -> (T, usize) {
-    #[allow(clippy::eq_op)]
-    let better = b.0 > a.0 || b.0 != b.0;
-    (
-        if better { b.0 } else { a.0 },
-        if better { b.1 } else { a.1 },
-    )
-}
-
-/// [`PoolGeom::argmax`] for the common 2x2 windows with stride 2: a fixed tournament of
-/// the four taps in row order, which gives the same winner as scanning them.
-fn argmax_2x2<T: Element>(
-    keys: &[T],
-    planes: usize,
-    [h, w]: [usize; 2],
-    [oh_n, ow_n]: [usize; 2],
-    mut f: impl FnMut(usize, usize),
-) {
-    for p in 0..planes {
-        for oh in 0..oh_n {
-            let top = p * h * w + 2 * oh * w;
-            let (r0, r1) = (&keys[top..top + w], &keys[top + w..top + 2 * w]);
-            for ow in 0..ow_n {
-                let (x, tap) = (2 * ow, winning_tap(r0, r1, 2 * ow));
-                f(
-                    (p * oh_n + oh) * ow_n + ow,
-                    top + (tap / 2) * w + x + tap % 2,
-                );
-            }
-        }
-    }
-}
-
-/// The winning tap (0 to 3, in row order) of the 2x2 window at column `x` of rows `r0`
-/// and `r1`: the tournament that both the selection and the scatter use.
-#[inline(always)]
-fn winning_tap<T: Element>(r0: &[T], r1: &[T], x: usize) -> usize {
-    let mut best = (r0[x], 0);
-    best = pick(best, (r0[x + 1], 1));
-    best = pick(best, (r1[x], 2));
-    best = pick(best, (r1[x + 1], 3));
-    best.1
-}
-
 fn planes(s: Shape) -> usize {
     s.dims()[0] * s.dims()[1]
 }
@@ -214,8 +171,12 @@ pub(crate) fn max_pool_select<T: Element>(
         keys.shape
     );
     let data = per_window(g, out, |dst, inputs, count| {
-        let values = &values.data[inputs.clone()];
-        g.argmax(&keys.data[inputs], count, |o, at| dst[o] = values[at]);
+        let (values, keys) = (&values.data[inputs.clone()], &keys.data[inputs]);
+        if g.is_2x2() {
+            pool_2x2::select_2x2(values, keys, count, g.input, dst);
+        } else {
+            g.argmax(keys, count, |o, at| dst[o] = values[at]);
+        }
     });
     Tensor::from_parts(data, out)
 }
@@ -255,7 +216,7 @@ pub(crate) fn max_pool_scatter<T: Element>(
     );
     let in_plane = g.input[0] * g.input[1];
     let out_plane = out.numel() / planes(out).max(1);
-    let disjoint = g.kernel == [2, 2] && g.stride == [2, 2];
+    let disjoint = g.is_2x2();
     // 2x2 windows with stride 2 do not overlap: each window writes its four entries (and
     // the rows and columns no window covers are written as zeros), so nothing is zeroed
     // first. Other windows may share entries and add into zeros.
@@ -272,50 +233,13 @@ pub(crate) fn max_pool_scatter<T: Element>(
             let keys = &keys.data[first * in_plane..(first + count) * in_plane];
             let grad = &grad.data[first * out_plane..(first + count) * out_plane];
             if disjoint {
-                scatter_2x2(grad, keys, count, g.input, g.output(), dst);
+                pool_2x2::scatter_2x2(grad, keys, count, g.input, dst);
             } else {
                 g.argmax(keys, count, |o, at| dst[at] += grad[o]);
             }
         },
     );
     Tensor::from_parts(data, keys.shape)
-}
-
-/// [`max_pool_scatter`] for 2x2 windows with stride 2, writing every entry of `out`: the
-/// gradient at the window's [`winning_tap`], zero elsewhere.
-///
-/// The picked entry is `0 + grad`, as adding into zeros gives (a gradient of -0 lands
-/// as +0).
-fn scatter_2x2<T: Element>(
-    grad: &[T],
-    keys: &[T],
-    planes: usize,
-    [h, w]: [usize; 2],
-    [oh_n, ow_n]: [usize; 2],
-    out: &mut [T],
-) {
-    let zero = T::ZERO;
-    for p in 0..planes {
-        let plane = &mut out[p * h * w..(p + 1) * h * w];
-        let (covered, below) = plane.split_at_mut(2 * oh_n * w);
-        below.fill(zero);
-        for (oh, rows) in covered.chunks_exact_mut(2 * w).enumerate() {
-            let top = p * h * w + 2 * oh * w;
-            let (k0, k1) = (&keys[top..top + w], &keys[top + w..top + 2 * w]);
-            let (o0, o1) = rows.split_at_mut(w);
-            let g = &grad[(p * oh_n + oh) * ow_n..(p * oh_n + oh + 1) * ow_n];
-            for (ow, &grad) in g.iter().enumerate() {
-                let (x, winner) = (2 * ow, winning_tap(k0, k1, 2 * ow));
-                let at = |tap: usize| if winner == tap { zero + grad } else { zero };
-                o0[x] = at(0);
-                o0[x + 1] = at(1);
-                o1[x] = at(2);
-                o1[x + 1] = at(3);
-            }
-            o0[2 * ow_n..].fill(zero);
-            o1[2 * ow_n..].fill(zero);
-        }
-    }
 }
 
 /// The number of entries in a window, as an element.
@@ -448,6 +372,30 @@ mod tests {
                 let got = max_pool_scatter(grad.view(), keys.view(), &g).into_data();
                 assert_eq!(bits(&got), bits(&expected), "{size:?}");
                 got
+            });
+        }
+    }
+
+    #[test]
+    fn the_2x2_selection_picks_what_a_scan_in_row_order_picks() {
+        // The tournament against the scan: ties (first wins), NaN keys (the last wins,
+        // a whole window of them too), odd sizes, and values that are not the keys.
+        for size in [[4, 6], [5, 7], [2, 3], [6, 2]] {
+            let (mut keys, _, g) = awkward(3, size);
+            let plane = size[0] * size[1];
+            keys.data_mut()[plane..plane + 2].fill(f64::NAN);
+            keys.data_mut()[plane + size[1]..plane + size[1] + 2].fill(f64::NAN);
+            let values: Vec<f64> = (0..keys.data().len()).map(|i| i as f64 + 0.5).collect();
+            let values = Tensor::new(values, keys.dims()).unwrap();
+            for v in [&values, &keys] {
+                let mut expected = vec![0.0; g.output()[0] * g.output()[1] * 3];
+                g.argmax(keys.data(), 3, |o, at| expected[o] = v.data()[at]);
+                let got = max_pool_select(v.view(), keys.view(), &g).into_data();
+                assert_eq!(bits(&got), bits(&expected), "{size:?}");
+            }
+            // The values have no NaN, so a NaN here would come from a recycled buffer.
+            crate::buffers::check_overwrites_recycled("max_pool_select", || {
+                max_pool_select(values.view(), keys.view(), &g).into_data()
             });
         }
     }
