@@ -82,8 +82,12 @@ where
     if parts == 0 {
         return Err(AutodiffError::NoParts);
     }
-    let products = each_part(parts, |part| {
-        hvp(|tape, theta| f(tape, theta, part), theta, v)
+    // The parts run at once on rayon's threads; a hot worker starts its part without
+    // being woken first.
+    let products = unstuck_core::with_hot_workers(|| {
+        each_part(parts, |part| {
+            hvp(|tape, theta| f(tape, theta, part), theta, v)
+        })
     });
     Ok(sum_in_order(
         products.into_iter().collect::<Result<Vec<_>, _>>()?,

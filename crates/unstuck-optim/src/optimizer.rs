@@ -129,6 +129,16 @@ impl<T: Element, R: UpdateRule<T>> Driver<T, R> {
         self.state.as_ref()
     }
 
+    fn checked_step(&mut self, params: &mut [T], grads: &[T]) -> Result<(), OptimError> {
+        let lr = self.check_inputs(params, grads)?;
+        let rule = &self.rule;
+        let state = self.state.get_or_insert_with(|| rule.init(params.len()));
+        self.n_params = Some(params.len());
+        self.step += 1;
+        rule.update(params, grads, state, lr, self.step);
+        Ok(())
+    }
+
     fn check_inputs(&self, params: &[T], grads: &[T]) -> Result<f64, OptimError> {
         if params.len() != grads.len() {
             return Err(OptimError::LengthMismatch {
@@ -200,13 +210,13 @@ impl<T: Element, R: UpdateRule<T>> Optimizer<T> for Driver<T, R> {
     }
 
     fn step(&mut self, params: &mut [T], grads: &[T]) -> Result<(), OptimError> {
-        let lr = self.check_inputs(params, grads)?;
-        let rule = &self.rule;
-        let state = self.state.get_or_insert_with(|| rule.init(params.len()));
-        self.n_params = Some(params.len());
-        self.step += 1;
-        rule.update(params, grads, state, lr, self.step);
-        Ok(())
+        if parallel(params.len()) {
+            // The check and the update are two parallel loops: the other workers poll
+            // between them instead of being woken twice.
+            unstuck_core::with_hot_workers(|| self.checked_step(params, grads))
+        } else {
+            self.checked_step(params, grads)
+        }
     }
 
     fn lr(&self) -> f64 {
