@@ -58,7 +58,8 @@ where
 /// `H(theta) · v` of `f(theta) = f(tape, theta, 0) + ... + f(tape, theta, parts - 1)`:
 /// the same bits as [`Curvature::sum_of`] followed by [`Curvature::hvp`], but each part is
 /// recorded, swept and dropped in one task on one of rayon's threads, so its buffers stay
-/// in that thread's pool and the threads meet once.
+/// in that thread's pool and the threads meet once. The other workers poll for the parts
+/// while it runs ([`unstuck_core::with_hot_workers`]).
 ///
 /// ```
 /// use unstuck_autodiff::{Tape, hvp_of_sum};

@@ -55,6 +55,10 @@ impl<T: Element> Tape<T> {
 /// `theta` is left as it was on every outcome, errors included (a panic inside `f`
 /// loses it); `grad` holds the gradient only on success.
 ///
+/// With [`unstuck_core::HOT_STEP_PARAMS`] parameters or more, rayon's other workers poll
+/// for jobs while it runs instead of sleeping between its parallel loops
+/// ([`unstuck_core::with_hot_step`]).
+///
 /// ```
 /// use unstuck_autodiff::gradient_into;
 /// let f = |tape: &unstuck_autodiff::Tape<f64>, w| tape.sum(tape.square(w));
@@ -77,19 +81,8 @@ where
     F: FnOnce(&Tape<T>, Var) -> Var,
 {
     ensure_finite("theta", theta)?;
-    if theta.len() >= HOT_STEP_PARAMS {
-        unstuck_core::with_hot_workers(move || record_and_sweep(f, theta, grad))
-    } else {
-        record_and_sweep(f, theta, grad)
-    }
+    unstuck_core::with_hot_step(theta.len(), move || record_and_sweep(f, theta, grad))
 }
-
-/// Steps of at least this many parameters keep rayon's other workers polling while they
-/// run ([`unstuck_core::with_hot_workers`]): their many short parallel loops then start
-/// without waking a thread (a 784-256-256-10 step on 2 threads went from about 1.4 to
-/// 1.2 ms). Smaller networks (the 2-16-16-2 and digits MLPs) run their loops on one
-/// thread anyway, and would pay for a poller they do not use.
-const HOT_STEP_PARAMS: usize = 1 << 14;
 
 /// [`gradient_into`] after its checks.
 fn record_and_sweep<T: Element, F>(

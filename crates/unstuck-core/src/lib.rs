@@ -20,4 +20,4 @@ pub use atomic::write_atomic;
 pub use batch::{Batch, BatchError, BatchTargets, Targets};
 pub use dispatch::vectorized;
 pub use element::{DType, Element, ElementSlice, ElementSliceMut, ElementVec, first_non_finite};
-pub use hot_workers::with_hot_workers;
+pub use hot_workers::{HOT_STEP_PARAMS, with_hot_step, with_hot_workers};

@@ -48,6 +48,9 @@ pub trait Optimizer<T: Element>: Debug + Send + Sync {
     /// Fails, leaving `params` and the state untouched, when the lengths differ, when
     /// the length differs from earlier steps, when a gradient is NaN or infinite (the
     /// error names the first such index) or when the schedule yields an invalid rate.
+    ///
+    /// The registry's optimizers run a long vector's check and update on rayon's threads,
+    /// with the other workers polling between the two ([`unstuck_core::with_hot_workers`]).
     fn step(&mut self, params: &mut [T], grads: &[T]) -> Result<(), OptimError>;
 
     /// The learning rate the next step will use (the schedule at [`Optimizer::steps_taken`]).

@@ -292,8 +292,21 @@ impl<'m> Trainer<'m> {
         self.train_step(&objective, self.next_epoch, None)
     }
 
-    /// One optimizer step on one mini-batch.
+    /// One optimizer step on one mini-batch, with rayon's workers kept awake for it
+    /// ([`unstuck_core::with_hot_step`]).
     fn train_step(
+        &mut self,
+        objective: &Objective<'_, f64>,
+        epoch: u64,
+        train_eval: Option<&Objective<'_, f64>>,
+    ) -> Result<(), TrainError> {
+        unstuck_core::with_hot_step(self.theta.len(), || {
+            self.hot_train_step(objective, epoch, train_eval)
+        })
+    }
+
+    /// [`Trainer::train_step`]'s body.
+    fn hot_train_step(
         &mut self,
         objective: &Objective<'_, f64>,
         epoch: u64,
