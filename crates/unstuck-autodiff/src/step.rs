@@ -81,34 +81,24 @@ where
     F: FnOnce(&Tape<T>, Var) -> Var,
 {
     ensure_finite("theta", theta)?;
-    unstuck_core::with_hot_step(theta.len(), move || record_and_sweep(f, theta, grad))
-}
-
-/// [`gradient_into`] after its checks.
-fn record_and_sweep<T: Element, F>(
-    f: F,
-    theta: &mut Vec<T>,
-    grad: &mut Vec<T>,
-) -> Result<T, AutodiffError>
-where
-    F: FnOnce(&Tape<T>, Var) -> Var,
-{
-    let tape = Tape::new();
-    let n = theta.len();
-    let theta_var = tape.leaf(Tensor::from_parts(std::mem::take(theta), Shape::vector(n)));
-    let y = f(&tape, theta_var);
-    let value = scalar_output(&tape, y);
-    let gradient = value.is_ok().then(|| {
-        tape.grad(y, &[theta_var])
-            .pop()
-            .expect("one gradient per input")
-    });
-    *theta = tape.take_owned(theta_var);
-    let value = value?;
-    if let Some(gradient) = gradient {
-        buffers::give(std::mem::replace(grad, gradient.into_data()));
-    }
-    Ok(value)
+    unstuck_core::with_hot_step(theta.len(), move || {
+        let tape = Tape::new();
+        let n = theta.len();
+        let theta_var = tape.leaf(Tensor::from_parts(std::mem::take(theta), Shape::vector(n)));
+        let y = f(&tape, theta_var);
+        let value = scalar_output(&tape, y);
+        let gradient = value.is_ok().then(|| {
+            tape.grad(y, &[theta_var])
+                .pop()
+                .expect("one gradient per input")
+        });
+        *theta = tape.take_owned(theta_var);
+        let value = value?;
+        if let Some(gradient) = gradient {
+            buffers::give(std::mem::replace(grad, gradient.into_data()));
+        }
+        Ok(value)
+    })
 }
 
 #[cfg(test)]
