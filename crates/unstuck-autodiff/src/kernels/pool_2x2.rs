@@ -124,7 +124,9 @@ pub(super) fn select_2x2<T: Element>(
         .chunks_exact(2 * ow)
         .zip(out.chunks_exact_mut(ow.max(1)));
     if same {
-        // The value at the winner is the winning key.
+        // The value at the winner is the winning key. A loop of its own: with the general
+        // loop below reading the winning keys as the values, `select_2x2` took 15.5M
+        // instructions in three LeNet steps instead of 6.9M (callgrind).
         unstuck_core::vectorized(
             #[inline(always)]
             move || {
