@@ -14,7 +14,12 @@
 //! shapes and transposes: per layer the forward `x Wᵀ`, the input gradient `g W` (not for
 //! the first layer, whose input is data) and the weight gradient `gᵀ x`. A row's time is
 //! the time of clearing the tape, copying both operands onto it and the product, less the
-//! same without the product (timed just before), so it is the product alone.
+//! same without the product (timed just before), so it is the product alone. Both run
+//! under `unstuck_core::with_hot_workers`, as the products of a training step do (the
+//! step runs under `with_hot_step`): the other worker is polling when a product is cut
+//! across threads, not asleep. Without it, each 2-thread product also paid for waking a
+//! sleeping worker, and the step's products ran at 49-58% of the 2-core peak instead of
+//! 68-75% (`--only kernels/`, interleaved).
 //! `kernels/mnist-matmul-step` does the step's eight products in a row.
 //!
 //! After the table, `cargo xtask bench` prints each row's GFLOP/s (2 flops per
@@ -142,8 +147,8 @@ fn products(products: &[Product], budget: Budget) -> Summary {
             }
         }
     };
-    let copies = measure(budget, || run(false));
-    let whole = measure(budget, || run(true));
+    let copies = measure(budget, || unstuck_core::with_hot_workers(|| run(false)));
+    let whole = measure(budget, || unstuck_core::with_hot_workers(|| run(true)));
     tape.clear();
     Summary {
         median: (whole.median - copies.median).max(0.0),
