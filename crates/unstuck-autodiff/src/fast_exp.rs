@@ -34,7 +34,7 @@ pub(crate) fn per_type<T: unstuck_core::Element>(
 
 /// `2^n` for an integer-valued `n` in `[-1022, 1023]`, from the bits of `n + ROUNDER_F64`.
 #[inline(always)]
-fn pow2_f64(n: f64) -> f64 {
+pub(crate) fn pow2_f64(n: f64) -> f64 {
     // The low mantissa bits of `n + 1.5 * 2^52` hold n + 2^51; shifted into the exponent
     // field the 2^51 falls off the top, and adding the bias gives the bits of 2^n.
     f64::from_bits(((n + ROUNDER_F64).to_bits() << 52).wrapping_add(1023 << 52))
@@ -70,6 +70,26 @@ pub(crate) fn exp_f64(x: f64) -> f64 {
     // Past these, e^x is 0 or infinity in f64 (the comparisons let NaN through).
     let x = if x > 710.0 { 710.0 } else { x };
     let x = if x < -746.0 { -746.0 } else { x };
+    let ExpParts { n, p, q } = exp_parts_f64(x);
+    let er = 1.0 + 2.0 * (p / (q - p));
+    // Two halves, each a normal power of two: the first product is exact, the second
+    // rounds once (into the subnormals, or to 0 or infinity, where it must).
+    let half = half_down_f64(n);
+    er * pow2_f64(half) * pow2_f64(n - half)
+}
+
+/// `e^x = 2^n (q + p) / (q - p)`, before the division: for callers that fold that
+/// division into one of their own (`fast_tanh`).
+pub(crate) struct ExpParts {
+    /// The integer `n` (held in an f64).
+    pub(crate) n: f64,
+    pub(crate) p: f64,
+    pub(crate) q: f64,
+}
+
+/// [`ExpParts`] of `x` in `[-746, 710]`.
+#[inline(always)]
+pub(crate) fn exp_parts_f64(x: f64) -> ExpParts {
     // ln 2 split so that n * LN2_HI is exact for every |n| <= 1077 used here.
     const LN2_HI: f64 = 6.931_457_519_531_25e-1;
     const LN2_LO: f64 = 1.428_606_820_309_417_3e-6;
@@ -86,11 +106,7 @@ pub(crate) fn exp_f64(x: f64) -> f64 {
     let rr = r * r;
     let p = r * ((P[0] * rr + P[1]) * rr + P[2]);
     let q = ((Q[0] * rr + Q[1]) * rr + Q[2]) * rr + Q[3];
-    let er = 1.0 + 2.0 * (p / (q - p));
-    // Two halves, each a normal power of two: the first product is exact, the second
-    // rounds once (into the subnormals, or to 0 or infinity, where it must).
-    let half = half_down_f64(n);
-    er * pow2_f64(half) * pow2_f64(n - half)
+    ExpParts { n, p, q }
 }
 
 #[inline(always)]
