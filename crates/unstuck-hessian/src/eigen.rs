@@ -12,6 +12,7 @@ use faer::diag::Diag;
 use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::linalg::evd::{self, ComputeEigenvectors};
 use faer::{ColRef, Mat, Par};
+use rayon::prelude::*;
 
 use crate::dense::DenseHessian;
 use crate::divide_conquer::tridiagonal_eigen;
@@ -101,11 +102,19 @@ impl DenseHessian {
         let dim = self.dim();
         let (values, u) = self.solve(ComputeEigenvectors::Yes)?;
         let u = u.expect("eigenvectors were requested");
-        let mut vectors = Vec::with_capacity(dim * dim);
-        for j in 0..dim {
-            let start = vectors.len();
-            vectors.extend(u.col(j).iter().copied());
-            normalize_sign(&mut vectors[start..]);
+        // One task per column: a column's copy and sign do not depend on the others. At
+        // n = 2000 this pass over 32 MB was a sequential ~10 ms.
+        let mut vectors = vec![0.0; dim * dim];
+        if dim > 0 {
+            vectors
+                .par_chunks_mut(dim)
+                .enumerate()
+                .for_each(|(j, column)| {
+                    for (dst, src) in column.iter_mut().zip(u.col(j).iter()) {
+                        *dst = *src;
+                    }
+                    normalize_sign(column);
+                });
         }
         Ok(SymmetricEigen {
             dim,
