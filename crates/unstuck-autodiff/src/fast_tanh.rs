@@ -23,7 +23,7 @@ pub(crate) fn tanh<T: unstuck_core::Element>(x: T) -> T {
 
 /// Both branches end in one division, `base + num / den`, and the lanes pick their
 /// branch's three terms before it: a vector division is the slowest instruction here, and
-/// three of them (one in `exp`) made this loop 1.4x slower (18,432 values, AVX2).
+/// three of them (one in `exp`) made this loop 1.3-1.4x slower (18,432 values, AVX2).
 #[inline(always)]
 fn tanh_f64(x: f64) -> f64 {
     const P: [f64; 3] = [

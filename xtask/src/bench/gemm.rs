@@ -18,7 +18,7 @@
 //! under `unstuck_core::with_hot_workers`, as the products of a training step do (the
 //! step runs under `with_hot_step`): the other worker is polling when a product is cut
 //! across threads, not asleep. Without it, each 2-thread product also paid for waking a
-//! sleeping worker, and the step's products ran at 49-58% of the 2-core peak instead of
+//! sleeping worker, and the step's products ran at 52-58% of the 2-core peak instead of
 //! 68-75% (`--only kernels/`, interleaved).
 //! `kernels/mnist-matmul-step` does the step's eight products in a row.
 //!
