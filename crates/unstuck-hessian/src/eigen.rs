@@ -41,6 +41,10 @@ pub const EIGEN_SPLIT: usize = 8;
 /// report's Hessians (at most [`crate::DENSE_MAX_DIM`]) keep their bits.
 pub const BLOCKED_MIN_DIM: usize = 1536;
 
+/// From this dimension on, [`DenseHessian::eigen`] copies the eigenvectors out in
+/// parallel (a 256 x 256 matrix is half a megabyte).
+const PARALLEL_COPY_MIN_DIM: usize = 256;
+
 /// Eigenvalues in ascending order and their unit eigenvectors.
 ///
 /// Each eigenvector is signed so that its largest-magnitude entry is positive (ties go to
@@ -102,19 +106,20 @@ impl DenseHessian {
         let dim = self.dim();
         let (values, u) = self.solve(ComputeEigenvectors::Yes)?;
         let u = u.expect("eigenvectors were requested");
-        // One task per column: a column's copy and sign do not depend on the others, and
-        // at n = 2000 the pass reads and writes 32 MB.
         let mut vectors = vec![0.0; dim * dim];
-        if dim > 0 {
-            vectors
-                .par_chunks_mut(dim)
-                .enumerate()
-                .for_each(|(j, column)| {
-                    for (dst, src) in column.iter_mut().zip(u.col(j).iter()) {
-                        *dst = *src;
-                    }
-                    normalize_sign(column);
-                });
+        let fill = |(j, column): (usize, &mut [f64])| {
+            for (dst, src) in column.iter_mut().zip(u.col(j).iter()) {
+                *dst = *src;
+            }
+            normalize_sign(column);
+        };
+        // A column's copy and sign do not depend on the others: large matrices (32 MB at
+        // n = 2000) take one task per column, small ones (the report's Hessians, many
+        // times over) no task at all.
+        if dim >= PARALLEL_COPY_MIN_DIM {
+            vectors.par_chunks_mut(dim).enumerate().for_each(fill);
+        } else if dim > 0 {
+            vectors.chunks_mut(dim).enumerate().for_each(fill);
         }
         Ok(SymmetricEigen {
             dim,
